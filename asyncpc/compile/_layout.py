@@ -1,0 +1,237 @@
+"""Network -> flat arrays (struct of arrays, CSR edges, integer steps).
+
+Layout (``N`` neurons in graph-node order, ``E`` edges)
+-------------------------------------------------------
+Per neuron: ``kind`` (0 value, 1 error), ``area``, ``index``, ``role`` (0 hidden,
+1 sensory, 2 label), ``act`` (code into :data:`asyncpc.model.ACTIVATIONS`), ``tau``,
+``x0`` (initial state: x0 of a value neuron, 0 for an error neuron), ``bias``,
+``period``/``phase``/``cjit`` (steps), ``send`` (0 always, 1 on_delta), ``thresh``,
+``eta``, ``eta_b``, ``decay``, ``has_partner``.
+
+Incoming edges in CSR, one row per receiver: ``in_ptr[i]:in_ptr[i+1]``; a neuron with
+an error partner has its partner edge *first*, then its other in-edges by sender id.
+Edge ids are CSR positions. Per edge: ``src`` (int32), ``delay`` (int32 steps >= 1),
+``w`` (float64 synapse held by the receiver: W, V, or the fixed +-1 of a partner edge),
+``loss`` (float32), ``jit`` (int16 steps). Outgoing CSR: ``out_ptr`` and ``out_edge``
+(int32 edge ids, by sender then edge id).
+
+What an edge carries follows from its receiver: a predict edge (into an error neuron,
+not its partner edge) carries the sender's rate ``f(x)``; every other edge carries the
+sender's state (``x`` on value -> error partner edges, ``eps`` otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import GraphError, SpecError
+from ..model import ACTIVATIONS, Network
+
+__all__ = ["CompiledNet", "compile_network", "KIND_VALUE", "KIND_ERROR", "ROLE_CODES"]
+
+KIND_VALUE, KIND_ERROR = 0, 1
+ROLE_CODES = {"hidden": 0, "sensory": 1, "label": 2}
+EDGE_ROLES = ("predict", "feedback", "partner")
+
+
+@dataclass(eq=False)
+class CompiledNet:
+    """Flat arrays of a network at resolution ``h`` ms. See the module docstring."""
+
+    h: float
+    node_ids: list
+    area_names: list
+    kind: np.ndarray
+    area: np.ndarray
+    index: np.ndarray
+    role: np.ndarray
+    act: np.ndarray
+    tau: np.ndarray
+    x0: np.ndarray
+    bias: np.ndarray
+    period: np.ndarray
+    phase: np.ndarray
+    cjit: np.ndarray
+    send: np.ndarray
+    thresh: np.ndarray
+    eta: np.ndarray
+    eta_b: np.ndarray
+    decay: np.ndarray
+    has_partner: np.ndarray
+    in_ptr: np.ndarray
+    src: np.ndarray
+    delay: np.ndarray
+    w: np.ndarray
+    loss: np.ndarray
+    jit: np.ndarray
+    out_ptr: np.ndarray
+    out_edge: np.ndarray
+    dst: np.ndarray
+    mirror: np.ndarray
+    transport: bool = False
+    area_shapes: dict = field(default_factory=dict)
+
+    @property
+    def n_neurons(self) -> int:
+        return len(self.kind)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.src)
+
+    @property
+    def max_delay(self) -> int:
+        return int((self.delay + self.jit).max()) if self.n_edges else 1
+
+    @property
+    def min_delay(self) -> int:
+        return int(self.delay.min()) if self.n_edges else 1
+
+    def edge_role(self) -> np.ndarray:
+        """Role code per edge: 0 predict, 1 feedback, 2 partner (see ``EDGE_ROLES``)."""
+        r = np.where(self.kind[self.dst] == KIND_ERROR, 0, 1).astype(np.int8)
+        first = self.in_ptr[:-1][self.has_partner.astype(bool)]
+        r[first] = 2
+        return r
+
+    def hot_nbytes(self) -> int:
+        """Bytes of the per-edge arrays a runtime touches (both CSRs, weights, delays)."""
+        return sum(a.nbytes for a in (self.src, self.delay, self.w, self.loss, self.jit, self.out_edge))
+
+    def bytes_per_edge(self) -> float:
+        """Hot bytes per edge, every synapse's weight included (target <= 40)."""
+        return self.hot_nbytes() / max(self.n_edges, 1)
+
+    def neurons_of(self, area: str, kind: int = KIND_VALUE) -> np.ndarray:
+        """Neuron ids of one area and kind, ordered by index."""
+        a = self.area_names.index(area)
+        ids = np.flatnonzero((self.area == a) & (self.kind == kind))
+        return ids[np.argsort(self.index[ids], kind="stable")]
+
+
+def _steps(ms: float, h: float, where: str, *, minimum: int) -> int:
+    s = int(round(ms / h))
+    if s < minimum:
+        raise SpecError(f"{where}: {ms:g} ms is {'below one step' if minimum else 'negative'} "
+                        f"(h = {h:g} ms); it must be >= {minimum} step(s)")
+    return s
+
+
+def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
+    """Flatten ``net`` at resolution ``h`` ms.
+
+    Raises :class:`SpecError` when a delay or period is below one step, a clock jitter is
+    not below its period, or a neuron's step ``dt/tau`` exceeds 1 (Euler would be unstable).
+
+    Examples
+    --------
+    >>> from asyncpc.model import layered
+    >>> from asyncpc.compile import compile_network
+    >>> c = compile_network(layered([3, 2]), h=0.1)
+    >>> c.n_neurons, c.n_edges, c.bytes_per_edge() <= 40
+    (7, 16, True)
+    """
+    if not (isinstance(h, (int, float)) and np.isfinite(h) and h > 0):
+        raise SpecError(f"time.h: must be a positive number of ms, got {h!r}")
+    g = net.graph
+    nodes = list(g.nodes)
+    pos = {n: i for i, n in enumerate(nodes)}
+    N = len(nodes)
+    area_names: list[str] = []
+    attrs = [net.node(n) for n in nodes]
+    for a in attrs:
+        if a["area"] not in area_names:
+            area_names.append(a["area"])
+    kind = np.array([KIND_VALUE if a["kind"] == "value" else KIND_ERROR for a in attrs], np.int8)
+    area = np.array([area_names.index(a["area"]) for a in attrs], np.int16)
+    counters: dict = {}
+    index = np.empty(N, np.int32)
+    for i, a in enumerate(attrs):
+        key = (a["area"], a["kind"])
+        index[i] = int(a["index"]) if "index" in g.nodes[nodes[i]] else counters.get(key, 0)
+        counters[key] = counters.get(key, 0) + 1
+    role = np.array([ROLE_CODES[a["role"]] for a in attrs], np.int8)
+    act = np.array([ACTIVATIONS.index(a["activation"]) for a in attrs], np.int8)
+    tau = np.array([float(a["tau"]) for a in attrs])
+    x0 = np.array([float(a["x0"]) if a["kind"] == "value" else 0.0 for a in attrs])
+    bias = np.array([float(a["bias"]) if a["kind"] == "error" else 0.0 for a in attrs])
+    period = np.array([_steps(float(a["period"]), h, f"node {n!r}.period", minimum=1)
+                       for n, a in zip(nodes, attrs)], np.int32)
+    phase = np.array([int(round(float(a["phase"]) / h)) % p for a, p in zip(attrs, period)], np.int32)
+    cjit = np.array([_steps(float(a["clock_jitter"]), h, f"node {n!r}.clock_jitter", minimum=0)
+                     for n, a in zip(nodes, attrs)], np.int32)
+    bad = np.flatnonzero(cjit >= period)
+    if len(bad):
+        n = nodes[bad[0]]
+        raise SpecError(f"node {n!r}.clock_jitter: {cjit[bad[0]]} steps must be below the period "
+                        f"({period[bad[0]]} steps)")
+    send = np.array([0 if a["send"] == "always" else 1 for a in attrs], np.int8)
+    thresh = np.array([float(a["threshold"]) for a in attrs])
+    eta = np.array([float(a["eta"]) for a in attrs])
+    eta_b = np.array([float(a["eta_b"]) for a in attrs])
+    decay = np.array([float(a["decay"]) for a in attrs])
+    dt_max = (period + cjit) * h
+    for i in np.flatnonzero((tau > 0) & (dt_max / np.where(tau > 0, tau, 1) > 1.0)):
+        raise SpecError(f"node {nodes[i]!r}.tau: a tick of {dt_max[i]:g} ms exceeds tau = {tau[i]:g} ms; "
+                        "Euler needs dt/tau <= 1: shorten the clock period or lengthen tau")
+
+    # incoming CSR: partner first, then by sender id
+    rows: list[list] = [[] for _ in range(N)]
+    has_partner = np.zeros(N, np.int8)
+    for u, v, e in g.edges(data=True):
+        ea = net.edge(u, v)
+        rows[pos[v]].append((0 if e["role"] == "partner" else 1, pos[u], ea, (u, v)))
+    in_ptr = np.zeros(N + 1, np.int64)
+    for i, r in enumerate(rows):
+        r.sort(key=lambda t: (t[0], t[1]))
+        in_ptr[i + 1] = in_ptr[i] + len(r)
+        has_partner[i] = 1 if r and r[0][0] == 0 else 0
+    E = int(in_ptr[-1])
+    src = np.empty(E, np.int32)
+    delay = np.empty(E, np.int32)
+    w = np.empty(E)
+    loss = np.empty(E, np.float32)
+    jit = np.empty(E, np.int16)
+    dst = np.empty(E, np.int32)
+    j = 0
+    for i, r in enumerate(rows):
+        for _, s, ea, (u, v) in r:
+            where = f"edge {u!r}->{v!r}"
+            src[j], dst[j] = s, i
+            delay[j] = _steps(float(ea["delay"]), h, f"{where}.delay", minimum=1)
+            w[j] = float(ea.get("weight", 0.0))
+            loss[j] = float(ea["loss"])
+            js = _steps(float(ea["jitter"]), h, f"{where}.jitter", minimum=0)
+            if js > 32767:
+                raise SpecError(f"{where}.jitter: {js} steps is too large (max 32767)")
+            jit[j] = js
+            j += 1
+    order = np.lexsort((np.arange(E), src))
+    out_ptr = np.zeros(N + 1, np.int64)
+    np.cumsum(np.bincount(src, minlength=N), out=out_ptr[1:])
+    out_edge = order.astype(np.int32)
+
+    # mirror: feedback edge k->i  <->  predict edge i->k (for transport and alignment)
+    mirror = np.full(E, -1, np.int32)
+    key = {(int(s), int(d)): e for e, (s, d) in enumerate(zip(src, dst))}
+    for e in range(E):
+        m = key.get((int(dst[e]), int(src[e])))
+        if m is not None and kind[dst[e]] != kind[src[e]] and not (
+                has_partner[dst[e]] and in_ptr[dst[e]] == e):
+            mirror[e] = m
+    shapes = {}
+    for name in area_names:
+        s = g.graph.get(f"shape:{name}")
+        if isinstance(s, str):
+            shapes[name] = tuple(int(x) for x in s.split("x"))
+    transport = g.graph.get("feedback", "learned") == "transport"
+    if E and int((delay.astype(np.int64) + jit).max()) > 10_000_000:
+        raise GraphError("edges: a delay above 10^7 steps is not supported")
+    return CompiledNet(h=float(h), node_ids=nodes, area_names=area_names, kind=kind, area=area,
+                       index=index, role=role, act=act, tau=tau, x0=x0, bias=bias, period=period,
+                       phase=phase, cjit=cjit, send=send, thresh=thresh, eta=eta, eta_b=eta_b,
+                       decay=decay, has_partner=has_partner, in_ptr=in_ptr, src=src, delay=delay,
+                       w=w, loss=loss, jit=jit, out_ptr=out_ptr, out_edge=out_edge, dst=dst,
+                       mirror=mirror, transport=transport, area_shapes=shapes)

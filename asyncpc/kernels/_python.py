@@ -1,0 +1,76 @@
+"""Plain-Python twins of the kernels, used by the tests as an independent statement."""
+
+from __future__ import annotations
+
+import math
+
+MASK = (1 << 64) - 1
+LEAK = 0.01
+
+
+def act(code, x):
+    return [lambda v: v, math.tanh, lambda v: 1 / (1 + math.exp(-v)),
+            lambda v: v if v > 0 else 0.0, lambda v: v if v > 0 else LEAK * v][code](x)
+
+
+def dact(code, x):
+    if code == 1:
+        return 1 - math.tanh(x) ** 2
+    if code == 2:
+        s = 1 / (1 + math.exp(-x))
+        return s * (1 - s)
+    if code == 3:
+        return 1.0 if x > 0 else 0.0
+    if code == 4:
+        return 1.0 if x > 0 else LEAK
+    return 1.0
+
+
+def value_tick(x, dt, tau, code, has_partner, inbox, w, eta, decay, gain, clamped, clamp_value, plastic):
+    s = 1 if has_partner else 0
+    fx, dfx = act(code, x), dact(code, x)
+    drive = 0.0
+    for j in range(s, len(inbox)):
+        drive += w[j] * inbox[j]
+    e_self = inbox[0] if has_partner else 0.0
+    xn = clamp_value if clamped else x + dt / tau * (-e_self + dfx * drive)
+    if plastic and gain != 0.0:
+        for j in range(s, len(inbox)):
+            w[j] += dt * gain * (eta * inbox[j] * fx - decay * w[j])
+    return xn
+
+
+def error_tick(eps, dt, tau, inbox, w, bias, eta, eta_b, decay, gain):
+    mu = bias
+    for j in range(1, len(inbox)):
+        mu += w[j] * inbox[j]
+    tgt = inbox[0] - mu
+    en = tgt if tau == 0.0 else eps + dt / tau * (tgt - eps)
+    if gain != 0.0:
+        for j in range(1, len(inbox)):
+            w[j] += dt * gain * (eta * en * inbox[j] - decay * w[j])
+        bias = bias + dt * gain * eta_b * en
+    return en, bias
+
+
+def should_send(policy, threshold, s, last_sent, first):
+    return policy == 0 or first or abs(s - last_sent) > threshold
+
+
+def _mix(z):
+    z = (z + 0x9E3779B97F4A7C15) & MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def uniform(seed, stream, ident, t):
+    k = _mix(seed & MASK)
+    k = _mix(k ^ ((stream * 0xD1B54A32D192ED03) & MASK))
+    k = _mix(k ^ ((ident * 0xABC98388FB8FAC03) & MASK))
+    k = _mix(k ^ (t & MASK))
+    return (k >> 11) / 9007199254740992.0
+
+
+def randint(seed, stream, ident, t, lo, hi):
+    return lo + int(uniform(seed, stream, ident, t) * (hi - lo + 1))

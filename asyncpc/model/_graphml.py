@@ -1,0 +1,57 @@
+"""GraphML export and import of neuron-level networks (round trip exact)."""
+
+from __future__ import annotations
+
+import os
+
+import networkx as nx
+
+from ..errors import GraphError
+from ._network import Network
+
+__all__ = ["to_graphml", "from_graphml"]
+
+
+def to_graphml(net: Network, path) -> None:
+    """Write ``net`` as GraphML; every node, edge and graph attribute is kept."""
+    # GraphML node ids are strings; integer ids are restored on import.
+    try:
+        nx.write_graphml(net.graph, os.fspath(path), named_key_ids=True)
+    except OSError as exc:
+        raise GraphError(f"{os.fspath(path)}: cannot write GraphML ({exc.strerror})") from None
+
+
+def from_graphml(path) -> Network:
+    """Read a network written by :func:`to_graphml` or by any tool following the
+    attribute conventions of :mod:`asyncpc.model` (see docs/model.md).
+
+    Raises
+    ------
+    GraphError
+        If the file is missing, unreadable, or the graph breaks the model's rules.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise GraphError(f"{path}: GraphML file not found")
+    try:
+        g = nx.read_graphml(path, node_type=str)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
+        raise GraphError(f"{path}: not a readable GraphML file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(g, nx.DiGraph) or isinstance(g, nx.MultiDiGraph):
+        raise GraphError(f"{path}: expected a directed graph without parallel edges")
+    g.graph.pop("node_default", None)
+    g.graph.pop("edge_default", None)
+    # restore integer node ids where every id is an integer
+    if all(_is_int(n) for n in g.nodes):
+        g = nx.relabel_nodes(g, {n: int(n) for n in g.nodes}, copy=True)
+    try:
+        return Network(g)
+    except GraphError as exc:
+        raise GraphError(f"{path}: {exc}") from None
+
+
+def _is_int(s) -> bool:
+    try:
+        return str(int(s)) == s
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,207 @@
+"""The neuron-level network: a validated ``networkx.DiGraph`` and views of it.
+
+Node attributes (defaults used when a user's graph omits them)
+---------------------------------------------------------------
+``kind``          ``"value"`` or ``"error"`` (required)
+``area``          area name (default ``"default"``)
+``index``         position in the area (default: order of appearance)
+``activation``    ``linear|tanh|sigmoid|relu|leaky_relu`` (default ``"linear"``)
+``role``          ``sensory|label|hidden`` (default ``"hidden"``)
+``tau``           ms; tau_x of a value neuron (default 1.0), tau_e of an error neuron (default 0.0)
+``x0``            initial activity of a value neuron (default 0.0)
+``bias``          bias of an error neuron (default 0.0)
+``period``        clock period, ms (default 0.1)
+``phase``         clock phase, ms (default 0.0)
+``clock_jitter``  ms (default 0.0)
+``send``          ``always|on_delta`` (default ``"always"``); ``threshold`` (default 0.0)
+``eta``           learning rate of the synapses this neuron owns, per ms (default 0.0)
+``eta_b``         bias learning rate of an error neuron (default 0.0)
+``decay``         weight decay lambda, per ms (default 0.0)
+
+Edge attributes
+---------------
+``role``    ``predict`` (value -> child error), ``feedback`` (error -> parent value) or
+            ``partner`` (value <-> its own error neuron) (required)
+``weight``  the synapse held by the receiver (W for predict, V for feedback; partner
+            edges are fixed at +1 (value -> error) and -1 (error -> value))
+``delay``   ms, > 0 (default 0.1); ``loss`` probability (default 0.0); ``jitter`` ms (default 0.0)
+
+Graph attributes: ``feedback`` (``learned`` or ``transport``), optional ``shape:AREA``
+(``"RxC"``) and ``direction``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import networkx as nx
+
+from ..errors import GraphError
+from ._spec import ACTIVATIONS, ROLES, SEND_POLICIES
+
+__all__ = ["Network", "AreaInfo", "NODE_DEFAULTS", "EDGE_DEFAULTS"]
+
+NODE_DEFAULTS = dict(area="default", activation="linear", role="hidden", x0=0.0, bias=0.0,
+                     period=0.1, phase=0.0, clock_jitter=0.0, send="always", threshold=0.0,
+                     eta=0.0, eta_b=0.0, decay=0.0)
+TAU_DEFAULT = {"value": 1.0, "error": 0.0}
+EDGE_DEFAULTS = dict(delay=0.1, loss=0.0, jitter=0.0)
+ROLE_ENDS = {"predict": ("value", "error"), "feedback": ("error", "value")}
+
+
+@dataclass(frozen=True)
+class AreaInfo:
+    """What the graph says about one area."""
+
+    name: str
+    size: int
+    role: str
+    activation: str
+    has_errors: bool
+    shape: tuple[int, int] | None
+    value_ids: tuple
+    error_ids: tuple
+
+
+def _num(v, where, *, lo=None, lo_open=False, hi=None):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise GraphError(f"{where}: must be a number, got {v!r}") from None
+    if not math.isfinite(f):
+        raise GraphError(f"{where}: must be finite, got {v!r}")
+    if lo is not None and (f <= lo if lo_open else f < lo):
+        raise GraphError(f"{where}: must be {'>' if lo_open else '>='} {lo}, got {v!r}")
+    if hi is not None and f > hi:
+        raise GraphError(f"{where}: must be <= {hi}, got {v!r}")
+    return f
+
+
+class Network:
+    """A predictive-coding network on a neuron-level ``networkx.DiGraph``.
+
+    The graph is validated on construction (:meth:`validate`); any graph obeying the
+    attribute conventions of this module is accepted, whoever built it.
+
+    Examples
+    --------
+    >>> from asyncpc.model import layered
+    >>> net = layered([2, 3, 1])
+    >>> net.areas["hidden1"].size, net.areas["hidden1"].has_errors
+    (3, True)
+    """
+
+    def __init__(self, graph: nx.DiGraph, *, validate: bool = True):
+        if not isinstance(graph, nx.DiGraph):
+            raise GraphError(f"network: expected a networkx.DiGraph, got {type(graph).__name__}")
+        self.graph = graph
+        if validate:
+            self.validate()
+        self.areas = self._collect_areas()
+
+    def node(self, n) -> dict:
+        """Node attributes with documented defaults filled in."""
+        a = self.graph.nodes[n]
+        out = dict(NODE_DEFAULTS)
+        out["tau"] = TAU_DEFAULT.get(a.get("kind"), 0.0)
+        out.update(a)
+        return out
+
+    def edge(self, u, v) -> dict:
+        out = dict(EDGE_DEFAULTS)
+        out.update(self.graph.edges[u, v])
+        return out
+
+    def n_edges(self, role: str | None = None) -> int:
+        """Number of edges, optionally of one role."""
+        if role is None:
+            return self.graph.number_of_edges()
+        return sum(1 for *_, r in self.graph.edges(data="role") if r == role)
+
+    def _collect_areas(self) -> dict[str, AreaInfo]:
+        vals: dict[str, list] = {}
+        errs: dict[str, list] = {}
+        first: dict[str, dict] = {}
+        for n in self.graph.nodes:
+            a = self.node(n)
+            (vals if a["kind"] == "value" else errs).setdefault(a["area"], []).append((a.get("index", 0), n))
+            first.setdefault(a["area"], a)
+        out = {}
+        for name in first:
+            v = [n for _, n in sorted(vals.get(name, []), key=lambda t: t[0])]
+            e = [n for _, n in sorted(errs.get(name, []), key=lambda t: t[0])]
+            s = self.graph.graph.get(f"shape:{name}")
+            shape = tuple(int(x) for x in s.split("x")) if isinstance(s, str) else None
+            out[name] = AreaInfo(name, len(v), first[name]["role"], first[name]["activation"],
+                                 bool(e), shape, tuple(v), tuple(e))
+        return out
+
+    def validate(self) -> None:
+        """Check the rules of the model; raise :class:`GraphError` naming the culprit."""
+        g = self.graph
+        if g.number_of_nodes() == 0:
+            raise GraphError("network: the graph has no neurons")
+        partner_of: dict = {}
+        for n, attrs in g.nodes(data=True):
+            kind = attrs.get("kind")
+            if kind not in ("value", "error"):
+                raise GraphError(f"node {n!r}.kind: must be 'value' or 'error', got {kind!r}")
+            a = self.node(n)
+            if a["activation"] not in ACTIVATIONS:
+                raise GraphError(f"node {n!r}.activation: unknown activation {a['activation']!r}; "
+                                 f"expected one of {list(ACTIVATIONS)}")
+            if a["role"] not in ROLES:
+                raise GraphError(f"node {n!r}.role: must be one of {list(ROLES)}, got {a['role']!r}")
+            if a["send"] not in SEND_POLICIES:
+                raise GraphError(f"node {n!r}.send: must be one of {list(SEND_POLICIES)}, got {a['send']!r}")
+            _num(a["tau"], f"node {n!r}.tau", lo=0, lo_open=(kind == "value"))
+            _num(a["period"], f"node {n!r}.period", lo=0, lo_open=True)
+            _num(a["phase"], f"node {n!r}.phase", lo=0)
+            _num(a["clock_jitter"], f"node {n!r}.clock_jitter", lo=0)
+            for k in ("threshold", "eta", "eta_b", "decay"):
+                _num(a[k], f"node {n!r}.{k}", lo=0)
+            for k in ("x0", "bias"):
+                _num(a[k], f"node {n!r}.{k}")
+        for u, v, attrs in g.edges(data=True):
+            role = attrs.get("role")
+            where = f"edge {u!r}->{v!r}"
+            ku, kv = g.nodes[u]["kind"], g.nodes[v]["kind"]
+            if role == "partner":
+                if {ku, kv} != {"value", "error"}:
+                    raise GraphError(f"{where}: a partner edge joins a value and an error neuron")
+                if g.nodes[u].get("area", "default") != g.nodes[v].get("area", "default"):
+                    raise GraphError(f"{where}: partners must be in the same area")
+                partner_of.setdefault((u, ku), set()).add(v)
+            elif role in ROLE_ENDS:
+                if (ku, kv) != ROLE_ENDS[role]:
+                    raise GraphError(f"{where}: a {role} edge goes {ROLE_ENDS[role][0]} -> "
+                                     f"{ROLE_ENDS[role][1]}, got {ku} -> {kv}")
+            else:
+                raise GraphError(f"{where}.role: must be predict, feedback or partner, got {role!r}")
+            e = self.edge(u, v)
+            d = _num(e["delay"], f"{where}.delay", lo=0, lo_open=False)
+            if d <= 0:
+                raise GraphError(f"{where}.delay: must be > 0 ms (at least one step), got {e['delay']!r}")
+            _num(e["loss"], f"{where}.loss", lo=0, hi=1)
+            if float(e["loss"]) >= 1:
+                raise GraphError(f"{where}.loss: must be < 1, got {e['loss']!r}")
+            _num(e["jitter"], f"{where}.jitter", lo=0)
+            _num(e.get("weight", 0.0), f"{where}.weight")
+        for n, attrs in g.nodes(data=True):
+            kind = attrs["kind"]
+            outs = partner_of.get((n, kind), set())
+            ins = {u for u in g.predecessors(n) if g.edges[u, n].get("role") == "partner"}
+            if len(outs) > 1 or len(ins) > 1:
+                raise GraphError(f"node {n!r}: has more than one error partner")
+            if outs != ins:
+                raise GraphError(f"node {n!r}: partner edges must come in pairs (value <-> error)")
+            if kind == "error" and not outs:
+                raise GraphError(f"node {n!r}: an error neuron needs its value partner")
+        # a value neuron whose area receives predictions needs an error partner
+        predicted = {g.nodes[v].get("area", "default") for u, v, r in g.edges(data="role") if r == "predict"}
+        for n, attrs in g.nodes(data=True):
+            if attrs["kind"] == "value" and attrs.get("area", "default") in predicted:
+                if not any(g.edges[n, m].get("role") == "partner" for m in g.successors(n)):
+                    raise GraphError(f"node {n!r}: value neuron of predicted area "
+                                     f"{attrs.get('area', 'default')!r} has no error partner")

@@ -1,0 +1,195 @@
+"""Frozen specifications of areas, projections and network-wide neuron settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import SpecError
+from ._distributions import check_dist
+
+__all__ = ["ACTIVATIONS", "Area", "Projection", "Clocks", "Messages", "Learning"]
+
+#: Activation names in the order of their integer codes in compiled arrays.
+ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu", "leaky_relu")
+ROLES = ("sensory", "label", "hidden")
+SEND_POLICIES = ("always", "on_delta")
+
+
+def _finite(v, where, *, lo=None, lo_open=False, hi=None):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
+        raise SpecError(f"{where}: must be a finite number, got {v!r}")
+    if lo is not None and (v <= lo if lo_open else v < lo):
+        raise SpecError(f"{where}: must be {'>' if lo_open else '>='} {lo}, got {v!r}")
+    if hi is not None and v > hi:
+        raise SpecError(f"{where}: must be <= {hi}, got {v!r}")
+
+
+@dataclass(frozen=True)
+class Area:
+    """A population of ``size`` value neurons (plus ``size`` error neurons if it has parents).
+
+    Parameters
+    ----------
+    name : str
+        Unique area name.
+    size : int
+        Number of value neurons (>= 1).
+    activation : str
+        One of :data:`ACTIVATIONS`.
+    role : str
+        ``"sensory"`` (clamped to data), ``"label"`` (clamped to targets while training,
+        read out) or ``"hidden"``.
+    tau_x, tau_e : float
+        Time constants in ms of the value and error neurons; ``tau_e = 0`` makes errors
+        instantaneous.
+    shape : tuple of int, optional
+        Grid shape (rows, cols) of the area, needed for receptive fields and image plots.
+    x0 : float
+        Initial activity of the value neurons.
+    """
+
+    name: str
+    size: int
+    activation: str = "tanh"
+    role: str = "hidden"
+    tau_x: float = 1.0
+    tau_e: float = 0.0
+    shape: tuple[int, int] | None = None
+    x0: float = 0.0
+
+    def __post_init__(self):
+        w = f"areas.{self.name}"
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"area name: must be a non-empty string, got {self.name!r}")
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise SpecError(f"{w}.size: must be an integer >= 1 (an area cannot be empty), got {self.size!r}")
+        if self.activation not in ACTIVATIONS:
+            raise SpecError(f"{w}.activation: must be one of {list(ACTIVATIONS)}, got {self.activation!r}")
+        if self.role not in ROLES:
+            raise SpecError(f"{w}.role: must be one of {list(ROLES)}, got {self.role!r}")
+        _finite(self.tau_x, f"{w}.tau_x", lo=0, lo_open=True)
+        _finite(self.tau_e, f"{w}.tau_e", lo=0)
+        _finite(self.x0, f"{w}.x0")
+        if self.shape is not None:
+            shape = tuple(self.shape)
+            if len(shape) != 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
+                raise SpecError(f"{w}.shape: must be two positive integers, got {self.shape!r}")
+            if shape[0] * shape[1] != self.size:
+                raise SpecError(f"{w}.shape: {shape[0]}x{shape[1]} != size {self.size}")
+            object.__setattr__(self, "shape", shape)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Area ``src`` predicts area ``dst``.
+
+    Parameters
+    ----------
+    p : float
+        Connection probability of each (src neuron, dst neuron) pair.
+    rf : int, optional
+        Receptive-field patch side: each dst neuron sees only a ``rf x rf`` patch of the
+        src area (which needs a ``shape``); patch positions tile the image with
+        ``rf_stride`` and repeat across dst neurons (feature maps).
+    delay, feedback_delay : distribution spec, optional
+        Delays (ms) of predict edges and of feedback edges; ``None`` takes the network
+        default, and ``feedback_delay=None`` takes ``delay``.
+    init_scale : float, optional
+        Standard deviation of initial weights; default ``1/sqrt(fan_in)``.
+    eta : float, optional
+        Learning rate of this projection's synapses (overrides the network's).
+    """
+
+    src: str
+    dst: str
+    p: float = 1.0
+    rf: int | None = None
+    rf_stride: int = 1
+    delay: Any = None
+    feedback_delay: Any = None
+    init_scale: float | None = None
+    eta: float | None = None
+
+    def __post_init__(self):
+        w = f"projections.{self.src}->{self.dst}"
+        _finite(self.p, f"{w}.p", lo=0, lo_open=True, hi=1)
+        if self.rf is not None and (isinstance(self.rf, bool) or not isinstance(self.rf, int) or self.rf < 1):
+            raise SpecError(f"{w}.rf: must be an integer >= 1, got {self.rf!r}")
+        if isinstance(self.rf_stride, bool) or not isinstance(self.rf_stride, int) or self.rf_stride < 1:
+            raise SpecError(f"{w}.rf_stride: must be an integer >= 1, got {self.rf_stride!r}")
+        for key in ("delay", "feedback_delay"):
+            v = getattr(self, key)
+            if v is not None:
+                check_dist(v, f"{w}.{key}", positive=True)
+        if self.init_scale is not None:
+            _finite(self.init_scale, f"{w}.init_scale", lo=0)
+        if self.eta is not None:
+            _finite(self.eta, f"{w}.eta", lo=0)
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """Per-neuron clocks: ``period`` (ms, number or distribution), ``phase`` (``"zero"``
+    or ``"random"``: uniform over the period) and ``jitter`` (ms, max absolute change
+    of each tick interval)."""
+
+    period: Any = 0.1
+    phase: str = "zero"
+    jitter: float = 0.0
+
+    def __post_init__(self):
+        check_dist(self.period, "neurons.clock.period", positive=True)
+        if self.phase not in ("zero", "random"):
+            raise SpecError(f"neurons.clock.phase: must be 'zero' or 'random', got {self.phase!r}")
+        _finite(self.jitter, "neurons.clock.jitter", lo=0)
+
+
+@dataclass(frozen=True)
+class Messages:
+    """Send policy and channel reliability: ``send`` (``"always"`` / ``"on_delta"``),
+    ``threshold`` for on_delta, ``loss`` probability per message, arrival ``jitter`` (ms)."""
+
+    send: str = "always"
+    threshold: float = 0.0
+    loss: float = 0.0
+    jitter: float = 0.0
+
+    def __post_init__(self):
+        if self.send not in SEND_POLICIES:
+            raise SpecError(f"messages.send: must be one of {list(SEND_POLICIES)}, got {self.send!r}")
+        _finite(self.threshold, "messages.threshold", lo=0)
+        _finite(self.loss, "messages.loss", lo=0, hi=1)
+        if self.loss >= 1:
+            raise SpecError(f"messages.loss: must be < 1 (every message lost), got {self.loss}")
+        _finite(self.jitter, "messages.jitter", lo=0)
+
+
+@dataclass(frozen=True)
+class Learning:
+    """Plasticity: ``eta`` (W and V, per ms), ``eta_b`` (biases), ``decay`` (lambda, per
+    ms), ``feedback`` (``"learned"`` V synapses, or ``"transport"``: value neurons read W,
+    non-local, for comparison only) and ``feedback_init`` (``"random"``: V independent
+    of W, or ``"transpose"``: V starts equal to W transposed)."""
+
+    eta: float = 0.0
+    eta_b: float | None = None
+    decay: float = 0.0
+    feedback: str = "learned"
+    feedback_init: str = "random"
+
+    def __post_init__(self):
+        _finite(self.eta, "learning.eta", lo=0)
+        if self.eta_b is not None:
+            _finite(self.eta_b, "learning.eta_b", lo=0)
+        _finite(self.decay, "learning.decay", lo=0)
+        if self.feedback not in ("learned", "transport"):
+            raise SpecError(f"learning.feedback: must be 'learned' or 'transport', got {self.feedback!r}")
+        if self.feedback_init not in ("random", "transpose"):
+            raise SpecError(f"learning.feedback_init: must be 'random' or 'transpose', got {self.feedback_init!r}")
+
+    @property
+    def bias_rate(self) -> float:
+        return self.eta if self.eta_b is None else self.eta_b
+
+
