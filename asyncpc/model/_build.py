@@ -9,7 +9,7 @@ import numpy as np
 
 from .._seed import normalize_seed, rng_for
 from ..errors import SpecError
-from ._distributions import sample
+from ._distributions import check_dist, sample
 from ._network import Network
 from ._spec import Area, Clocks, Learning, Messages, Projection
 
@@ -73,6 +73,9 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
     (4, 2)
     """
     seed = normalize_seed(seed)
+    check_dist(delay, "delays.forward", positive=True)
+    if isinstance(partner_delay, bool) or not isinstance(partner_delay, (int, float)) or not partner_delay > 0:
+        raise SpecError(f"delays.partner: must be a number of ms > 0, got {partner_delay!r}")
     by_name: dict[str, Area] = {}
     for a in areas:
         if a.name in by_name:

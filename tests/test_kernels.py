@@ -1,0 +1,83 @@
+"""Each Numba kernel equals its plain-Python twin."""
+
+import math
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from asyncpc import kernels as K
+from asyncpc.kernels import _python as P
+
+finite = st.floats(-5, 5, allow_nan=False)
+codes = st.integers(0, 4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(code=codes, x=finite)
+def test_activations_match_twins(code, x):
+    assert K.act(code, x) == P.act(code, x)
+    assert math.isclose(K.dact(code, x), P.dact(code, x), rel_tol=1e-15, abs_tol=1e-15)
+
+
+def test_derivatives_are_derivatives():
+    for code in range(5):
+        for x in (-1.3, -0.2, 0.4, 2.1):
+            num = (P.act(code, x + 1e-6) - P.act(code, x - 1e-6)) / 2e-6
+            assert abs(num - P.dact(code, x)) < 1e-6
+
+
+@settings(max_examples=150, deadline=None)
+@given(code=codes, x=finite, n=st.integers(0, 6), has_partner=st.booleans(), clamped=st.booleans(),
+       plastic=st.booleans(), gain=st.sampled_from([0.0, 1.0, 0.5]), data=st.data())
+def test_value_tick_matches_twin(code, x, n, has_partner, clamped, plastic, gain, data):
+    m = n + (1 if has_partner else 0)
+    inbox = np.array(data.draw(st.lists(finite, min_size=m, max_size=m)), dtype=float)
+    w = np.array(data.draw(st.lists(finite, min_size=m, max_size=m)), dtype=float)
+    w2 = list(w)
+    args = (0.1, 1.3, code, has_partner)
+    rest = (0.05, 0.01, gain, clamped, 0.7, plastic)
+    a = K.value_tick(x, *args, inbox, w, *rest)
+    b = P.value_tick(x, *args, list(inbox), w2, *rest)
+    assert a == b
+    assert list(w) == w2
+
+
+@settings(max_examples=150, deadline=None)
+@given(eps=finite, n=st.integers(0, 6), tau=st.sampled_from([0.0, 0.3]), gain=st.sampled_from([0.0, 1.0]),
+       bias=finite, data=st.data())
+def test_error_tick_matches_twin(eps, n, tau, gain, bias, data):
+    inbox = np.array(data.draw(st.lists(finite, min_size=n + 1, max_size=n + 1)), dtype=float)
+    w = np.array(data.draw(st.lists(finite, min_size=n + 1, max_size=n + 1)), dtype=float)
+    w2 = list(w)
+    a = K.error_tick(eps, 0.1, tau, inbox, w, bias, 0.05, 0.02, 0.001, gain)
+    b = P.error_tick(eps, 0.1, tau, list(inbox), w2, bias, 0.05, 0.02, 0.001, gain)
+    assert a == b and list(w) == w2
+
+
+def test_instantaneous_error_is_prediction_error():
+    inbox = np.array([0.8, 0.5, -1.0])  # partner x, two rates
+    w = np.array([1.0, 0.4, 0.3])
+    eps, _ = K.error_tick(0.0, 0.1, 0.0, inbox, w, 0.1, 0.0, 0.0, 0.0, 1.0)
+    assert eps == 0.8 - (0.1 + 0.4 * 0.5 + 0.3 * -1.0)
+
+
+@given(policy=st.integers(0, 1), th=st.floats(0, 1), s=finite, last=finite, first=st.booleans())
+def test_should_send_matches_twin(policy, th, s, last, first):
+    assert K.should_send(policy, th, s, last, first) == P.should_send(policy, th, s, last, first)
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**63 - 1), stream=st.integers(0, 7), ident=st.integers(0, 2**31),
+       t=st.integers(0, 2**40))
+def test_rng_matches_twin(seed, stream, ident, t):
+    assert K.uniform(seed, stream, ident, t) == P.uniform(seed, stream, ident, t)
+    assert K.randint(seed, stream, ident, t, -3, 5) == P.randint(seed, stream, ident, t, -3, 5)
+
+
+def test_rng_is_uniform_and_decorrelated():
+    u = np.array([P.uniform(7, 1, e, t) for e in range(50) for t in range(200)])
+    assert abs(u.mean() - 0.5) < 0.01 and abs(u.var() - 1 / 12) < 0.005
+    assert abs(np.corrcoef(u[:-1], u[1:])[0, 1]) < 0.03
+    ints = [P.randint(1, 2, 0, t, 0, 3) for t in range(4000)]
+    assert set(ints) == {0, 1, 2, 3}
