@@ -1,0 +1,144 @@
+"""Read-out observers of a run: per-presentation metrics, summary, plots.
+
+They only read probes and state between chunks; they never change the dynamics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..compile import KIND_ERROR, KIND_VALUE
+
+__all__ = ["Metrics", "alignment_angles"]
+
+
+def alignment_angles(c, w: np.ndarray) -> dict[str, float]:
+    """Angle (degrees) between W and V^T per projection 'src->dst' (feedback alignment)."""
+    roles = c.edge_role()
+    pred = np.flatnonzero((roles == 0) & (c.mirror >= 0))
+    if len(pred) == 0:
+        return {}
+    fb = c.mirror[pred]
+    src_area = c.area[c.src[pred]]
+    dst_area = c.area[c.dst[pred]]
+    out = {}
+    for a, b in sorted(set(zip(src_area.tolist(), dst_area.tolist()))):
+        m = (src_area == a) & (dst_area == b)
+        x, y = w[pred[m]], w[fb[m]]
+        den = np.linalg.norm(x) * np.linalg.norm(y)
+        cos = float(x @ y / den) if den > 0 else 1.0
+        out[f"{c.area_names[a]}->{c.area_names[b]}"] = float(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+    return out
+
+
+class Metrics:
+    """Turns probe observations into metrics.csv rows, a summary and plots."""
+
+    def __init__(self, c, schedule, data, rundir):
+        self.c, self.schedule, self.data, self.rd = c, schedule, data, rundir
+        meta = schedule.meta
+        self.n_probes = len(schedule.probe_t)
+        self.split = np.asarray(meta.get("split", np.zeros(self.n_probes, int)))
+        self.split_names = list(meta.get("split_names", ["train", "test", "train_eval", "generate"]))
+        self.target = np.asarray(meta.get("target", np.full(self.n_probes, -1)))
+        self.epoch = np.asarray(meta.get("epoch", np.zeros(self.n_probes, int)))
+        self.sample = np.asarray(meta.get("sample", np.arange(self.n_probes)))
+        label_area = meta.get("label_area")
+        if label_area is None:
+            labels = [a for a in range(len(c.area_names)) if np.any((c.area == a) & (c.role == 2))]
+            label_area = c.area_names[labels[0]] if labels else None
+        self.label_area = label_area
+        self.n_label = len(c.neurons_of(label_area, KIND_VALUE)) if label_area else 0
+        self.err_areas = [a for a in range(len(c.area_names)) if np.any((c.area == a) & (c.kind == KIND_ERROR))]
+        self.t = []
+        self.energy = []
+        self.correct = np.full(self.n_probes, -1, np.int8)
+        self.pred = np.full(self.n_probes, -1)
+        self.probe_x = np.full((self.n_probes, len(schedule.readout)), np.nan)
+        self.align_t, self.align = [], []
+        self._done = 0
+
+    def _predict(self, x):
+        if self.n_label == 0:
+            return -1
+        y = x[:self.n_label]
+        if self.n_label == 1:
+            return int(y[0] > 0.5)
+        return int(np.argmax(y))
+
+    def add(self, res) -> None:
+        pt = np.asarray(res.probe_t)
+        idx = np.searchsorted(self.schedule.probe_t, pt)
+        for k, p in enumerate(idx):
+            x = res.probe_x[k]
+            e = res.probe_energy[k]
+            self.probe_x[p] = x
+            pred = self._predict(x)
+            self.pred[p] = pred
+            tgt = int(self.target[p]) if self.target[p] >= 0 else -1
+            split = self.split_names[int(self.split[p])]
+            ok = int(pred == tgt) if (tgt >= 0 and split != "train") else -1
+            self.correct[p] = ok
+            row = dict(t_ms=round(float(pt[k]) * self.c.h, 6), split=split, epoch=int(self.epoch[p]),
+                       sample=int(self.sample[p]), target=tgt, predicted=pred,
+                       correct="" if ok < 0 else ok)
+            for a in self.err_areas:
+                row[f"energy_{self.c.area_names[a]}"] = float(e[a])
+            row["energy_total"] = float(np.sum(e))
+            self.rd.metrics_row(row)
+            self.t.append(float(pt[k]) * self.c.h)
+            self.energy.append(np.asarray(e, float))
+            self._done = max(self._done, p + 1)
+        if len(res.state.w):
+            ang = alignment_angles(self.c, res.state.w)
+            if ang:
+                self.align_t.append(res.state.t * self.c.h)
+                self.align.append(ang)
+
+    # ------------------------------------------------------------------ summary
+    def _acc(self, split: str, epoch=None):
+        code = self.split_names.index(split) if split in self.split_names else -1
+        m = (self.split == code) & (self.correct >= 0)
+        if epoch is not None:
+            m &= self.epoch == epoch
+        return float(self.correct[m].mean()) if m.any() else None
+
+    def running_accuracy(self):
+        m = (self.correct >= 0)
+        m[self._done:] = False
+        if not m.any():
+            return None
+        last = np.flatnonzero(m)[-min(200, m.sum()):]
+        return float(self.correct[last].mean())
+
+    def summary(self) -> dict:
+        test_code = self.split_names.index("test") if "test" in self.split_names else -1
+        epochs = sorted({int(e) for e in self.epoch[(self.split == test_code) & (self.correct >= 0)]})
+        by_epoch = [self._acc("test", e) for e in epochs]
+        train_epochs = sorted({int(e) for e in self.epoch[(self.split == self.split_names.index("train_eval"))
+                                                         & (self.correct >= 0)]}) \
+            if "train_eval" in self.split_names else []
+        out = dict(test_accuracy=by_epoch[-1] if by_epoch else None,
+                   train_accuracy=self._acc("train_eval", train_epochs[-1]) if train_epochs else None,
+                   test_accuracy_by_epoch=by_epoch,
+                   final_energy=float(np.sum(self.energy[-1])) if self.energy else None,
+                   presentations=int(self._done))
+        if self.align:
+            out["w_v_angle_deg"] = self.align[-1]
+            out["w_v_angle_deg_start"] = self.align[0]
+        return out
+
+    def baselines(self, scn) -> dict:
+        """Online backprop on the same architecture, initialisation and split (if it applies)."""
+        fn = getattr(scn, "backprop_baseline", None)
+        if fn is None:
+            return {}
+        return fn(self.c, self.data) or {}
+
+    # ------------------------------------------------------------------ plots
+    def plot(self, scn, state, net) -> None:
+        from ._plots import plot_run
+
+        plot_run(self, scn, state, net, self.rd.path / "plots")
+
+
