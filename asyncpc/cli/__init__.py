@@ -35,6 +35,34 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
 
     sub.add_parser("describe", help="neuron kinds: state variables, parameters, messages")
+
+    w = sub.add_parser("sweep", help="run a grid of overrides x seeds in parallel (resumable)")
+    w.add_argument("scenario")
+    w.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...", required=True)
+    w.add_argument("--seeds", type=int, default=1)
+    w.add_argument("--jobs", type=int, default=0, help="parallel processes (0 = every core)")
+    w.add_argument("--out", required=True)
+    w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    w.add_argument("--quiet", action="store_true")
+
+    t = sub.add_parser("trace", help="inspect a run's message-level trace")
+    tsub = t.add_subparsers(dest="trace_command", required=True, metavar="ACTION")
+    ti = tsub.add_parser("info", help="rows by role and area, time span, size on disk")
+    ti.add_argument("run")
+    ts = tsub.add_parser("show", help="a readable table of messages")
+    ts.add_argument("run")
+    ts.add_argument("--neuron", help="area:index (value neuron) or area:index:error")
+    ts.add_argument("--role", choices=["predict", "feedback", "partner"])
+    ts.add_argument("--from", dest="t_from", help="e.g. 10ms")
+    ts.add_argument("--to", dest="t_to", help="e.g. 12ms")
+    ts.add_argument("--limit", type=int, default=50)
+    te = tsub.add_parser("export", help="export for the Perfetto UI (Chrome trace-event JSON)")
+    te.add_argument("run")
+    te.add_argument("--perfetto", required=True, metavar="OUT.json")
+    tp = tsub.add_parser("plot", help="activity, prediction, error and message latency of a neuron")
+    tp.add_argument("run")
+    tp.add_argument("--neuron", required=True)
+    tp.add_argument("--out", help="PNG path (default RUN/plots/trace-<neuron>.png)")
     return p
 
 
@@ -113,6 +141,45 @@ def _cmd_describe(args) -> int:
     return 0
 
 
+def _cmd_trace(args) -> int:
+    from pathlib import Path
+
+    from .. import trace
+
+    tr = trace.load(args.run)
+    if args.trace_command == "info":
+        from rich.console import Console
+        from rich.table import Table
+
+        d = trace.info(tr)
+        tab = Table("field", "value", title=f"trace of {args.run}")
+        for k, v in d.items():
+            tab.add_row(k, f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))
+        Console().print(tab)
+    elif args.trace_command == "show":
+        from rich.console import Console
+        from rich.table import Table
+
+        rows = trace.show(tr, neuron=args.neuron, role=args.role,
+                          t_from=trace.parse_time(args.t_from, tr.h, "--from"),
+                          t_to=trace.parse_time(args.t_to, tr.h, "--to"), limit=args.limit)
+        tab = Table("sent (ms)", "arrives (ms)", "from", "to", "role", "value", "dropped")
+        for r in rows:
+            tab.add_row(f"{r['t_send_ms']:.2f}", f"{r['t_arrive_ms']:.2f}", r["src"], r["dst"], r["role"],
+                        f"{r['value']:+.5f}", "yes" if r["dropped"] else "")
+        Console().print(tab)
+        if not rows:
+            print("no messages match")
+    elif args.trace_command == "export":
+        n = trace.to_perfetto(tr, args.perfetto)
+        print(f"wrote {args.perfetto}: {n:,} trace events (open it at ui.perfetto.dev)")
+    else:
+        out = args.out or str(Path(args.run) / "plots" / f"trace-{args.neuron.replace(':', '_')}.png")
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        print(f"wrote {trace.plot_neuron(tr, args.neuron, out)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
@@ -123,6 +190,17 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_validate(args)
         if args.command == "graph":
             return _cmd_graph(args)
+        if args.command == "sweep":
+            from ._sweep import parse_grid, sweep
+
+            if args.seeds < 1:
+                raise AsyncPCError(f"--seeds: must be >= 1, got {args.seeds}")
+            res = sweep(args.scenario, parse_grid(args.grid), seeds=args.seeds, jobs=args.jobs,
+                        out=args.out, extra_sets=args.set, quiet=args.quiet)
+            print(f"wrote {res}")
+            return 0
+        if args.command == "trace":
+            return _cmd_trace(args)
         return _cmd_describe(args)
     except AsyncPCError as exc:
         print(f"asyncpc: error: {exc}", file=sys.stderr)

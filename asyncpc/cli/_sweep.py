@@ -1,0 +1,186 @@
+"""``asyncpc sweep``: a grid of scenario overrides x seeds, in parallel processes, resumable."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import AsyncPCError
+
+__all__ = ["parse_grid", "sweep"]
+
+SUMMARY_FIELDS = ("status", "test_accuracy", "train_accuracy", "final_energy", "messages_sent",
+                  "messages_delivered", "messages_dropped", "sim_time_ms", "wall_seconds",
+                  "backprop_test_accuracy", "time_to_accuracy_ms", "messages_per_sample")
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    """``["delays.forward.mean=0.1,0.3", ...]`` -> {key: [raw values]} (values kept as TOML text)."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, vals = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not vals.strip():
+            raise AsyncPCError(f"--grid: expected key=v1,v2,..., got {item!r}")
+        parts, depth, cur = [], 0, ""
+        for ch in vals:  # split on commas outside brackets/braces: lists and tables stay whole
+            if ch in "[{":
+                depth += 1
+            elif ch in "]}":
+                depth -= 1
+            if ch == "," and depth == 0:
+                parts.append(cur.strip())
+                cur = ""
+            else:
+                cur += ch
+        parts.append(cur.strip())
+        if any(not p for p in parts):
+            raise AsyncPCError(f"--grid {key}: empty value in {vals!r}")
+        grid[key] = parts
+    if not grid:
+        raise AsyncPCError("sweep: give at least one --grid key=v1,v2")
+    return grid
+
+
+def _point_id(point: dict, seed: int) -> str:
+    text = json.dumps(sorted(point.items())) + f"|{seed}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _run_point(scenario: str, sets: list[str], out: str, seed: int) -> dict:
+    """Runs in a worker process; returns the summary (errors are reported, not raised)."""
+    from ..scenario import load_scenario
+    from ._run import execute
+
+    try:
+        scn = load_scenario(scenario, [*sets, f"run.seed={seed}", "run.threads=1"])
+        return execute(scn, out=out, runtime=None, threads=1, quiet=True,
+                       argv=["asyncpc", "run", scenario, *[f"--set={s}" for s in sets]])
+    except AsyncPCError as exc:
+        return {"status": "error", "error": str(exc)}
+
+
+def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, out, extra_sets=(),
+          quiet=False) -> Path:
+    """Run every grid point for seeds 0..seeds-1; skip points whose run finished before."""
+    from ..scenario import load_scenario
+
+    out = Path(out)
+    keys = list(grid)
+    points = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+    # fail fast on a bad key or value, before any process starts
+    for p in points:
+        load_scenario(scenario, [*extra_sets, *[f"{k}={v}" for k, v in p.items()]])
+    (out / "points").mkdir(parents=True, exist_ok=True)
+    todo, rows = [], {}
+    for p in points:
+        for seed in range(seeds):
+            pid = _point_id(p, seed)
+            rd = out / "points" / pid
+            summ = rd / "summary.json"
+            if summ.exists():
+                s = json.loads(summ.read_text())
+                if s.get("status") == "completed":
+                    rows[pid] = (p, seed, s)
+                    continue
+            todo.append((p, seed, pid))
+    if not quiet:
+        print(f"sweep: {len(points)} points x {seeds} seeds; {len(rows)} done before, {len(todo)} to run",
+              file=sys.stderr)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    with ProcessPoolExecutor(max_workers=jobs) as ex:
+        futs = {ex.submit(_run_point, scenario, [*extra_sets, *[f"{k}={v}" for k, v in p.items()]],
+                          str(out / "points" / pid), seed): (p, seed, pid) for p, seed, pid in todo}
+        for k, f in enumerate(as_completed(futs), 1):
+            p, seed, pid = futs[f]
+            s = f.result()
+            rows[pid] = (p, seed, s)
+            if not quiet:
+                print(f"  [{k}/{len(todo)}] {p} seed={seed}: {s.get('status')} "
+                      f"test_accuracy={s.get('test_accuracy')}", file=sys.stderr)
+            _write_results(out, keys, rows)
+    _write_results(out, keys, rows)
+    _plot(out, keys, rows)
+    return out / "results.csv"
+
+
+def _write_results(out: Path, keys, rows) -> None:
+    tmp = out / ".results.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([*keys, "seed", "point", *SUMMARY_FIELDS, "error"])
+        for pid, (p, seed, s) in sorted(rows.items(), key=lambda kv: (list(kv[1][0].values()), kv[1][1])):
+            w.writerow([*[p[k] for k in keys], seed, pid, *[s.get(k, "") for k in SUMMARY_FIELDS],
+                        s.get("error", "")])
+    os.replace(tmp, out / "results.csv")
+
+
+def _as_number(v):
+    try:
+        return float(v)
+    except ValueError:
+        return None
+
+
+def _plot(out: Path, keys, rows) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (out / "plots").mkdir(exist_ok=True)
+    metrics = [m for m in ("test_accuracy", "train_accuracy", "final_energy", "messages_sent",
+                           "time_to_accuracy_ms", "messages_per_sample")
+               if any(isinstance(s.get(m), (int, float)) for _, _, s in rows.values())]
+    for key in keys:
+        for metric in metrics:
+            groups: dict = {}
+            for p, _, s in rows.values():
+                v = s.get(metric)
+                if isinstance(v, (int, float)):
+                    groups.setdefault(p[key], []).append(float(v))
+            if not groups:
+                continue
+            labels = sorted(groups, key=lambda x: (_as_number(x) is None, _as_number(x) or 0, x))
+            xs = [(_as_number(x) if _as_number(x) is not None else i) for i, x in enumerate(labels)]
+            mean = [np.mean(groups[x]) for x in labels]
+            sd = [np.std(groups[x]) for x in labels]
+            fig, ax = plt.subplots(figsize=(6, 4))
+            ax.errorbar(xs, mean, yerr=sd, fmt="o-", capsize=3)
+            ax.set_xticks(xs, labels, rotation=30 if max(len(x) for x in labels) > 6 else 0)
+            ax.set_xlabel(key)
+            ax.set_ylabel(f"{metric} (mean ± sd over seeds)")
+            ax.grid(alpha=0.3)
+            fig.tight_layout()
+            fig.savefig(out / "plots" / f"{metric}_vs_{key.replace('.', '_')}.png", dpi=110)
+            plt.close(fig)
+    # energy curves per point (seed 0), from each point's metrics.csv
+    fig, ax = plt.subplots(figsize=(7, 4))
+    drawn = 0
+    for pid, (p, seed, s) in rows.items():
+        f = out / "points" / pid / "metrics.csv"
+        if seed != 0 or not f.exists():
+            continue
+        with open(f) as fh:
+            r = list(csv.DictReader(fh))
+        if r and "energy_total" in r[0]:
+            t = [float(x["t_ms"]) for x in r]
+            e = [max(float(x["energy_total"]), 1e-12) for x in r]
+            ax.plot(t, e, lw=0.7, label=", ".join(f"{k}={v}" for k, v in p.items()))
+            drawn += 1
+    if drawn:
+        ax.set_yscale("log")
+        ax.set_xlabel("simulated time (ms)")
+        ax.set_ylabel("energy at read-out")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "plots" / "energy_per_point.png", dpi=110)
+    plt.close(fig)
