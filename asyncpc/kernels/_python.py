@@ -15,7 +15,8 @@ def act(code, x):
 
 def dact(code, x):
     if code == 1:
-        return 1 - math.tanh(x) ** 2
+        t = math.tanh(x)
+        return 1.0 - t * t
     if code == 2:
         s = 1 / (1 + math.exp(-x))
         return s * (1 - s)

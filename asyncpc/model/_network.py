@@ -172,6 +172,10 @@ class Network:
                     raise GraphError(f"{where}: a partner edge joins a value and an error neuron")
                 if g.nodes[u].get("area", "default") != g.nodes[v].get("area", "default"):
                     raise GraphError(f"{where}: partners must be in the same area")
+                want = 1.0 if ku == "value" else -1.0
+                if float(attrs.get("weight", want)) != want:
+                    raise GraphError(f"{where}.weight: a partner edge {ku} -> {kv} is fixed at {want:+g}, "
+                                     f"got {attrs.get('weight')!r}")
                 partner_of.setdefault((u, ku), set()).add(v)
             elif role in ROLE_ENDS:
                 if (ku, kv) != ROLE_ENDS[role]:

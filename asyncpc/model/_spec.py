@@ -98,7 +98,9 @@ class Projection:
     init_scale : float, optional
         Standard deviation of initial weights; default ``1/sqrt(fan_in)``.
     eta : float, optional
-        Learning rate of this projection's synapses (overrides the network's).
+        Learning rate (per ms) of the synapses owned by this projection's neurons: W of the
+        dst area's error neurons and V of the src area's value neurons. Rates live on the
+        owning neuron, so an area fed by several projections takes the last one's.
     """
 
     src: str
