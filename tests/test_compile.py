@@ -66,7 +66,7 @@ def test_compile_rejects_what_the_steps_cannot_hold(kwargs, h, match):
 
 
 def test_compile_rejects_bad_resolution():
-    with pytest.raises(SpecError, match="time.h"):
+    with pytest.raises(SpecError, match="run.h"):
         compile_network(layered([3, 2]), h=0)
 
 

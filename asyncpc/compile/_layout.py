@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import GraphError, SpecError
+from ..errors import SpecError
 from ..model import ACTIVATIONS, Network
 
 __all__ = ["CompiledNet", "compile_network", "KIND_VALUE", "KIND_ERROR", "ROLE_CODES"]
@@ -111,7 +111,12 @@ class CompiledNet:
         return ids[np.argsort(self.index[ids], kind="stable")]
 
 
+MAX_STEPS = 10_000_000
+
+
 def _steps(ms: float, h: float, where: str, *, minimum: int) -> int:
+    if not np.isfinite(ms) or ms / h > MAX_STEPS:
+        raise SpecError(f"{where}: {ms:g} ms is more than {MAX_STEPS:,} steps of h = {h:g} ms")
     s = int(round(ms / h))
     if s < minimum:
         raise SpecError(f"{where}: {ms:g} ms is {'below one step' if minimum else 'negative'} "
@@ -134,7 +139,7 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
     (7, 16, True)
     """
     if not (isinstance(h, (int, float)) and np.isfinite(h) and h > 0):
-        raise SpecError(f"time.h: must be a positive number of ms, got {h!r}")
+        raise SpecError(f"run.h: must be a positive number of ms, got {h!r}")
     g = net.graph
     nodes = list(g.nodes)
     pos = {n: i for i, n in enumerate(nodes)}
@@ -227,8 +232,6 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
         if isinstance(s, str):
             shapes[name] = tuple(int(x) for x in s.split("x"))
     transport = g.graph.get("feedback", "learned") == "transport"
-    if E and int((delay.astype(np.int64) + jit).max()) > 10_000_000:
-        raise GraphError("edges: a delay above 10^7 steps is not supported")
     return CompiledNet(h=float(h), node_ids=nodes, area_names=area_names, kind=kind, area=area,
                        index=index, role=role, act=act, tau=tau, x0=x0, bias=bias, period=period,
                        phase=phase, cjit=cjit, send=send, thresh=thresh, eta=eta, eta_b=eta_b,

@@ -1,5 +1,16 @@
-"""Data sources, presentation protocols and the environment's message schedule."""
+"""Data sources, presentation protocols and the environment's message schedule.
 
+- :func:`load_dataset` -> :class:`Dataset` (XOR, scikit-learn's bundled datasets, .npz, .csv)
+- :func:`stream_schedule` (learning from one continuous stream, tests, generation) and
+  :func:`clamp_schedule` (constant clamps) -> :class:`Schedule`
+- :func:`accuracy_from`, :func:`generated_images`: read-outs of a run
+"""
+
+from ._data import BUILTIN_SOURCES, NORMALIZE, Dataset, load_dataset
+from ._protocol import SPLITS, clamp_schedule, stream_schedule
+from ._readout import Accuracy, accuracy_from, generated_images, predicted_classes
 from ._schedule import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Schedule
 
-__all__ = ["EV_CLAMP", "EV_MODULATE", "EV_UNCLAMP", "Schedule"]
+__all__ = ["Accuracy", "BUILTIN_SOURCES", "Dataset", "EV_CLAMP", "EV_MODULATE", "EV_UNCLAMP",
+           "NORMALIZE", "SPLITS", "Schedule", "accuracy_from", "clamp_schedule", "generated_images",
+           "load_dataset", "predicted_classes", "stream_schedule"]

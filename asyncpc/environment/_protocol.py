@@ -1,0 +1,290 @@
+"""Presentation protocols: how the environment actor streams data into a network.
+
+A protocol is laid out in advance as a :class:`Schedule` of clamp / unclamp / modulate
+messages and read-out probes. There is no reset: the network's state flows from one
+sample into the next, and weights learn at every tick of every neuron.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .._seed import normalize_seed, rng_for
+from ..errors import SpecError
+from ._data import Dataset
+from ._schedule import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Schedule
+
+__all__ = ["stream_schedule", "clamp_schedule", "SPLITS"]
+
+#: Split names in the order of their integer codes in ``meta["split"]``.
+SPLITS = ("train", "test", "train_eval", "generate")
+_TRAIN, _TEST, _TRAIN_EVAL, _GENERATE = range(4)
+# rng streams of the protocol
+_S_SHUFFLE, _S_EVAL = 1, 2
+
+
+def _int(v, where, lo):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise SpecError(f"{where}: must be an integer >= {lo}, got {v!r}")
+    return int(v)
+
+
+def _ids(c, area, what):
+    if area not in c.area_names:
+        raise SpecError(f"{what}: no area {area!r} in the network; areas: {list(c.area_names)}")
+    return c.neurons_of(area).astype(np.int32)
+
+
+class _Events:
+    """Accumulates blocks of events and probes in presentation order."""
+
+    def __init__(self):
+        self.t, self.kind, self.neuron, self.value = [], [], [], []
+        self.probe_t, self.meta = [], {k: [] for k in ("sample", "split", "target", "epoch", "t0")}
+        self.gain = 1.0
+
+    def add(self, t, kind, neuron, value):
+        t = np.asarray(t, np.int64).ravel()
+        self.t.append(t)
+        self.kind.append(np.full(len(t), kind, np.int8))
+        self.neuron.append(np.broadcast_to(np.asarray(neuron, np.int32), t.shape).copy())
+        self.value.append(np.broadcast_to(np.asarray(value, np.float64), t.shape).copy())
+
+    def set_gain(self, t, gain):
+        if self.gain != gain:
+            self.add([t], EV_MODULATE, -1, gain)
+            self.gain = gain
+
+    def block(self, t_start, P, X, sens, lab, targets, *, split, samples, classes, epoch,
+              gain, label_delay=0, free=None):
+        """Present the rows of ``X`` one after another, ``P`` steps each, from ``t_start``.
+
+        ``targets`` (rows) clamps the label neurons, ``None`` leaves them free
+        (unclamped). ``free`` lists neurons to unclamp at each presentation's start.
+        """
+        n = len(X)
+        if n == 0:
+            return t_start
+        t0 = t_start + np.arange(n, dtype=np.int64) * P
+        self.set_gain(t_start, gain)
+        if targets is None:
+            self.add(np.repeat(t0, len(lab)), EV_UNCLAMP, np.tile(lab, n), 0.0)
+        elif label_delay > 0:  # the label is free until its clamp arrives
+            self.add(np.repeat(t0, len(lab)), EV_UNCLAMP, np.tile(lab, n), 0.0)
+        if free is not None:
+            self.add(np.repeat(t0, len(free)), EV_UNCLAMP, np.tile(free, n), 0.0)
+        if len(sens):
+            self.add(np.repeat(t0, len(sens)), EV_CLAMP, np.tile(sens, n), np.asarray(X, np.float64).ravel())
+        if targets is not None:
+            self.add(np.repeat(t0 + label_delay, len(lab)), EV_CLAMP, np.tile(lab, n),
+                     np.asarray(targets, np.float64).ravel())
+        self.probe_t.append(t0 + P - 1)
+        for key, v in (("sample", samples), ("split", np.full(n, split)), ("target", classes),
+                       ("epoch", np.full(n, epoch)), ("t0", t0)):
+            self.meta[key].append(np.asarray(v, np.int64))
+        return int(t_start + n * P)
+
+    def schedule(self, readout, env_delay, end, meta) -> Schedule:
+        cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))
+        t = cat(self.t, np.int64)
+        order = np.argsort(t, kind="stable")  # blocks are in time order; keep within-step order
+        m = {k: cat(v, np.int64) for k, v in self.meta.items()}
+        if "split" in m:
+            m["split"] = m["split"].astype(np.int8)
+        m.update(meta)
+        return Schedule(t[order], cat(self.kind, np.int8)[order], cat(self.neuron, np.int32)[order],
+                        cat(self.value, np.float64)[order], cat(self.probe_t, np.int64),
+                        np.asarray(readout, np.int32), int(env_delay), int(end), m)
+
+
+def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, present_steps: int,
+                    epochs: int, shuffle: bool = True, seed=0, label_on: float = 1.0,
+                    label_off: float = 0.0, freeze_at_test: bool = True, test_every_epoch: bool = True,
+                    env_delay: int = 1, label_delay_steps: int = 0, train_subset_eval: int | None = None,
+                    generate: Mapping | None = None) -> Schedule:
+    """Stream a dataset through a network as one continuous presentation, never resetting.
+
+    Each presentation lasts ``present_steps`` steps and starts at ``t0`` with the
+    environment's messages (each arrives ``env_delay`` steps later):
+
+    - training: clamp every sensory value neuron to its feature value and every label
+      value neuron to its target (``label_on`` / ``label_off``, see
+      :meth:`Dataset.targets`); a broadcast ``modulate(gain=1)`` first if weights were
+      frozen. With ``label_delay_steps > 0`` the label neurons are unclamped at ``t0``
+      (the network predicts freely) and clamped to the target ``label_delay_steps`` later.
+    - test: clamp the sensory neurons, unclamp the label neurons and, if
+      ``freeze_at_test``, broadcast ``modulate(gain=0)`` when the block starts.
+    - train_eval: like a test, on ``train_subset_eval`` fixed training samples.
+    - generate: per class, clamp the label neurons to the class's target, unclamp the
+      sensory (image) neurons and broadcast ``modulate(gain=0)``; the network relaxes
+      for ``generate["present_steps"]`` steps and synthesises an image.
+
+    After each training epoch (or only after the last, if not ``test_every_epoch``) the
+    whole test split is presented, then the train_eval subset. The generate block
+    follows training. The read-out probe of every presentation is its last step.
+
+    Parameters
+    ----------
+    c : CompiledNet
+        The network (areas are looked up by name with ``c.neurons_of``).
+    dataset : Dataset
+    sensory_area, label_area : str
+        Areas clamped to the features and to the targets. Works in either direction
+        (discriminative or generative).
+    present_steps, epochs : int
+        Steps per presentation (``> env_delay + label_delay_steps``); passes through the
+        training split.
+    shuffle : bool
+        Present the training split in a new random order each epoch.
+    seed : int
+        Seeds the shuffles and the train_eval subset.
+    generate : mapping, optional
+        ``{"present_steps": int, "classes": [k, ...] (default: every class)}``.
+
+    Returns
+    -------
+    Schedule
+        ``readout`` is the label area's value neurons, followed by the sensory area's
+        when ``generate`` is set. ``meta`` holds per-probe int64 arrays ``sample``
+        (index into the split, -1 for generate), ``split`` (int8 codes into
+        ``meta["split_names"]`` = :data:`SPLITS`), ``target`` (class), ``epoch``
+        (training epoch just completed or running), ``t0`` (presentation start), and
+        ``readout_slices`` (``{"label": (a, b), "image": (b, c)}``: which columns of a
+        probe belong to which area), ``generate_readout`` (the image neuron ids),
+        ``threshold`` (``(label_on + label_off) / 2``, the decision threshold of a single
+        output neuron) and the protocol's settings.
+
+    Examples
+    --------
+    >>> from asyncpc.model import layered
+    >>> from asyncpc.compile import compile_network
+    >>> from asyncpc.environment import load_dataset, stream_schedule
+    >>> c = compile_network(layered([2, 3, 1]), h=0.1)
+    >>> s = stream_schedule(c, load_dataset("xor"), sensory_area="input", label_area="label",
+    ...                     present_steps=50, epochs=2)
+    >>> len(s.probe_t), s.end   # 2 epochs x (4 train + 4 test) presentations of 50 steps
+    (16, 800)
+    """
+    P = _int(present_steps, "present_steps", 1)
+    epochs = _int(epochs, "epochs", 1)
+    env_delay = _int(env_delay, "env_delay", 1)
+    L = _int(label_delay_steps, "label_delay_steps", 0)
+    seed = normalize_seed(seed)
+    if P <= env_delay + L:
+        raise SpecError(f"present_steps: {P} steps must exceed the environment delay ({env_delay}) "
+                        f"plus the label delay ({L}), or the probe would miss the sample")
+    sens = _ids(c, sensory_area, "sensory_area")
+    lab = _ids(c, label_area, "label_area")
+    if sensory_area == label_area:
+        raise SpecError(f"label_area: must differ from the sensory area, got {label_area!r} for both")
+    if len(sens) != dataset.n_features:
+        raise SpecError(f"sensory_area: area {sensory_area!r} has {len(sens)} neurons but "
+                        f"{dataset.name} has {dataset.n_features} features; they must match")
+    targets_of = lambda y: dataset.targets(y, len(lab), label_on, label_off)  # noqa: E731
+    n_train, n_test = len(dataset.y_train), len(dataset.y_test)
+    n_eval = 0
+    if train_subset_eval is not None:
+        n_eval = min(_int(train_subset_eval, "train_subset_eval", 0), n_train)
+    eval_idx = np.sort(rng_for(seed, _S_EVAL).permutation(n_train)[:n_eval])
+    if generate is not None:
+        if not isinstance(generate, Mapping) or set(generate) - {"present_steps", "classes"}:
+            raise SpecError(f"generate: expected {{'present_steps': int, 'classes': [...]}}, got {generate!r}")
+        Pg = _int(generate.get("present_steps", P), "generate.present_steps", 1)
+        if Pg <= env_delay:
+            raise SpecError(f"generate.present_steps: {Pg} steps must exceed the environment delay ({env_delay})")
+        classes = np.asarray(generate.get("classes", range(dataset.n_classes)), np.int64).ravel()
+        if len(classes) == 0 or classes.min() < 0 or classes.max() >= dataset.n_classes:
+            raise SpecError(f"generate.classes: must be class indices in 0..{dataset.n_classes - 1}, "
+                            f"got {classes.tolist()}")
+    test_gain = 0.0 if freeze_at_test else 1.0
+    ev = _Events()
+    shuffler = rng_for(seed, _S_SHUFFLE)
+    t = 0
+    T_train = targets_of(dataset.y_train)  # also checks the label area's size
+    for epoch in range(epochs):
+        order = shuffler.permutation(n_train) if shuffle else np.arange(n_train)
+        t = ev.block(t, P, dataset.X_train[order], sens, lab, T_train[order], split=_TRAIN,
+                     samples=order, classes=dataset.y_train[order], epoch=epoch, gain=1.0, label_delay=L)
+        if test_every_epoch or epoch == epochs - 1:
+            t = ev.block(t, P, dataset.X_test, sens, lab, None, split=_TEST, samples=np.arange(n_test),
+                         classes=dataset.y_test, epoch=epoch, gain=test_gain)
+            t = ev.block(t, P, dataset.X_train[eval_idx], sens, lab, None, split=_TRAIN_EVAL,
+                         samples=eval_idx, classes=dataset.y_train[eval_idx], epoch=epoch, gain=test_gain)
+    readout = lab
+    meta = dict(protocol="stream", split_names=SPLITS, sensory_area=sensory_area, label_area=label_area,
+                label_ids=lab, sensory_ids=sens, readout_slices={"label": (0, len(lab))},
+                present_steps=P, epochs=epochs, n_classes=dataset.n_classes,
+                class_names=tuple(dataset.class_names), label_on=float(label_on),
+                label_off=float(label_off), threshold=0.5 * (float(label_on) + float(label_off)),
+                n_train=n_train, n_test=n_test, n_train_eval=n_eval, freeze_at_test=bool(freeze_at_test),
+                label_delay_steps=L, image_shape=c.area_shapes.get(sensory_area, dataset.image_shape))
+    if generate is not None:
+        G = targets_of(classes)
+        ev.set_gain(t, 0.0)
+        t = ev.block(t, Pg, np.zeros((len(classes), 0)), np.zeros(0, np.int32), lab, G, split=_GENERATE,
+                     samples=np.full(len(classes), -1), classes=classes, epoch=epochs - 1, gain=0.0,
+                     free=sens)
+        readout = np.concatenate([lab, sens])
+        meta.update(generate_readout=sens, generate_present_steps=Pg,
+                    readout_slices={"label": (0, len(lab)), "image": (len(lab), len(lab) + len(sens))})
+    return ev.schedule(readout, env_delay, t, meta)
+
+
+def clamp_schedule(c, clamps: Mapping, steps: int, probe_every: int = 1, *, readout=None,
+                   env_delay: int = 1) -> Schedule:
+    """Clamp whole areas to constant values for the whole run and probe every ``probe_every``
+    steps (the smallest protocol, e.g. a prior on top, an observation at the bottom).
+
+    Parameters
+    ----------
+    c : CompiledNet
+    clamps : mapping of area name -> number or sequence
+        A number clamps every value neuron of the area to it; a sequence gives one value
+        per neuron (in index order).
+    steps : int
+        Length of the run (``Schedule.end``).
+    probe_every : int
+        Probes at ``probe_every - 1, 2 * probe_every - 1, ...`` (< ``steps``).
+    readout : sequence of area names, optional
+        Areas whose value neurons are read out (default: every area, in network order).
+        ``meta["readout_slices"][area]`` gives each area's probe columns.
+
+    Examples
+    --------
+    >>> from asyncpc.model import layered
+    >>> from asyncpc.compile import compile_network
+    >>> from asyncpc.environment import clamp_schedule
+    >>> c = compile_network(layered([1, 1, 1], "generative", activation="linear"), h=0.1)
+    >>> s = clamp_schedule(c, {"label": 1.0, "input": 0.5}, steps=100, probe_every=10)
+    >>> len(s.ev_t), len(s.probe_t), s.meta["readout_slices"]["hidden1"]
+    (2, 10, (1, 2))
+    """
+    steps = _int(steps, "steps", 1)
+    k = _int(probe_every, "probe_every", 1)
+    env_delay = _int(env_delay, "env_delay", 1)
+    if not isinstance(clamps, Mapping):
+        raise SpecError(f"clamps: expected a mapping of area name -> value(s), got {clamps!r}")
+    ev = _Events()
+    for area, vals in clamps.items():
+        ids = _ids(c, area, f"clamps.{area}")
+        v = np.asarray(vals, np.float64) if not isinstance(vals, (bool, str)) else None
+        if v is None or v.ndim > 1 or (v.ndim == 1 and len(v) != len(ids)) or not np.all(np.isfinite(v)):
+            raise SpecError(f"clamps.{area}: must be a finite number or {len(ids)} finite numbers "
+                            f"(one per neuron), got {vals!r}")
+        ev.add(np.zeros(len(ids)), EV_CLAMP, ids, np.broadcast_to(v, ids.shape))
+    areas = list(c.area_names) if readout is None else list(readout)
+    ro, slices = [], {}
+    for area in areas:
+        ids = _ids(c, area, "readout")
+        slices[area] = (sum(map(len, ro)), sum(map(len, ro)) + len(ids))
+        ro.append(ids)
+    probes = np.arange(k - 1, steps, k, dtype=np.int64)
+    ev.probe_t.append(probes)
+    ev.meta = {"t0": [np.zeros(len(probes), np.int64)]}
+    meta = dict(protocol="constant", readout_slices=slices, clamps={a: np.asarray(v, np.float64).tolist()
+                                                                    for a, v in clamps.items()},
+                probe_every=k)
+    ro = np.concatenate(ro) if ro else np.zeros(0, np.int32)
+    return ev.schedule(ro, env_delay, steps, meta)

@@ -1,0 +1,292 @@
+"""A scenario: the parsed, validated TOML file, and what it builds."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DataError, GraphError, ScenarioError, SpecError
+from ._parse import SECTIONS, parse
+from ._reader import Ctx
+from ._spec import (DataSpec, DelaysSpec, LearningSpec, MessagesSpec, NetworkSpec, NeuronsSpec, OutputSpec,
+                    ReadoutSpec, RunSpec, TraceSpec)
+from ._toml import KeyLines, apply_overrides, override_paths, read_toml
+
+__all__ = ["Scenario", "load_scenario", "parse_scenario"]
+
+
+def _plain(v):
+    """Specs -> plain TOML values (read-only mappings to dicts, tuples to lists)."""
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario file as typed, frozen specs (one per section).
+
+    Two scenarios are equal when every resolved setting is; where they came from
+    (``path``) does not count. Build with :func:`load_scenario`.
+    """
+
+    run: RunSpec
+    network: NetworkSpec
+    neurons: NeuronsSpec
+    delays: DelaysSpec
+    messages: MessagesSpec
+    learning: LearningSpec
+    data: DataSpec
+    readout: ReadoutSpec
+    trace: TraceSpec
+    output: OutputSpec
+    path: str | None = field(default=None, compare=False)
+    _resolved: dict = field(default_factory=dict, compare=False, repr=False)
+    _ctx: Ctx | None = field(default=None, compare=False, repr=False)
+
+    def __hash__(self):
+        return int(self.hash()[:16], 16)
+
+    # -- errors ------------------------------------------------------------------------
+    def error(self, key: tuple | str, message: str) -> ScenarioError:
+        """A :class:`ScenarioError` at a key path of this scenario (with its line)."""
+        path = tuple(key.split(".")) if isinstance(key, str) else tuple(key)
+        try:
+            (self._ctx or Ctx(self.path, None)).fail(path, message)
+        except ScenarioError as exc:
+            return exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def steps(self, ms: float) -> int:
+        """A duration in ms as an integer number of steps of ``run.h``."""
+        return int(round(ms / self.run.h))
+
+    # -- building ----------------------------------------------------------------------
+    def build_network(self):
+        """The neuron-level :class:`asyncpc.model.Network` (seeded with ``run.seed``).
+
+        Raises :class:`ScenarioError` if the model rejects it (e.g. a receptive field
+        larger than its area, or a delay distribution drawing values <= 0).
+        """
+        from ..model import Area, Clocks, Learning, Messages, Projection, build, from_graphml
+
+        n = self.network
+        try:
+            if n.kind == "graphml":
+                return from_graphml(n.path)
+            areas = [Area(a.name, a.size, activation=a.activation, role=a.role, tau_x=a.tau_x,
+                          tau_e=a.tau_e, shape=a.shape, x0=a.x0) for a in n.areas]
+            projs = [Projection(p.src, p.dst, p=p.p, rf=p.rf, rf_stride=p.rf_stride, delay=_plain(p.delay),
+                                feedback_delay=_plain(p.feedback_delay), init_scale=p.init_scale, eta=p.eta)
+                     for p in n.projections]
+            c, m, lr = self.neurons.clock, self.messages, self.learning
+            net = build(areas, projs, clocks=Clocks(_plain(c.period), c.phase, c.jitter),
+                        messages=Messages(m.send, m.threshold, m.loss, m.jitter),
+                        learning=Learning(lr.eta, lr.eta_b, lr.decay, lr.feedback, lr.feedback_init),
+                        delay=_plain(self.delays.forward), partner_delay=self.delays.partner,
+                        seed=self.run.seed, allow_cycles=n.allow_cycles)
+            if n.kind == "layered":
+                net.graph.graph["direction"] = n.direction
+            return net
+        except (SpecError, GraphError) as exc:
+            raise self.error(self._model_key(str(exc)), str(exc)) from None
+
+    def compile(self, net=None):
+        """``compile_network(net or self.build_network(), run.h)``, with the compiler's
+        complaints (a delay or period below one step, an unstable Euler step) reported
+        as :class:`ScenarioError`."""
+        from ..compile import compile_network
+
+        net = self.build_network() if net is None else net
+        try:
+            return compile_network(net, self.run.h)
+        except (SpecError, GraphError) as exc:
+            raise self.error(self._model_key(str(exc)), str(exc)) from None
+
+    def _model_key(self, msg: str) -> tuple:
+        """Best guess of the scenario key behind a model or compiler message."""
+        n = self.network
+        if n.kind == "graphml":
+            return ("network", "path")
+        m = re.match(r"projections\.(.+?)->(.+?)\.(\w+):", msg)
+        if m:
+            src, dst, what = m.groups()
+            if n.kind == "area_graph":
+                i = next((k for k, p in enumerate(n.projections) if (p.src, p.dst) == (src, dst)), None)
+                if i is not None:
+                    return ("network", "projections", i, what)
+            return {"delay": ("delays", "forward"), "feedback_delay": ("delays", "feedback"),
+                    "rf": ("network", "rf", src)}.get(what, ("network",))
+        m = re.match(r"areas\.(.+?)\.(\w+):", msg)
+        if m:
+            return ("network", "areas", *m.groups()) if n.kind == "area_graph" else ("network",)
+        m = re.match(r"(?:node|edge) .*?\.(\w+):", msg)
+        if m:
+            return {"period": ("neurons", "clock", "period"), "clock_jitter": ("neurons", "clock", "jitter"),
+                    "tau": ("neurons", "tau_x"), "delay": ("delays", "forward"),
+                    "jitter": ("messages", "jitter")}.get(m.group(1), ("network",))
+        m = re.match(r"(neurons\.clock\.\w+|messages\.\w+|learning\.\w+):", msg)
+        if m:
+            return tuple(m.group(1).split("."))
+        return ("network",)
+
+    # -- data and protocol -------------------------------------------------------------
+    def load_data(self):
+        """The :class:`asyncpc.environment.Dataset` of ``[data]`` (``None`` for the
+        constant protocol), checked against the network's sensory and label areas."""
+        from ..environment import load_dataset
+
+        d = self.data
+        if d.protocol == "constant":
+            return None
+        try:
+            ds = load_dataset(d.source, test_fraction=d.test_fraction, normalize=d.normalize, seed=self.run.seed,
+                              max_train=d.max_train or None, max_test=d.max_test or None)
+        except DataError as exc:
+            raise self.error(("data", "source"), str(exc)) from None
+        n = self.network
+        if n.kind != "graphml":
+            sizes = {a.name: a.size for a in n.areas}
+            key = (lambda a: ("network", "sizes", n.names.index(a)) if n.kind == "layered"
+                   else ("network", "areas", a, "size"))
+            s, lab = d.sensory_area, self.readout.area
+            if sizes[s] != ds.n_features:
+                raise self.error(key(s), f"sensory area {s!r} has {sizes[s]} neurons but {ds.name} has "
+                                         f"{ds.n_features} features; they must match")
+            ok = (ds.n_classes, 1) if ds.n_classes == 2 else (ds.n_classes,)
+            if sizes[lab] not in ok:
+                raise self.error(key(lab), f"label area {lab!r} has {sizes[lab]} neurons but {ds.name} has "
+                                           f"{ds.n_classes} classes; it needs " + " or ".join(map(str, ok)))
+        g = d.generate
+        if g is not None and g.classes and max(g.classes) >= ds.n_classes:
+            raise self.error(("data", "generate", "classes"),
+                             f"class {max(g.classes)} does not exist; {ds.name} has classes 0..{ds.n_classes - 1}")
+        return ds
+
+    def schedule(self, c, dataset=None):
+        """The environment's :class:`asyncpc.environment.Schedule` for compiled network ``c``
+        (``dataset`` defaults to :meth:`load_data`)."""
+        from ..environment import clamp_schedule, stream_schedule
+
+        d = self.data
+        env = self.steps(self.delays.environment)
+        try:
+            if d.protocol == "constant":
+                return clamp_schedule(c, {k: _plain(v) for k, v in d.clamps.items()}, self.steps(d.duration),
+                                      self.steps(d.probe_every), readout=self.readout.areas, env_delay=env)
+            if dataset is None:
+                dataset = self.load_data()
+            sensory = d.sensory_area or self._area_by_role(c, "sensory", ("data", "sensory_area"))
+            label = self.readout.area or self._area_by_role(c, "label", ("readout", "area"))
+            gen = None
+            if d.generate is not None:
+                gen = {"present_steps": self.steps(d.generate.present)}
+                if d.generate.classes is not None:
+                    gen["classes"] = list(d.generate.classes)
+            return stream_schedule(c, dataset, sensory_area=sensory, label_area=label,
+                                   present_steps=self.steps(d.present), epochs=d.epochs, shuffle=d.shuffle,
+                                   seed=self.run.seed, label_on=d.label_on, label_off=d.label_off,
+                                   freeze_at_test=self.learning.freeze_at_test,
+                                   test_every_epoch=d.test_every_epoch, env_delay=env,
+                                   label_delay_steps=self.steps(d.label_delay),
+                                   train_subset_eval=d.train_eval or None, generate=gen)
+        except (SpecError, DataError) as exc:
+            msg = str(exc)
+            key = {"sensory_area": ("data", "sensory_area"), "label_area": ("readout", "area"),
+                   "clamps": ("data", "clamps"), "readout": ("readout", "area"),
+                   "generate": ("data", "generate")}.get(re.split(r"[.:]", msg, 1)[0], ("data",))
+            raise self.error(key, msg) from None
+
+    def _area_by_role(self, c, role, key):
+        from ..compile import ROLE_CODES
+
+        code = ROLE_CODES[role]
+        names = [a for k, a in enumerate(c.area_names) if np.any((c.area == k) & (c.role == code))]
+        if len(names) != 1:
+            found = f"areas {names} have" if names else "no area has"
+            raise self.error(key, f"cannot tell which area is the {role} area: {found} role {role!r} in "
+                                  f"the graph; set {'.'.join(key)}")
+        return names[0]
+
+    # -- the resolved file -------------------------------------------------------------
+    def resolved(self) -> dict:
+        """Every setting with its default filled in, as plain TOML values (file paths
+        absolute). :meth:`to_toml` writes it; loading that file gives an equal scenario."""
+        return {k: _plain(self._resolved[k]) for k in SECTIONS if k in self._resolved}
+
+    def to_toml(self, path=None) -> str:
+        """The resolved scenario as TOML text; also written to ``path`` if given."""
+        import tomli_w
+
+        text = tomli_w.dumps(self.resolved())
+        if path is not None:
+            with open(os.fspath(path), "w", encoding="utf-8") as fh:
+                fh.write(text)
+        return text
+
+    def hash(self) -> str:
+        """Stable sha256 (hex) of the resolved TOML (keys sorted): equal scenarios hash equally."""
+        import tomli_w
+
+        def canonical(v):  # key order never changes the hash
+            if isinstance(v, dict):
+                return {k: canonical(v[k]) for k in sorted(v)}
+            return [canonical(x) for x in v] if isinstance(v, list) else v
+
+        return hashlib.sha256(tomli_w.dumps(canonical(self.resolved())).encode("utf-8")).hexdigest()
+
+
+def _make(raw: dict, *, file, text, base_dir, name, overrides) -> Scenario:
+    overrides = (overrides,) if isinstance(overrides, str) else tuple(overrides)
+    paths = override_paths(overrides)
+    raw = apply_overrides(raw, overrides) if overrides else raw
+    ctx = Ctx(file, KeyLines(text) if text is not None else None, paths)
+    specs, resolved = parse(raw, ctx, base_dir=base_dir, default_name=name)
+    return Scenario(**specs, path=file, _resolved=resolved, _ctx=ctx)
+
+
+def load_scenario(path, overrides=()) -> Scenario:
+    """Read, check and resolve a scenario file.
+
+    Parameters
+    ----------
+    path : str or path
+        The TOML file. Data and GraphML paths in it are relative to its directory.
+    overrides : sequence of str
+        ``"key.path=value"`` settings applied before checking (the CLI's ``--set``);
+        values are read as TOML values, or as bare strings.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, the key path, its line and what was expected, e.g.
+        ``scenarios/x.toml:12: delays.forward.mean: must be > 0 ms, got -1``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from asyncpc.scenario import load_scenario
+    >>> d = tempfile.mkdtemp(); f = os.path.join(d, "xor.toml")
+    >>> _ = open(f, "w").write('[network]\\nsizes = [2, 3, 1]\\n[data]\\nsource = "xor"\\n')
+    >>> s = load_scenario(f, ["data.epochs=5"])
+    >>> s.run.name, s.data.epochs, s.readout.area, s.delays.forward
+    ('xor', 5, 'label', 0.1)
+    """
+    file = os.fspath(path)
+    raw, text = read_toml(file)
+    base = os.path.dirname(os.path.abspath(file))
+    stem = os.path.splitext(os.path.basename(file))[0]
+    return _make(raw, file=file, text=text, base_dir=base, name=stem, overrides=overrides)
+
+
+def parse_scenario(raw: dict, *, base_dir=".", name: str = "scenario", overrides=()) -> Scenario:
+    """Like :func:`load_scenario` for an already parsed TOML document (no file, no lines)."""
+    return _make(raw, file=None, text=None, base_dir=os.path.abspath(os.fspath(base_dir)), name=name,
+                 overrides=overrides)

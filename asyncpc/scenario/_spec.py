@@ -1,0 +1,203 @@
+"""Typed, frozen specs of a scenario's sections (see docs/scenarios.md for every key).
+
+Times are in ms. A *distribution* is a float or a read-only mapping
+``{"dist": ..., ...}`` as in :mod:`asyncpc.model._distributions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["RunSpec", "AreaSpec", "ProjectionSpec", "NetworkSpec", "ClockSpec", "NeuronsSpec",
+           "DelaysSpec", "MessagesSpec", "LearningSpec", "GenerateSpec", "DataSpec", "ReadoutSpec",
+           "TraceSpec", "OutputSpec"]
+
+def _empty():
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """``[run]``: identity, seed, runtime and time resolution."""
+
+    name: str
+    seed: int = 0
+    runtime: str = "engine"
+    threads: int = 0
+    h: float = 0.1
+
+
+@dataclass(frozen=True)
+class AreaSpec:
+    """One area (``[network.areas.NAME]``, or derived from a layered spec)."""
+
+    name: str
+    size: int
+    role: str = "hidden"
+    activation: str = "tanh"
+    shape: tuple[int, int] | None = None
+    tau_x: float = 1.0
+    tau_e: float = 0.0
+    x0: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProjectionSpec:
+    """``src`` predicts ``dst`` (``[[network.projections]]``, or derived). Delays resolved."""
+
+    src: str
+    dst: str
+    p: float = 1.0
+    rf: int | None = None
+    rf_stride: int = 1
+    delay: Any = 0.1
+    feedback_delay: Any = 0.1
+    init_scale: float | None = None
+    eta: float | None = None
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """``[network]``. ``areas`` and ``projections`` are filled for every kind except
+    ``graphml`` (a layered spec is expanded into them)."""
+
+    kind: str = "layered"
+    sizes: tuple[int, ...] | None = None
+    names: tuple[str, ...] | None = None
+    direction: str = "discriminative"
+    activation: str = "tanh"
+    output_activation: str | None = None
+    p: float = 1.0
+    rf: Any = field(default_factory=_empty)
+    rf_stride: Any = field(default_factory=_empty)
+    shapes: Any = field(default_factory=_empty)
+    init_scale: float | None = None
+    allow_cycles: bool = False
+    path: str | None = None
+    areas: tuple[AreaSpec, ...] = ()
+    projections: tuple[ProjectionSpec, ...] = ()
+
+    def area(self, name: str) -> AreaSpec | None:
+        return next((a for a in self.areas if a.name == name), None)
+
+    def area_with_role(self, role: str) -> list[str]:
+        return [a.name for a in self.areas if a.role == role]
+
+
+@dataclass(frozen=True)
+class ClockSpec:
+    """``[neurons.clock]``."""
+
+    period: Any = 0.1
+    phase: str = "zero"
+    jitter: float = 0.0
+
+
+@dataclass(frozen=True)
+class NeuronsSpec:
+    """``[neurons]``: defaults of every area."""
+
+    tau_x: float = 1.0
+    tau_e: float = 0.0
+    x0: float = 0.0
+    clock: ClockSpec = field(default_factory=ClockSpec)
+
+
+@dataclass(frozen=True)
+class DelaysSpec:
+    """``[delays]``, ms."""
+
+    forward: Any = 0.1
+    feedback: Any = 0.1
+    partner: float = 0.1
+    environment: float = 0.1
+
+
+@dataclass(frozen=True)
+class MessagesSpec:
+    """``[messages]``."""
+
+    send: str = "always"
+    threshold: float = 0.0
+    loss: float = 0.0
+    jitter: float = 0.0
+
+
+@dataclass(frozen=True)
+class LearningSpec:
+    """``[learning]``; ``eta_b`` is resolved (defaults to ``eta``)."""
+
+    eta: float = 0.0
+    eta_b: float = 0.0
+    decay: float = 0.0
+    feedback: str = "learned"
+    feedback_init: str = "random"
+    freeze_at_test: bool = True
+
+
+@dataclass(frozen=True)
+class GenerateSpec:
+    """``[data.generate]``."""
+
+    present: float
+    classes: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """``[data]``. ``protocol`` is ``"stream"`` for datasets, ``"constant"`` for clamps.
+    ``source`` is a built-in name or an absolute file path."""
+
+    source: str
+    protocol: str = "stream"
+    test_fraction: float = 0.2
+    normalize: str = "minmax"
+    present: float = 20.0
+    epochs: int = 1
+    shuffle: bool = True
+    label_on: float = 1.0
+    label_off: float = 0.0
+    label_delay: float = 0.0
+    test_every_epoch: bool = True
+    max_train: int = 0
+    max_test: int = 0
+    train_eval: int = 0
+    sensory_area: str | None = None
+    generate: GenerateSpec | None = None
+    duration: float | None = None
+    probe_every: float | None = None
+    clamps: Any = field(default_factory=_empty)
+
+
+@dataclass(frozen=True)
+class ReadoutSpec:
+    """``[readout]``: the label area read out (stream), or the areas read out (constant)."""
+
+    area: str | None = None
+    areas: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TraceSpec:
+    """``[trace]`` (parsed and validated here; recorded by ``asyncpc.trace``).
+    ``from_ms`` / ``to_ms`` are the file's ``from`` / ``to`` (``to_ms=None``: end of run)."""
+
+    enabled: bool = False
+    neurons: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ("predict", "feedback", "partner", "environment")
+    from_ms: float = 0.0
+    to_ms: float | None = None
+    every: int = 1
+    max_rows: int = 10_000_000
+    state_every: int = 0
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """``[output]``."""
+
+    dir: str
+    plots: bool = True
+    checkpoint_every: int = 0

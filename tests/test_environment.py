@@ -1,0 +1,374 @@
+"""Data sources, presentation protocols and read-outs (asyncpc.environment)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from asyncpc.compile import compile_network
+from asyncpc.environment import (EV_CLAMP, EV_MODULATE, EV_UNCLAMP, SPLITS, accuracy_from, clamp_schedule,
+                                 generated_images, load_dataset, predicted_classes, stream_schedule)
+from asyncpc.errors import DataError, SpecError
+from asyncpc.model import layered
+
+
+# -- datasets ------------------------------------------------------------------------------
+
+def test_xor_is_all_four_patterns_in_both_splits():
+    d = load_dataset("xor")
+    assert d.X_train.shape == (4, 2) and d.X_train.dtype == np.float64 and d.y_train.dtype == np.int64
+    np.testing.assert_array_equal(d.X_train, d.X_test)
+    np.testing.assert_array_equal(d.y_train, [0, 1, 1, 0])
+    assert set(np.unique(d.X_train)) == {0.0, 1.0}
+    assert (d.n_classes, d.n_features, d.image_shape) == (2, 2, None)
+
+
+def test_targets_one_hot_or_single_output():
+    d = load_dataset("xor")
+    np.testing.assert_array_equal(d.targets([0, 1], 2), [[1, 0], [0, 1]])
+    np.testing.assert_array_equal(d.targets([0, 1, 1], 1), [[0], [1], [1]])
+    np.testing.assert_array_equal(d.targets([0, 1], 2, on=0.9, off=0.1), [[0.9, 0.1], [0.1, 0.9]])
+    with pytest.raises(DataError, match="3 neuron"):
+        d.targets([0, 1], 3)
+    iris = load_dataset("sklearn:iris")
+    with pytest.raises(DataError, match="needs 3 neurons"):
+        iris.targets([0], 1)
+
+
+def test_digits_split_is_stratified_and_seeded():
+    d = load_dataset("sklearn:digits", seed=0)
+    assert (len(d.X_train), len(d.X_test)) == (1437, 360)
+    assert d.image_shape == (8, 8) and d.n_features == 64 and d.n_classes == 10
+    assert d.class_names == tuple(str(k) for k in range(10))
+    counts = np.bincount(d.y_test, minlength=10)
+    assert counts.min() >= 35 and counts.max() <= 37  # ~10% per class
+    again = load_dataset("sklearn:digits", seed=0)
+    np.testing.assert_array_equal(d.y_train, again.y_train)
+    other = load_dataset("sklearn:digits", seed=1)
+    assert not np.array_equal(d.y_train, other.y_train)
+
+
+def test_minmax_uses_train_statistics_only_and_pools_image_pixels():
+    raw = load_dataset("sklearn:digits", normalize="none")
+    d = load_dataset("sklearn:digits", normalize="minmax")
+    lo, hi = raw.X_train.min(), raw.X_train.max()
+    np.testing.assert_allclose(d.X_train, (raw.X_train - lo) / (hi - lo))
+    np.testing.assert_allclose(d.X_test, (raw.X_test - lo) / (hi - lo))
+    assert d.X_train.min() == 0.0 and d.X_train.max() == 1.0
+
+
+def test_zscore_per_feature_from_train_split():
+    raw = load_dataset("sklearn:wine", normalize="none", seed=3)
+    d = load_dataset("sklearn:wine", normalize="zscore", seed=3)
+    np.testing.assert_allclose(d.X_train.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(d.X_train.std(axis=0), 1, atol=1e-12)
+    mu, sd = raw.X_train.mean(axis=0), raw.X_train.std(axis=0)
+    np.testing.assert_allclose(d.X_test, (raw.X_test - mu) / sd)
+    assert not np.allclose(d.X_test.mean(axis=0), 0, atol=1e-3)
+
+
+def test_minmax_tabular_is_per_feature_and_constant_features_survive(tmp_path):
+    f = tmp_path / "c.csv"
+    f.write_text("1,5,0\n3,5,1\n2,5,0\n4,5,1\n")
+    d = load_dataset(f, test_fraction=0)
+    np.testing.assert_allclose(d.X_train[:, 0], [0, 2 / 3, 1 / 3, 1])
+    np.testing.assert_allclose(d.X_train[:, 1], 0.0)  # constant: range taken as 1
+    assert len(d.X_test) == 0
+
+
+@pytest.mark.parametrize("name,shape,k", [("sklearn:iris", (150, 4), 3), ("sklearn:wine", (178, 13), 3),
+                                          ("sklearn:breast_cancer", (569, 30), 2)])
+def test_sklearn_tabular_sources(name, shape, k):
+    d = load_dataset(name, test_fraction=0.25, max_train=40, max_test=10)
+    assert d.n_features == shape[1] and d.n_classes == k and d.image_shape is None
+    assert (len(d.X_train), len(d.X_test)) == (40, 10)
+    assert d.X_train.min() >= 0 and d.X_train.max() <= 1
+
+
+def test_csv_with_header_semicolons_and_relabelled_classes(tmp_path):
+    (tmp_path / "d.csv").write_text("a;b;label\n0.5;1;3\n0.1;2;7\n# a comment\n0.2;3;3\n0.9;4;7\n")
+    d = load_dataset("d.csv", base_dir=tmp_path, test_fraction=0.5, normalize="none", seed=0)
+    assert d.class_names == ("3", "7") and d.n_classes == 2 and d.n_features == 2
+    assert sorted(np.concatenate([d.y_train, d.y_test]).tolist()) == [0, 0, 1, 1]
+    assert d.name.endswith("d.csv")
+
+
+def test_npz_with_X_y_and_images(tmp_path):
+    X = np.arange(5 * 2 * 3, dtype=float).reshape(5, 2, 3)
+    np.savez(tmp_path / "a.npz", X=X, y=np.array([0, 1, 0, 1, 1]))
+    d = load_dataset(tmp_path / "a.npz", test_fraction=0.4, normalize="none")
+    assert d.image_shape == (2, 3) and d.n_features == 6 and len(d.X_train) + len(d.X_test) == 5
+
+
+def test_npz_with_its_own_split(tmp_path):
+    np.savez(tmp_path / "s.npz", X_train=np.eye(3), y_train=[0, 1, 2], X_test=np.ones((2, 3)), y_test=[2, 2])
+    d = load_dataset(tmp_path / "s.npz", normalize="none")
+    np.testing.assert_array_equal(d.X_test, np.ones((2, 3)))
+    np.testing.assert_array_equal(d.y_test, [2, 2])
+    assert d.n_classes == 3
+
+
+def _npz(tmp_path, **arrays):
+    p = tmp_path / "bad.npz"
+    np.savez(p, **arrays)
+    return p
+
+
+@pytest.mark.parametrize("content,match", [
+    ("1,2,0\n3,4,0.5\n", "line 2: label 0.5 is not an integer"),
+    ("1,2,0\n3,4\n", "line 2: found 2 columns; expected 3"),
+    ("1,2,0\n3,x,1\n", "line 2: column 2 is 'x'; expected a number"),
+    ("1,2,0\n3,4,a\n", "expected an integer class label"),
+    ("", "empty file"),
+    ("f1,f2,y\n", "only a header row"),
+    ("1,2,0\n3,4,0\n", "expected at least two classes"),
+    ("1,nan,0\n3,4,1\n", "NaN or infinite"),
+])
+def test_bad_csv_files_name_the_file_and_what_was_expected(tmp_path, content, match):
+    p = tmp_path / "bad.csv"
+    p.write_text(content)
+    with pytest.raises(DataError, match=match) as e:
+        load_dataset(p)
+    assert str(p) in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("arrays,match", [
+    (dict(A=np.ones((2, 2))), r"found arrays \['A'\]; expected an .npz archive"),
+    (dict(X=np.ones(4), y=[0, 1, 0, 1]), "X must be 2-D"),
+    (dict(X=np.ones((4, 2)), y=np.ones((4, 1))), "y must be 1-D"),
+    (dict(X=np.ones((4, 2)), y=[0, 1, 0]), "3 labels for 4 samples"),
+    (dict(X=np.ones((4, 2)), y=[0, 1, 0.5, 1]), "y must hold integer class labels, got 0.5"),
+    (dict(X=np.array([["a", "b"]] * 4), y=[0, 1, 0, 1]), "X must hold numbers"),
+    (dict(X=np.full((4, 2), np.inf), y=[0, 1, 0, 1]), "NaN or infinite"),
+    (dict(X_train=np.ones((2, 2)), y_train=[0, 1], X_test=np.ones((2, 3)), y_test=[0, 1]), "3"),
+])
+def test_bad_npz_files(tmp_path, arrays, match):
+    p = _npz(tmp_path, **arrays)
+    with pytest.raises(DataError, match=match) as e:
+        load_dataset(p)
+    assert str(p) in str(e.value)
+
+
+def test_unreadable_and_missing_files_and_bad_arguments(tmp_path):
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="not a readable .npz"):
+        load_dataset(tmp_path / "junk.npz")
+    with pytest.raises(DataError, match="file not found"):
+        load_dataset(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="unknown data source"):
+        load_dataset("mnist")
+    with pytest.raises(DataError, match="unknown data source"):
+        load_dataset("sklearn:mnist")
+    with pytest.raises(DataError, match="normalize"):
+        load_dataset("xor", normalize="l2")
+    with pytest.raises(DataError, match="test_fraction"):
+        load_dataset("sklearn:iris", test_fraction=1.0)
+    with pytest.raises(DataError, match="max_train"):
+        load_dataset("xor", max_train=0)
+
+
+# -- the stream protocol -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def xor_net():
+    return compile_network(layered([2, 3, 2]), h=0.1)
+
+
+def _at(s, t, kind=None):
+    sel = s.ev_t == t
+    if kind is not None:
+        sel &= s.ev_kind == kind
+    return s.ev_neuron[sel], s.ev_value[sel]
+
+
+def test_stream_probe_count_times_and_meta(xor_net):
+    d = load_dataset("xor")
+    s = stream_schedule(xor_net, d, sensory_area="input", label_area="label", present_steps=50, epochs=3,
+                        seed=4)
+    assert len(s.probe_t) == 3 * (4 + 4) and s.end == 3 * 8 * 50
+    np.testing.assert_array_equal(s.probe_t, s.meta["t0"] + 49)
+    np.testing.assert_array_equal(np.diff(s.meta["t0"]), 50)
+    assert s.meta["split_names"] == SPLITS
+    split = s.meta["split"]
+    assert split.tolist() == ([0] * 4 + [1] * 4) * 3
+    assert s.meta["epoch"].tolist() == [0] * 8 + [1] * 8 + [2] * 8
+    train = split == 0
+    np.testing.assert_array_equal(s.meta["target"][train], d.y_train[s.meta["sample"][train]])
+    np.testing.assert_array_equal(s.readout, xor_net.neurons_of("label"))
+    assert np.all(np.diff(s.ev_t) >= 0)
+
+
+def test_stream_clamps_unclamps_and_modulates_at_the_right_times(xor_net):
+    d = load_dataset("xor")
+    s = stream_schedule(xor_net, d, sensory_area="input", label_area="label", present_steps=20, epochs=2,
+                        shuffle=False, label_on=0.9, label_off=-0.9)
+    sens, lab = xor_net.neurons_of("input"), xor_net.neurons_of("label")
+    # nothing but clamp / unclamp / modulate, only to the sensory and label neurons (no reset)
+    assert set(np.unique(s.ev_kind)) <= {EV_CLAMP, EV_UNCLAMP, EV_MODULATE}
+    assert set(s.ev_neuron.tolist()) <= set(sens.tolist()) | set(lab.tolist()) | {-1}
+    hidden = xor_net.neurons_of("hidden1")
+    assert not np.isin(s.ev_neuron, hidden).any()
+    for p, t0 in enumerate(s.meta["t0"]):
+        n, v = _at(s, t0, EV_CLAMP)
+        k = s.meta["sample"][p]
+        X = d.X_train if s.meta["split"][p] == 0 else d.X_test
+        np.testing.assert_array_equal(v[np.isin(n, sens)], X[k])
+        if s.meta["split"][p] == 0:  # training: label clamped to its target
+            want = np.where(np.arange(2) == s.meta["target"][p], 0.9, -0.9)
+            np.testing.assert_array_equal(n[np.isin(n, lab)], lab)
+            np.testing.assert_array_equal(v[np.isin(n, lab)], want)
+            assert len(_at(s, t0, EV_UNCLAMP)[0]) == 0
+        else:  # test: label free
+            assert not np.isin(n, lab).any()
+            np.testing.assert_array_equal(_at(s, t0, EV_UNCLAMP)[0], lab)
+    mod_t = s.ev_t[s.ev_kind == EV_MODULATE]
+    mod_v = s.ev_value[s.ev_kind == EV_MODULATE]
+    assert np.all(s.ev_neuron[s.ev_kind == EV_MODULATE] == -1)
+    # freeze when each test block starts, thaw when training resumes
+    assert mod_t.tolist() == [80, 160, 240] and mod_v.tolist() == [0.0, 1.0, 0.0]
+
+
+def test_no_freeze_and_final_test_only(xor_net):
+    d = load_dataset("xor")
+    s = stream_schedule(xor_net, d, sensory_area="input", label_area="label", present_steps=10, epochs=3,
+                        freeze_at_test=False, test_every_epoch=False)
+    assert not np.any(s.ev_kind == EV_MODULATE)
+    assert s.meta["split"].tolist() == [0] * 12 + [1] * 4
+    assert np.all(s.meta["epoch"][-4:] == 2)
+
+
+def test_shuffle_permutes_each_epoch_deterministically():
+    c = compile_network(layered([4, 3]), h=0.1)
+    d = load_dataset("sklearn:iris", max_train=30, max_test=5)
+    kw = dict(sensory_area="input", label_area="label", present_steps=5, epochs=2, test_every_epoch=False)
+    s = stream_schedule(c, d, seed=1, **kw)
+    train = s.meta["split"] == 0
+    e0, e1 = s.meta["sample"][train][:30], s.meta["sample"][train][30:]
+    assert sorted(e0.tolist()) == list(range(30)) == sorted(e1.tolist())
+    assert e0.tolist() != e1.tolist() and e0.tolist() != list(range(30))
+    again = stream_schedule(c, d, seed=1, **kw)
+    np.testing.assert_array_equal(s.ev_value, again.ev_value)
+    flat = stream_schedule(c, d, seed=1, shuffle=False, **kw)
+    assert flat.meta["sample"][:30].tolist() == list(range(30))
+
+
+def test_train_eval_presents_fixed_training_samples_label_free(xor_net):
+    c = compile_network(layered([4, 3]), h=0.1)
+    d = load_dataset("sklearn:iris", max_train=30, max_test=5)
+    s = stream_schedule(c, d, sensory_area="input", label_area="label", present_steps=5, epochs=2,
+                        train_subset_eval=7)
+    ev = s.meta["split"] == SPLITS.index("train_eval")
+    assert ev.sum() == 14
+    a, b = s.meta["sample"][ev][:7], s.meta["sample"][ev][7:]
+    np.testing.assert_array_equal(a, b)
+    lab = c.neurons_of("label")
+    for t0 in s.meta["t0"][ev]:
+        np.testing.assert_array_equal(_at(s, t0, EV_UNCLAMP)[0], lab)
+        assert not np.isin(_at(s, t0, EV_CLAMP)[0], lab).any()
+
+
+def test_label_delay_frees_the_label_until_its_clamp(xor_net):
+    s = stream_schedule(xor_net, load_dataset("xor"), sensory_area="input", label_area="label",
+                        present_steps=30, epochs=1, label_delay_steps=10)
+    lab = xor_net.neurons_of("label")
+    t0 = s.meta["t0"][0]
+    np.testing.assert_array_equal(_at(s, t0, EV_UNCLAMP)[0], lab)
+    np.testing.assert_array_equal(_at(s, t0 + 10, EV_CLAMP)[0], lab)
+    with pytest.raises(SpecError, match="present_steps"):
+        stream_schedule(xor_net, load_dataset("xor"), sensory_area="input", label_area="label",
+                        present_steps=11, epochs=1, label_delay_steps=10)
+
+
+def test_generate_block_in_the_generative_direction():
+    c = compile_network(layered([64, 16, 10], "generative", shapes={"input": (8, 8)}), h=0.1)
+    d = load_dataset("sklearn:digits", max_train=20, max_test=5)
+    s = stream_schedule(c, d, sensory_area="input", label_area="label", present_steps=10, epochs=1,
+                        generate={"present_steps": 40})
+    lab, img = c.neurons_of("label"), c.neurons_of("input")
+    gen = s.meta["split"] == SPLITS.index("generate")
+    assert gen.sum() == 10 and s.meta["target"][gen].tolist() == list(range(10))
+    np.testing.assert_array_equal(s.readout, np.concatenate([lab, img]))
+    assert s.meta["readout_slices"] == {"label": (0, 10), "image": (10, 74)}
+    np.testing.assert_array_equal(s.meta["generate_readout"], img)
+    t0s = s.meta["t0"][gen]
+    np.testing.assert_array_equal(np.diff(t0s), 40)
+    assert s.end == t0s[-1] + 40
+    assert s.ev_value[s.ev_kind == EV_MODULATE][-1] == 0.0  # frozen since the test block
+    thawed = stream_schedule(c, d, sensory_area="input", label_area="label", present_steps=10, epochs=1,
+                             freeze_at_test=False, generate={"present_steps": 40})
+    mod = thawed.ev_kind == EV_MODULATE
+    assert thawed.ev_t[mod].tolist() == [t0s[0]] and thawed.ev_value[mod].tolist() == [0.0]
+    for k, t0 in enumerate(t0s):
+        n, v = _at(s, t0, EV_CLAMP)
+        np.testing.assert_array_equal(n, lab)
+        np.testing.assert_array_equal(v, np.eye(10)[k])
+        np.testing.assert_array_equal(_at(s, t0, EV_UNCLAMP)[0], img)
+    # images read out of a (fake) run: one per class, image-shaped
+    fake = np.tile(np.arange(74.0), (len(s.probe_t), 1))
+    imgs = generated_images(fake, s)
+    assert sorted(imgs) == list(range(10)) and imgs[3].shape == (8, 8)
+
+
+def test_stream_rejects_bad_arguments(xor_net):
+    d = load_dataset("xor")
+    kw = dict(sensory_area="input", label_area="label", present_steps=10, epochs=1)
+    with pytest.raises(SpecError, match="no area 'nope'"):
+        stream_schedule(xor_net, d, **{**kw, "label_area": "nope"})
+    with pytest.raises(SpecError, match="environment delay"):
+        stream_schedule(xor_net, d, **{**kw, "present_steps": 1})
+    with pytest.raises(SpecError, match="3 neurons but xor has 2 features"):
+        stream_schedule(xor_net, d, **{**kw, "sensory_area": "hidden1"})
+    with pytest.raises(SpecError, match="epochs"):
+        stream_schedule(xor_net, d, **{**kw, "epochs": 0})
+    with pytest.raises(SpecError, match="generate.classes"):
+        stream_schedule(xor_net, d, **kw, generate={"present_steps": 5, "classes": [2]})
+
+
+# -- constant clamps -----------------------------------------------------------------------
+
+def test_clamp_schedule_for_the_springs_circuit():
+    c = compile_network(layered([1, 1, 1], "generative", activation="linear"), h=0.1)
+    s = clamp_schedule(c, {"label": 2.0, "input": [0.5]}, steps=100, probe_every=10)
+    assert s.ev_t.tolist() == [0, 0] and set(s.ev_kind.tolist()) == {EV_CLAMP}
+    assert dict(zip(s.ev_neuron.tolist(), s.ev_value.tolist())) == {
+        int(c.neurons_of("label")[0]): 2.0, int(c.neurons_of("input")[0]): 0.5}
+    assert s.probe_t.tolist() == list(range(9, 100, 10)) and s.end == 100
+    assert len(s.readout) == 3 and s.meta["protocol"] == "constant"
+    only = clamp_schedule(c, {}, steps=5, readout=["hidden1"])
+    np.testing.assert_array_equal(only.readout, c.neurons_of("hidden1"))
+    with pytest.raises(SpecError, match="one per neuron"):
+        clamp_schedule(c, {"label": [1.0, 2.0]}, steps=10)
+    with pytest.raises(SpecError, match="no area"):
+        clamp_schedule(c, {"top": 1.0}, steps=10)
+
+
+# -- read-outs -----------------------------------------------------------------------------
+
+def test_accuracy_from_perfect_and_partial_runs(xor_net):
+    s = stream_schedule(xor_net, load_dataset("xor"), sensory_area="input", label_area="label",
+                        present_steps=10, epochs=2, train_subset_eval=2)
+    perfect = np.eye(2)[s.meta["target"]]
+    a = accuracy_from(perfect, s)
+    assert a.final == {"train": 1.0, "test": 1.0, "train_eval": 1.0}
+    np.testing.assert_array_equal(a.per_epoch["test"], [1.0, 1.0])
+    wrong = np.eye(2)[1 - s.meta["target"]]
+    assert accuracy_from(wrong, s).final["test"] == 0.0
+    # a run stopped in the middle of epoch 1's test block: that block does not count
+    cut = np.flatnonzero(s.meta["split"] == 1)[-2]
+    part = accuracy_from(perfect[:cut], s)
+    assert np.isnan(part.per_epoch["test"][1]) and part.final["test"] == 1.0
+    assert a.as_dict()["final"]["test"] == 1.0
+
+
+def test_single_output_threshold_and_argmax():
+    assert predicted_classes(np.array([[0.2], [0.7]]), 0.5).tolist() == [0, 1]
+    assert predicted_classes(np.array([[0.2], [0.7]]), 0.8).tolist() == [0, 0]
+    assert predicted_classes(np.array([[0.1, 0.3, 0.2], [1, 1, 0]])).tolist() == [1, 0]
+    c = compile_network(layered([2, 2, 1]), h=0.1)
+    s = stream_schedule(c, load_dataset("xor"), sensory_area="input", label_area="label",
+                        present_steps=10, epochs=1, label_on=1.0, label_off=-1.0)
+    assert s.meta["threshold"] == 0.0
+    x = np.where(s.meta["target"] == 1, 0.3, -0.3).reshape(-1, 1)
+    assert accuracy_from(x, s).final["test"] == 1.0
+    with pytest.raises(SpecError, match="probe_x"):
+        accuracy_from(np.zeros((3, 2)), s)
