@@ -48,7 +48,14 @@ class Metrics:
             labels = [a for a in range(len(c.area_names)) if np.any((c.area == a) & (c.role == 2))]
             label_area = c.area_names[labels[0]] if labels else None
         self.label_area = label_area
-        self.n_label = len(c.neurons_of(label_area, KIND_VALUE)) if label_area else 0
+        sl = meta.get("readout_slices", {}).get("label")
+        if meta.get("protocol") == "constant":
+            self.n_label = 0
+        elif sl is not None:
+            self.n_label = sl[1] - sl[0]
+        else:
+            self.n_label = len(c.neurons_of(label_area, KIND_VALUE)) if label_area else 0
+        self.threshold = float(meta.get("threshold", 0.5))
         self.err_areas = [a for a in range(len(c.area_names)) if np.any((c.area == a) & (c.kind == KIND_ERROR))]
         self.t = []
         self.energy = []
@@ -63,7 +70,7 @@ class Metrics:
             return -1
         y = x[:self.n_label]
         if self.n_label == 1:
-            return int(y[0] > 0.5)
+            return int(y[0] > self.threshold)
         return int(np.argmax(y))
 
     def add(self, res) -> None:

@@ -79,8 +79,8 @@ def plot_run(m, scn, state, net, out) -> list:
     if gen is not None and "generate" in m.split_names:
         code = m.split_names.index("generate")
         rows = np.flatnonzero(m.split == code)
-        sl = m.schedule.meta.get("generate_slice")
-        shape = m.data.image_shape if m.data is not None else None
+        sl = m.schedule.meta.get("readout_slices", {}).get("image")
+        shape = m.schedule.meta.get("image_shape") or (m.data.image_shape if m.data is not None else None)
         if len(rows) and sl is not None and shape is not None:
             a, b = sl
             fig, axes = plt.subplots(1, len(rows), figsize=(1.4 * len(rows), 1.8))
@@ -94,11 +94,14 @@ def plot_run(m, scn, state, net, out) -> list:
             plt.close(fig)
             written.append("generated.png")
 
-    if m.schedule.meta.get("protocol") == "clamp" and len(m.t):
+    if m.schedule.meta.get("protocol") == "constant" and len(m.t):
         t = np.array(m.t)
         X = m.probe_x[:len(t)]
         fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
-        names = m.schedule.meta.get("readout_names", [f"n{i}" for i in range(X.shape[1])])
+        names = [f"n{i}" for i in range(X.shape[1])]
+        for area, (a, b) in m.schedule.meta.get("readout_slices", {}).items():
+            for k in range(a, b):
+                names[k] = f"{area}:{k - a}" if b - a > 1 else area
         for i in range(X.shape[1]):
             a1.plot(t, X[:, i], label=names[i])
         a1.set_ylabel("activity x")

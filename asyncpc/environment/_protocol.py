@@ -103,7 +103,7 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
                     epochs: int, shuffle: bool = True, seed=0, label_on: float = 1.0,
                     label_off: float = 0.0, freeze_at_test: bool = True, test_every_epoch: bool = True,
                     env_delay: int = 1, label_delay_steps: int = 0, train_subset_eval: int | None = None,
-                    generate: Mapping | None = None) -> Schedule:
+                    generate: Mapping | None = None, anneal: float = 1.0) -> Schedule:
     """Stream a dataset through a network as one continuous presentation, never resetting.
 
     Each presentation lasts ``present_steps`` steps and starts at ``t0`` with the
@@ -142,6 +142,9 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
         Seeds the shuffles and the train_eval subset.
     generate : mapping, optional
         ``{"present_steps": int, "classes": [k, ...] (default: every class)}``.
+    anneal : float
+        Plasticity gain broadcast during training epoch ``e`` is ``anneal ** e`` (a
+        neuromodulatory learning-rate schedule sent by the environment; 1 = constant).
 
     Returns
     -------
@@ -198,6 +201,8 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
         if len(classes) == 0 or classes.min() < 0 or classes.max() >= dataset.n_classes:
             raise SpecError(f"generate.classes: must be class indices in 0..{dataset.n_classes - 1}, "
                             f"got {classes.tolist()}")
+    if not (isinstance(anneal, (int, float)) and 0 < anneal <= 1):
+        raise SpecError(f"anneal: must be in (0, 1], got {anneal!r}")
     test_gain = 0.0 if freeze_at_test else 1.0
     ev = _Events()
     shuffler = rng_for(seed, _S_SHUFFLE)
@@ -206,7 +211,8 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
     for epoch in range(epochs):
         order = shuffler.permutation(n_train) if shuffle else np.arange(n_train)
         t = ev.block(t, P, dataset.X_train[order], sens, lab, T_train[order], split=_TRAIN,
-                     samples=order, classes=dataset.y_train[order], epoch=epoch, gain=1.0, label_delay=L)
+                     samples=order, classes=dataset.y_train[order], epoch=epoch, gain=float(anneal) ** epoch,
+                     label_delay=L)
         if test_every_epoch or epoch == epochs - 1:
             t = ev.block(t, P, dataset.X_test, sens, lab, None, split=_TEST, samples=np.arange(n_test),
                          classes=dataset.y_test, epoch=epoch, gain=test_gain)

@@ -141,8 +141,9 @@ def _learning(t: Table, graphml) -> LearningSpec:
     feedback = t.string("feedback", "learned", choices=("learned", "transport"))
     init = t.string("feedback_init", "random", choices=("random", "transpose"))
     freeze = t.boolean("freeze_at_test", True)
+    anneal = t.number("anneal", 1.0, lo=0, lo_open=True, hi=1)
     t.done()
-    return LearningSpec(eta, eta_b, decay, feedback, init, freeze)
+    return LearningSpec(eta, eta_b, decay, feedback, init, freeze, anneal)
 
 
 def _source(d: Table, base_dir):

@@ -194,6 +194,7 @@ class Scenario:
                                    present_steps=self.steps(d.present), epochs=d.epochs, shuffle=d.shuffle,
                                    seed=self.run.seed, label_on=d.label_on, label_off=d.label_off,
                                    freeze_at_test=self.learning.freeze_at_test,
+                                   anneal=self.learning.anneal,
                                    test_every_epoch=d.test_every_epoch, env_delay=env,
                                    label_delay_steps=self.steps(d.label_delay),
                                    train_subset_eval=d.train_eval or None, generate=gen)

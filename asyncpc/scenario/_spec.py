@@ -135,6 +135,7 @@ class LearningSpec:
     feedback: str = "learned"
     feedback_init: str = "random"
     freeze_at_test: bool = True
+    anneal: float = 1.0
 
 
 @dataclass(frozen=True)
