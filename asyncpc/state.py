@@ -30,8 +30,8 @@ def initial_outputs(c: CompiledNet) -> tuple[np.ndarray, np.ndarray]:
 class NetState:
     """Struct-of-arrays state. ``s`` is x (value neurons) or eps (error neurons).
 
-    ``inbox[e]`` is the latest value delivered on edge ``e``; ``inbox_t[e]`` and
-    ``inbox_ts[e]`` its arrival and send steps (for sample-and-hold ordering).
+    ``inbox[e]`` is the latest value delivered on edge ``e``. Runtimes that need more to
+    continue a run exactly (messages in flight, history rings) subclass this.
     """
 
     t: int
@@ -64,7 +64,10 @@ class NetState:
                    ticks=np.zeros(N, np.int64), last_sent=s0.copy(), inbox=inbox.astype(np.float64))
 
     def copy(self) -> "NetState":
-        return NetState(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()})
+        import copy
+
+        return type(self)(**{k: (v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v))
+                             for k, v in self.__dict__.items()})
 
 
 @dataclass

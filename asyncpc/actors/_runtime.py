@@ -1,0 +1,321 @@
+"""``arun`` / ``run``: one asyncio task per neuron and per environment actor, virtual time.
+
+The driver below is the physics of the run, a clock: it jumps to the next step with
+anything due, (1) delivers the edge messages and environment messages arriving then,
+(2) wakes the actors whose sleep ends then and waits until they are all asleep again,
+(3) lets the probe observe. It never reads or writes a neuron's state; the only writes
+are deliveries into inboxes (edge inboxes and control inboxes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from .._seed import normalize_seed
+from ..compile import KIND_ERROR, CompiledNet
+from ..environment import Schedule
+from ..errors import AsyncPCError, SpecError
+from ..state import NetState, RunResult
+from ._clock import Handle, VirtualClock
+from ._environment import Context, EnvChannel, ScheduleEnvironment, check_schedule
+from ._neurons import Actor, Neuron, NeuronSpec, builtin_neuron
+from ._observers import RunContext, subscribers
+from ._wires import InFlight, Wires
+
+__all__ = ["arun", "run", "CarryState", "warmup"]
+
+
+@dataclass
+class CarryState(NetState):
+    """A :class:`~asyncpc.state.NetState` plus the messages in flight at ``t``.
+
+    This is what :func:`arun` returns as ``result.state``; passing it back as ``state=``
+    continues the run exactly as one long run would have gone on.
+    """
+
+    in_flight: InFlight = field(default_factory=InFlight.empty)
+
+    def copy(self) -> "CarryState":
+        kw = {f.name: getattr(self, f.name) for f in fields(self)}
+        return CarryState(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in kw.items()})
+
+
+def _start_state(c: CompiledNet, state) -> tuple[NetState, InFlight]:
+    """(a private copy of the state to simulate on, the messages in flight)."""
+    if state is None:
+        return NetState.initial(c), InFlight.empty()
+    fl = None
+    if isinstance(state, RunResult):
+        if "in_flight" in state.extra:
+            fl = InFlight.from_mapping(state.extra["in_flight"])
+        state = state.state
+    if not isinstance(state, NetState):
+        raise SpecError(f"state: expected a NetState or a RunResult, got {type(state).__name__}")
+    if fl is None:
+        fl = getattr(state, "in_flight", None)
+        if fl is not None:
+            fl = InFlight.from_mapping(fl)
+    pending = state.sent - state.delivered - state.dropped
+    if fl is None:
+        if pending:
+            raise AsyncPCError(f"state: {pending} messages were in flight at step {state.t} but the "
+                               "state does not carry them; pass the RunResult (or its .state) returned "
+                               "by the run that produced it")
+        empty = InFlight.empty()
+        fl = InFlight(empty.t_send, empty.t_arrive, empty.edge, empty.value)  # env messages: unknown
+    elif len(fl) != pending:
+        raise AsyncPCError(f"state: carries {len(fl)} messages in flight, its counters say {pending}")
+    N, E = c.n_neurons, c.n_edges
+    for name, n in (("s", N), ("bias", N), ("clamped", N), ("clamp_val", N), ("gain", N), ("last_tick", N),
+                    ("next_tick", N), ("ticks", N), ("last_sent", N), ("w", E), ("inbox", E)):
+        a = getattr(state, name)
+        if np.shape(a) != (n,):
+            raise SpecError(f"state.{name}: shape {np.shape(a)} does not match the network ({n},)")
+    base = {f.name: getattr(state, f.name) for f in fields(NetState)}
+    st = NetState(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in base.items()})
+    return st, fl
+
+
+def _bind_actors(c: CompiledNet, actors) -> tuple[list[Neuron], list[tuple[object, Actor]]]:
+    """Neuron actors (built-in unless replaced) and extra actors (environments, sensors)."""
+    neurons: list[Neuron | None] = [None] * c.n_neurons
+    extra: list[tuple[object, Actor]] = []
+    if actors is None:
+        pass
+    elif isinstance(actors, Mapping):
+        for key, a in actors.items():
+            if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+                if not 0 <= key < c.n_neurons:
+                    raise SpecError(f"actors[{key}]: no such neuron (0..{c.n_neurons - 1})")
+                if not isinstance(a, Neuron):
+                    raise SpecError(f"actors[{key}]: a neuron slot needs a Neuron actor, "
+                                    f"got {type(a).__name__}")
+                neurons[int(key)] = a
+            else:
+                if not isinstance(a, Actor):
+                    raise SpecError(f"actors[{key!r}]: expected an Actor, got {type(a).__name__}")
+                extra.append((key, a))
+    elif callable(actors):
+        roles = c.edge_role()
+        for i in range(c.n_neurons):
+            a = actors(i, NeuronSpec.of(c, i, roles))
+            if a is not None and not isinstance(a, Neuron):
+                raise SpecError(f"actors factory: returned {type(a).__name__} for neuron {i}; "
+                                "expected a Neuron or None")
+            neurons[i] = a
+    else:
+        raise SpecError(f"actors: expected a mapping or a factory, got {type(actors).__name__}")
+    seen: set[int] = set()
+    for i, a in enumerate(neurons):
+        if a is not None and id(a) in seen:
+            raise SpecError(f"actors: the same Neuron object is given for two neurons (one is {i})")
+        seen.add(id(a))
+    return [a if a is not None else builtin_neuron(c, i) for i, a in enumerate(neurons)], extra
+
+
+class _Probe:
+    """Observes the read-out neurons' activity and every area's energy at probe steps."""
+
+    def __init__(self, c: CompiledNet, schedule: Schedule, state: NetState, t0: int, stop: int):
+        pt = np.asarray(schedule.probe_t, np.int64)
+        self.steps = pt[(pt >= t0) & (pt < stop)]
+        self.readout = np.asarray(schedule.readout, np.int64)
+        self.err = [np.flatnonzero((c.area == a) & (c.kind == KIND_ERROR))
+                    for a in range(len(c.area_names))]
+        self.state = state
+        self.x = np.zeros((len(self.steps), len(self.readout)))
+        self.energy = np.zeros((len(self.steps), len(c.area_names)))
+        self.k = 0
+
+    def observe(self) -> None:
+        s = self.state.s
+        self.x[self.k] = s[self.readout]
+        for a, ids in enumerate(self.err):
+            acc = 0.0
+            for v in s[ids].tolist():  # plain float accumulation, increasing neuron id
+                acc += v * v
+            self.energy[self.k, a] = 0.5 * acc
+        self.k += 1
+
+
+async def arun(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None, state=None,
+               observers=(), realtime: float | None = None, actors=None) -> RunResult:
+    """Simulate ``c`` with one asyncio task per neuron, driven by ``schedule``.
+
+    Parameters
+    ----------
+    c : CompiledNet
+    schedule : Schedule
+        Environment messages (sent by an environment actor) and probe steps.
+    seed : int
+        Seeds the counter-based draws (loss, message jitter, clock jitter).
+    until : int, optional
+        First step not simulated (default ``schedule.end``).
+    state : NetState or RunResult, optional
+        Where to start (default ``NetState.initial(c)``). To continue a run, pass the
+        returned ``result.state`` (a :class:`CarryState`) or the result itself.
+    observers : sequence of Observer
+        Subscribers to the run's hooks; they never change the dynamics.
+    realtime : float, optional
+        Wall-clock seconds per simulated ms (e.g. ``1.0``): the run is paced for live
+        demos. Default: pure virtual time, as fast as possible.
+    actors : mapping or callable, optional
+        Custom actors. A mapping ``{neuron_id: Neuron}`` replaces built-in neurons;
+        other keys add actors (e.g. ``{"sine": SineSensor(...)}``). A callable
+        ``factory(neuron_id, NeuronSpec) -> Neuron | None`` chooses per neuron.
+
+    Returns
+    -------
+    RunResult
+        ``runtime="actors"``; ``state`` a :class:`CarryState`; ``extra["in_flight"]``
+        the messages in flight at the end (columns ``t_send, t_arrive, edge, value``).
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> from asyncpc.actors import arun
+    >>> from asyncpc.compile import compile_network
+    >>> from asyncpc.environment import Schedule
+    >>> from asyncpc.model import layered
+    >>> c = compile_network(layered([2, 3, 1]))
+    >>> res = asyncio.run(arun(c, Schedule.empty(end=20)))
+    >>> res.state.t, res.sent == res.delivered + res.dropped + len(res.extra["in_flight"]["edge"])
+    (20, True)
+    """
+    seed = normalize_seed(seed)
+    check_schedule(schedule, c.n_neurons)
+    st, carried = _start_state(c, state)
+    t0 = int(st.t)
+    stop = int(schedule.end if until is None else until)
+    if stop < t0:
+        raise SpecError(f"until: step {stop} is before the state's step {t0}")
+    if realtime is not None and (isinstance(realtime, bool) or not isinstance(realtime, (int, float))
+                                 or not realtime > 0):
+        raise SpecError(f"realtime: must be a positive number of wall seconds per simulated ms, got {realtime!r}")
+    observers = tuple(observers)
+    neurons, extra = _bind_actors(c, actors)
+
+    clock = VirtualClock(t0)
+    wires = Wires(c, st.inbox, clock, seed, sent_hooks=subscribers(observers, "message_sent"),
+                  delivered_hooks=subscribers(observers, "message_delivered"))
+    wires.sent, wires.delivered, wires.dropped = st.sent, st.delivered, st.dropped
+    wires.restore(carried, t0)
+    env = EnvChannel(st, clock, c.n_neurons)
+    if carried.env_known:
+        env.restore(*(getattr(carried, k) for k in InFlight.ENV))
+    else:
+        env.restore_from_schedule(schedule, t0)
+    probe = _Probe(c, schedule, st, t0, stop)
+    for t in probe.steps.tolist():
+        clock.at(t)
+    probe_steps = set(probe.steps.tolist())
+    rctx = RunContext(net=c, schedule=schedule, seed=seed, t0=t0, until=stop, state=st, realtime=realtime)
+    for hook in subscribers(observers, "before_run"):
+        hook(rctx)
+
+    def context(name):
+        return Context(Handle(clock, name), env, c, seed, t0, stop, int(schedule.env_delay))
+
+    ticked = subscribers(observers, "neuron_ticked")
+    roles = c.edge_role()
+    tasks_of = []
+    for i, nrn in enumerate(neurons):
+        ctx = context(f"neuron {i}")
+        nrn.bind(i, NeuronSpec.of(c, i, roles), st, ctx, wires, seed, ticked)
+        tasks_of.append((ctx, nrn))
+    tasks_of.append((context("schedule"), ScheduleEnvironment(schedule)))
+    for key, a in extra:
+        tasks_of.append((context(key), a))
+
+    async def guard(ctx, actor):
+        handle = ctx._handle
+        try:
+            await actor.run(ctx)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - handed to the driver, re-raised there
+            clock.fail(exc)
+        finally:
+            if handle.active:
+                handle.active = False
+                clock.idle()
+
+    clock.active = len(tasks_of)
+    tasks = [asyncio.ensure_future(guard(ctx, a)) for ctx, a in tasks_of]
+    try:
+        await clock.settle()  # every actor has started and gone to sleep
+        wall0 = time.perf_counter()
+        while True:
+            t = clock.pop_due()
+            if t is None or t >= stop:
+                break
+            if realtime is not None:
+                lag = wall0 + (t - t0) * c.h * realtime - time.perf_counter()
+                if lag > 0:
+                    await asyncio.sleep(lag)
+            clock.now = t
+            wires.deliver(t)
+            env.deliver(t)
+            if clock.wake(t):
+                await clock.settle()
+            if t in probe_steps:
+                probe.observe()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if clock.error is not None:
+        raise clock.error
+
+    clock.now = stop - 1
+    fl = InFlight(*wires.in_flight(), **env.in_flight())
+    base = {f.name: getattr(st, f.name) for f in fields(NetState)}
+    base.update(t=stop, sent=wires.sent, delivered=wires.delivered, dropped=wires.dropped)
+    out = CarryState(**base, in_flight=fl)
+    res = RunResult(probe_t=probe.steps.copy(), probe_x=probe.x, probe_energy=probe.energy, state=out,
+                    runtime="actors", threads=1, extra={"in_flight": fl.as_dict()})
+    rctx.state, rctx.result = out, res
+    for hook in subscribers(observers, "after_run"):
+        hook(rctx)
+    return res
+
+
+def run(c: CompiledNet, schedule: Schedule, **kwargs) -> RunResult:
+    """Synchronous wrapper of :func:`arun` (``asyncio.run``); same arguments.
+
+    Examples
+    --------
+    >>> from asyncpc.actors import run
+    >>> from asyncpc.compile import compile_network
+    >>> from asyncpc.environment import Schedule
+    >>> from asyncpc.model import layered
+    >>> res = run(compile_network(layered([2, 1])), Schedule.empty(end=5), seed=1)
+    >>> res.runtime, res.state.t
+    ('actors', 5)
+    """
+    return asyncio.run(arun(c, schedule, **kwargs))
+
+
+def warmup() -> float:
+    """Compile (or load from the on-disk cache) every kernel the actor runtime calls, with
+    the argument types it uses; returns the seconds it took. Runs are correct without it;
+    it only moves the JIT cost out of the first run.
+    """
+    from ..kernels import STREAM_CLOCK, act, error_tick, randint, value_tick
+    from ._wires import _route
+
+    t = time.perf_counter()
+    inbox, w = np.zeros(2), np.zeros(2)
+    f = np.float64(0.0)
+    value_tick(f, 0.1, 1.0, 1, True, inbox, w, 0.1, 0.0, f, False, f, True)
+    error_tick(f, 0.1, 0.0, inbox, w, f, 0.1, 0.1, 0.0, f)
+    act(1, 0.0)
+    randint(0, STREAM_CLOCK, 0, 0, -1, 1)
+    _route(0, 0, np.zeros(1, np.int64), np.ones(1, np.int32), np.zeros(1, np.int16), np.zeros(1),
+           np.zeros(1, np.bool_), 0.0, 0.0)
+    return time.perf_counter() - t
