@@ -96,7 +96,7 @@ class Metrics:
             self.t.append(float(pt[k]) * self.c.h)
             self.energy.append(np.asarray(e, float))
             self._done = max(self._done, p + 1)
-        if len(res.state.w):
+        if len(res.state.w) and np.any(self.c.eta > 0):
             ang = alignment_angles(self.c, res.state.w)
             if ang:
                 self.align_t.append(res.state.t * self.c.h)

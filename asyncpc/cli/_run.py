@@ -42,7 +42,16 @@ def _chunks(schedule, n_chunks: int):
     return ends
 
 
-def _check_finite(c, state, t):
+ENERGY_LIMIT = 1e12
+
+
+def _check_finite(c, state, t, energy=None):
+    if energy is not None and len(energy) and not np.all(np.abs(energy[-1]) < ENERGY_LIMIT):
+        e = np.asarray(energy[-1])
+        a = int(np.argmax(np.where(np.isfinite(e), e, np.inf)))
+        raise DivergenceError(
+            f"run diverged: the energy of area {c.area_names[a]} reached {e[a]:.3g} by t = {t * c.h:.1f} ms "
+            f"(limit {ENERGY_LIMIT:g}); lower learning.eta, shorten the clock period or lengthen neurons.tau_x")
     bad = np.flatnonzero(~np.isfinite(state.s))
     if len(bad) == 0:
         return
@@ -93,8 +102,8 @@ def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, q
             for until in _chunks(schedule, 200):
                 res = run_fn(c, schedule, seed=scn.run.seed, until=until, state=state, **kwargs)
                 state = res.state
-                _check_finite(c, state, until)
                 metrics.add(res)
+                _check_finite(c, state, until, res.probe_energy)
                 rd.flush()
                 progress.update(until, metrics, state.sent)
     except KeyboardInterrupt:
