@@ -29,17 +29,49 @@ def pick_runtime(name: str):
     return run
 
 
-def _chunks(schedule, n_chunks: int):
-    """Chunk ends at probe steps so progress and metrics advance presentation by presentation."""
+MAX_SNAPSHOTS = 200_000
+
+
+def _chunks(schedule, n_chunks: int, snapshots=()):
+    """Chunk ends at probe steps (so progress and metrics advance presentation by
+    presentation) and at state-snapshot steps of the trace."""
     end = int(schedule.end)
     pt = np.asarray(schedule.probe_t)
-    if len(pt) == 0:
-        return [end]
-    idx = np.unique(np.linspace(0, len(pt) - 1, min(n_chunks, len(pt))).astype(int))
-    ends = [int(pt[i]) + 1 for i in idx]
-    if ends[-1] < end:
-        ends.append(end)
-    return ends
+    ends = set()
+    if len(pt):
+        idx = np.unique(np.linspace(0, len(pt) - 1, min(n_chunks, len(pt))).astype(int))
+        ends.update(int(pt[i]) + 1 for i in idx)
+    ends.update(int(t) for t in snapshots if 0 < t <= end)
+    ends.add(end)
+    return sorted(e for e in ends if e > 0)
+
+
+def _trace_setup(scn, c, rd, runtime, schedule):
+    """A TraceWriter and the snapshot steps, or (None, ()) when tracing is off."""
+    from .. import __version__ as version
+    from ..errors import ResourceError
+    from ..trace import TraceFilter, TraceWriter, select_neurons
+
+    t = scn.trace
+    if not t.enabled:
+        return None, ()
+    roles = [r for r in t.roles if r != "environment"]  # environment messages live in the schedule
+    filt = TraceFilter.build(c, neurons=list(t.neurons), roles=roles, t_from_ms=t.from_ms, t_to_ms=t.to_ms,
+                             every=t.every, max_rows=t.max_rows)
+    snaps = ()
+    mask = None
+    if t.state_every:
+        lo = int(round(t.from_ms / c.h))
+        hi = int(schedule.end) if t.to_ms is None else min(int(schedule.end), int(round(t.to_ms / c.h)))
+        n = max(0, (hi - lo) // t.state_every)
+        if n > MAX_SNAPSHOTS:
+            raise ResourceError(f"trace.state_every: {n:,} state snapshots exceed {MAX_SNAPSHOTS:,}; raise "
+                                "trace.state_every or narrow trace.from / trace.to")
+        snaps = range(lo + t.state_every, hi + 1, t.state_every)
+        mask = select_neurons(c, list(t.neurons))
+    w = TraceWriter(rd.path, c, filt=filt, state_mask=mask,
+                    meta=dict(scenario_hash=scn.hash(), asyncpc_version=version, runtime=runtime))
+    return w, snaps
 
 
 ENERGY_LIMIT = 1e12
@@ -93,15 +125,31 @@ def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, q
     rd.write_json("manifest.json", manifest)
 
     metrics = Metrics(c, schedule, data, rd)
+    tracer, snaps = _trace_setup(scn, c, rd, runtime, schedule)
+    snap_set = set(snaps)
     state = None
     status = "completed"
     kwargs = {"threads": threads} if runtime == "engine" else {}
+    if tracer is not None and runtime == "engine":
+        kwargs["record_messages"] = True
     progress = Progress(total_steps=int(schedule.end), n_samples=metrics.n_probes, h=c.h, quiet=quiet)
     try:
         with progress:
-            for until in _chunks(schedule, 200):
+            for until in _chunks(schedule, 200, snaps):
+                log = None
+                if tracer is not None and runtime == "actors":
+                    from ..actors import MessageLog
+
+                    log = MessageLog()
+                    kwargs["observers"] = [log]
                 res = run_fn(c, schedule, seed=scn.run.seed, until=until, state=state, **kwargs)
                 state = res.state
+                if tracer is not None:
+                    rows = res.extra.get("messages") if log is None else log.table()
+                    if rows is not None and len(rows["edge"]):
+                        tracer.add_messages(rows)
+                    if until in snap_set:
+                        tracer.add_state(until - 1, state.s)
                 metrics.add(res)
                 _check_finite(c, state, until, res.probe_energy)
                 rd.flush()
@@ -112,6 +160,8 @@ def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, q
         status = "diverged"
         raise
     finally:
+        if tracer is not None:
+            tracer.close()
         wall = time.perf_counter() - t_wall
         summary = metrics.summary()
         summary.update(messages_sent=int(state.sent) if state else 0,

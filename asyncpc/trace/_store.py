@@ -80,6 +80,8 @@ class TraceWriter:
     def add_state(self, t: int, s: np.ndarray) -> None:
         if len(self.state_ids):
             self._sbuf.append((int(t), s[self.state_ids].copy()))
+            if len(self._sbuf) * len(self.state_ids) >= self.part_rows:
+                self._flush_states()
 
     # ---------------------------------------------------------------- output
     def _atomic_table(self, table, path: Path) -> None:

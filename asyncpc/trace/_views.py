@@ -38,10 +38,10 @@ def info(tr: Trace) -> dict:
         ts = m.column("t_send").to_numpy()
         out["span_ms"] = [float(ts.min()) * tr.h, float(ts.max()) * tr.h]
         roles = np.asarray(m.column("role").to_pylist())
-        out["by_role"] = {r: int((roles == r).sum()) for r in sorted(set(roles))}
+        out["by_role"] = {str(r): int((roles == r).sum()) for r in sorted(set(roles.tolist()))}
         area = np.asarray(tr.neurons.column("area").to_pylist())
         dst_area = area[m.column("dst").to_numpy()]
-        out["by_receiving_area"] = {a: int((dst_area == a).sum()) for a in sorted(set(dst_area))}
+        out["by_receiving_area"] = {str(a): int((dst_area == a).sum()) for a in sorted(set(dst_area.tolist()))}
         out["dropped"] = int(np.sum(m.column("dropped").to_numpy(zero_copy_only=False)))
     size = sum(p.stat().st_size for p in Path(tr.path).rglob("*") if p.is_file())
     out["bytes_on_disk"] = size

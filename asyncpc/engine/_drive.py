@@ -1,0 +1,98 @@
+"""The run loops: serial (one thread) and windowed-parallel (partitions on threads).
+
+A *window* is a range of steps no longer than the minimum edge delay. Inside it, every
+ring row a partition reads was written before the window started, so partitions advance
+independently (``prange`` over partitions, each looping the window's steps) and meet
+only at the window's end. Windows also end after probe steps, where the read-out and the
+energies are taken serially in a fixed order, and before a recording buffer could
+overflow (the loop then returns, the caller empties the buffers and calls again).
+
+This window exchange is the seam for a distributed backend: a partition needs from the
+others only their ring rows of the previous window (``hist``/``flag`` columns of their
+neurons), so an MPI backend would exchange exactly those rows at each window end.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numba
+import numpy as np
+from numba import literally, prange
+
+from ..kernels import jit
+from ._step import advance, probe
+
+__all__ = ["Probes", "drive_serial", "drive_parallel"]
+
+#: Probe steps of this run and where their observations go.
+Probes = namedtuple("Probes", ["t", "readout", "err_ids", "area_ptr", "x", "energy"])
+
+
+@jit
+def _window_end(t, t1, pk, probes, rec, record, lo, hi, msg_per_step, width, cap, capt):
+    """End (exclusive) of the window starting at ``t``; ``t`` when buffers need emptying."""
+    tb = min(t1, t + width)
+    if pk < probes.t.shape[0] and probes.t[pk] + 1 < tb:
+        tb = probes.t[pk] + 1
+    if record:
+        for p in range(lo.shape[0]):
+            if record & 1 and msg_per_step[p] > 0:
+                tb = min(tb, t + (cap - rec.n[p]) // msg_per_step[p])
+            if record & 2:
+                tb = min(tb, t + (capt - rec.tk_cnt[p]) // (hi[p] - lo[p]))
+    return max(tb, t)
+
+
+@jit
+def _after_window(dyn, probes, t, pk):
+    if pk < probes.t.shape[0] and probes.t[pk] == t - 1:
+        probe(dyn.s, probes.readout, probes.err_ids, probes.area_ptr, probes.x, probes.energy, pk)
+        pk += 1
+    return pk
+
+
+@jit
+def drive_serial(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo, hi, msg_per_step,
+                 cap, capt):
+    """Advance every neuron from ``t`` to ``t1`` on the calling thread.
+
+    Returns ``(t, pk)``: the step reached (``t1`` unless a buffer must be emptied) and
+    the next probe index.
+    """
+    record = literally(record)
+    big = np.int64(1) << 62
+    p0 = lo[0] * 0  # an int64, not a literal 0: the same compiled `advance` as the parallel loop
+    while t < t1:
+        tb = _window_end(t, t1, pk, probes, rec, record, lo, hi, msg_per_step, big, cap, capt)
+        if tb == t:
+            break
+        advance(net, dyn, env, seed, p0, lo[0], hi[0], t, tb, work, rec, record)
+        t = tb
+        pk = _after_window(dyn, probes, t, pk)
+    return t, pk
+
+
+@jit(parallel=True)
+def drive_parallel(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo, hi, msg_per_step,
+                   cap, capt, width):
+    """Advance partition ``p`` (neurons ``lo[p]..hi[p]-1``) on its own thread, window by
+    window of at most ``width`` steps. Same returns as :func:`drive_serial`."""
+    record = literally(record)
+    n_parts = lo.shape[0]
+    while t < t1:
+        tb = _window_end(t, t1, pk, probes, rec, record, lo, hi, msg_per_step, width, cap, capt)
+        if tb == t:
+            break
+        for p in prange(n_parts):
+            advance(net, dyn, env, seed, p, lo[p], hi[p], t, tb, work, rec, record)
+        t = tb
+        pk = _after_window(dyn, probes, t, pk)
+    return t, pk
+
+
+def set_threads(n: int) -> int:
+    """Numba's thread count for the next parallel region (capped by what it launched)."""
+    n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    return n

@@ -1,0 +1,158 @@
+"""What the engine derives from a :class:`~asyncpc.compile.CompiledNet`, once per network.
+
+The engine never moves a message object. Every neuron writes, at every step, what it
+last sent into a per-step row of the *history ring* (``hist``: ``L`` rows of ``2N``
+float64, time-major; columns ``0..N-1`` hold the last sent state, ``N..2N-1`` the last
+sent rate) and whether it sent at that step (``flag``: ``L`` rows of ``N`` int8). A
+receiver pulls its inbox from the ring when it ticks:
+
+- a *clean* edge (no loss, no jitter) of delay ``d`` delivers at step ``t`` exactly
+  what its sender had last sent by step ``t - d``: ``hist[(t - d) % L, col]``. The flat
+  index is precomputed per edge as ``goff = col - d * 2N`` (int32 when the ring is
+  small enough), so one add and one conditional wrap per edge and tick;
+- a *noisy* edge (loss or jitter) keeps a persistent inbox slot and re-derives, from
+  the sender's send flags and the counter-based draws, which messages arrived since the
+  receiver last looked (see ``_step._gather_noisy``).
+
+Ring length ``L = max(delay + jitter) + max(period + clock jitter of a neuron with a
+noisy in-edge) + WINDOW_CAP + 2``: the oldest step any reader can still need, plus the
+steps a partition may run ahead of another inside a window. It depends on the network
+only, never on the thread count, so a ring carried over fits any continuation.
+
+Partitions are contiguous ranges of a processing order ``order`` in which every value
+neuron is followed by its error partner. Cutting only between such pairs keeps the
+one-step partner edges inside a partition, so the window (the smallest delay of an edge
+*between* partitions) is set by the predict/feedback delays, not by the partner delay.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from ..compile import KIND_VALUE, CompiledNet
+
+__all__ = ["Net", "EngineLayout", "WINDOW_CAP"]
+
+#: Longest window (steps); longer windows would save nothing measurable.
+WINDOW_CAP = 32
+
+#: The static arrays the compiled loop reads (a namedtuple: Numba types it field by field).
+Net = namedtuple("Net", [
+    "N", "L", "NC", "h", "plastic", "transport",
+    "kind", "act", "tau", "has_partner", "period", "cjit", "send", "thresh", "eta", "eta_b", "decay",
+    "in_ptr", "goff", "noisy_in", "src", "delay", "jit", "loss", "erate", "mirror",
+    "out_ptr", "out_edge", "outdeg", "lossy_out", "order", "pos",
+])
+
+
+def _c(a: np.ndarray, dtype) -> np.ndarray:
+    """``a`` as a C-contiguous array of ``dtype`` (no copy when it already is one)."""
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+class EngineLayout:
+    """Derived per-network arrays (a few O(E) numpy passes, built at the start of a run).
+
+    Attributes
+    ----------
+    c : CompiledNet
+    net : Net
+        The arrays handed to the compiled loop.
+    L : int
+        History ring length (steps).
+    order : numpy.ndarray
+        Processing order of the neurons (each error neuron right after its partner);
+        partitions are ranges of it.
+    noisy : bool
+        Whether any edge has loss or jitter.
+    err_ids, area_ptr : numpy.ndarray
+        Error neurons grouped by area (increasing id within an area): the energy order.
+    """
+
+    def __init__(self, c: CompiledNet):
+        self.c = c
+        N, E = c.n_neurons, c.n_edges
+        kind = c.kind.astype(np.int8)
+        erate = (c.edge_role() == 0).astype(np.int8)          # predict edges carry f(x)
+        noisy_e = (c.loss > 0) | (c.jit > 0)
+        row = np.repeat(np.arange(N), np.diff(c.in_ptr))
+        noisy_in = np.zeros(N, np.int8)
+        noisy_in[row[noisy_e]] = 1
+        lossy_out = np.zeros(N, np.int8)
+        lossy_out[c.src[c.loss > 0]] = 1
+        self.noisy = bool(noisy_e.any())
+        dmax = int((c.delay.astype(np.int64) + c.jit).max()) if E else 1
+        pn = int((c.period + c.cjit)[noisy_in == 1].max()) if noisy_in.any() else 0
+        self.L = L = dmax + pn + min(dmax, WINDOW_CAP) + 2
+        self.order = self._pair_order()
+        pos = np.empty(N, np.int64)
+        pos[self.order] = np.arange(N)
+        NC = 2 * N
+        gdt = np.int32 if L * NC < 2**31 - 1 else np.int64
+        col = c.src.astype(np.int64) + N * erate.astype(np.int64)
+        goff = (col - c.delay.astype(np.int64) * NC).astype(gdt)
+        outdeg = np.diff(c.out_ptr).astype(np.int64)
+        self.net = Net(
+            N=N, L=L, NC=NC, h=float(c.h), plastic=not c.transport, transport=bool(c.transport),
+            kind=kind, act=c.act.astype(np.int8), tau=c.tau.astype(np.float64),
+            has_partner=c.has_partner.astype(np.int8), period=c.period.astype(np.int64),
+            cjit=c.cjit.astype(np.int64), send=c.send.astype(np.int8), thresh=c.thresh.astype(np.float64),
+            eta=c.eta.astype(np.float64), eta_b=c.eta_b.astype(np.float64), decay=c.decay.astype(np.float64),
+            in_ptr=c.in_ptr.astype(np.int64), goff=goff, noisy_in=noisy_in, src=_c(c.src, np.int32),
+            delay=_c(c.delay, np.int32), jit=_c(c.jit, np.int16), loss=_c(c.loss, np.float32),
+            erate=erate, mirror=_c(c.mirror, np.int32), out_ptr=c.out_ptr.astype(np.int64),
+            out_edge=_c(c.out_edge, np.int32), outdeg=outdeg, lossy_out=lossy_out, order=self.order,
+            pos=pos)
+        self.max_indeg = int(np.diff(c.in_ptr).max()) if N else 0
+        err = [np.flatnonzero((c.area == a) & (kind != KIND_VALUE)) for a in range(len(c.area_names))]
+        self.err_ids = np.concatenate(err).astype(np.int64) if err else np.zeros(0, np.int64)
+        self.area_ptr = np.zeros(len(err) + 1, np.int64)
+        np.cumsum([len(e) for e in err], out=self.area_ptr[1:])
+
+    def engine_bytes_per_edge(self) -> float:
+        """Bytes per edge the engine adds to the compiled net's: ``goff``, the run's
+        synapses ``w`` and inbox (the loop streams ``goff`` and ``w`` for a clean edge)."""
+        return float(self.net.goff.itemsize + 8 + 8 + 1)
+
+    def _pair_order(self) -> np.ndarray:
+        """Neuron ids with every error neuron right after its partner value neuron."""
+        c = self.c
+        N = c.n_neurons
+        key = np.arange(N, dtype=np.float64)
+        ids = np.flatnonzero(c.has_partner)
+        err = ids[c.kind[ids] != KIND_VALUE]          # error neurons: partner edge first
+        partner = c.src[c.in_ptr[err]]
+        key[err] = partner + 0.5
+        return np.argsort(key, kind="stable").astype(np.int64)
+
+    def partitions(self, threads: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """``(lo, hi, window)``: up to ``threads`` ranges of ``order`` of balanced cost
+        (in-degree + a per-neuron constant for the tick itself), cut only between
+        value/error pairs, and the window: the smallest delay of an edge between two
+        partitions (capped at :data:`WINDOW_CAP`)."""
+        c, N = self.c, self.net.N
+        order = self.order
+        cost = (np.diff(c.in_ptr).astype(np.float64) + 8.0)[order]
+        cum = np.concatenate([[0.0], np.cumsum(cost)])
+        # allowed cut positions: not between a value neuron and its error partner
+        ok = np.ones(N + 1, bool)
+        err_at = np.flatnonzero((c.kind[order] != KIND_VALUE) & (c.has_partner[order] == 1))
+        ok[err_at] = False
+        cand = np.flatnonzero(ok[1:N]) + 1
+        p = max(1, min(int(threads), N))
+        cuts = []
+        for k in range(1, p):
+            if not len(cand):
+                break
+            target = cum[-1] * k / p
+            cuts.append(int(cand[np.argmin(np.abs(cum[cand] - target))]))
+        bounds = np.unique(np.array([0, *cuts, N], np.int64))
+        lo, hi = bounds[:-1].copy(), bounds[1:].copy()
+        part = np.empty(N, np.int64)
+        for q, (a, b) in enumerate(zip(lo, hi)):
+            part[order[a:b]] = q
+        cross = part[c.src] != part[c.dst]
+        window = int(c.delay[cross].min()) if cross.any() else WINDOW_CAP
+        return lo, hi, max(1, min(window, WINDOW_CAP))

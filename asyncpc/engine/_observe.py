@@ -1,0 +1,132 @@
+"""Recording buffers and observers.
+
+The compiled loop appends every message sent (and, when asked, every tick) to
+per-partition buffers; the run loop returns before a buffer could overflow, and
+:class:`Recorder` empties them: into the message table of ``record_messages=True``
+(canonical order by ``(t_send, edge)``, the rows of the actor runtime's ``MessageLog``)
+and into the observers' hooks. Hooks are called chunk by chunk, in an order the actor
+runtime could have produced: step by step; in a step, deliveries (by arrival, send step,
+edge), then neuron by neuron in id order its messages (by edge) and its tick.
+A run nobody observes allocates one-element dummies and compiles without recording.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._step import Rec
+
+__all__ = ["Recorder", "subscribed"]
+
+HOOKS = ("before_run", "after_run", "message_sent", "message_delivered", "neuron_ticked")
+_MSG_DTYPES = (("t_send", np.int64), ("t_arrive", np.int64), ("src", np.int32), ("dst", np.int32),
+               ("edge", np.int64), ("value", np.float64), ("dropped", np.bool_))
+
+
+def subscribed(observers, name: str) -> list:
+    """Bound hook methods of the observers that subscribe to ``name``: a hook counts when
+    the observer's class defines it other than as the no-op of a base class named
+    ``Observer`` (the actor runtime's rule, without importing it)."""
+    out = []
+    for o in observers:
+        fn = getattr(type(o), name, None)
+        if fn is None or getattr(fn, "__qualname__", "") == f"Observer.{name}":
+            continue
+        out.append(getattr(o, name))
+    return out
+
+
+class Recorder:
+    """Per-partition buffers (:class:`~asyncpc.engine._step.Rec`) and what drains them."""
+
+    def __init__(self, c, lo, hi, order, *, messages: bool, observers, in_flight0):
+        P = len(lo)
+        self.c = c
+        self.hooks = {h: subscribed(observers, h) for h in HOOKS}
+        self.keep = messages
+        want_msgs = messages or bool(self.hooks["message_sent"] or self.hooks["message_delivered"])
+        want_ticks = bool(self.hooks["neuron_ticked"])
+        self.mode = (1 if want_msgs else 0) | (2 if want_ticks else 0)
+        outdeg = np.diff(c.out_ptr)
+        self.msg_per_step = np.array([int(outdeg[order[a:b]].sum()) for a, b in zip(lo, hi)], np.int64)
+        self.cap = max(1 << 16, 8 * int(self.msg_per_step.max(initial=1))) if want_msgs else 1
+        self.capt = max(1 << 14, 8 * int((hi - lo).max(initial=1))) if want_ticks else 1
+        cm, ct = (self.cap if want_msgs else 1), (self.capt if want_ticks else 1)
+        self.rec = Rec(ts=np.zeros((P, cm), np.int64), ta=np.zeros((P, cm), np.int64),
+                       edge=np.zeros((P, cm), np.int64), val=np.zeros((P, cm)), drop=np.zeros((P, cm), np.int8),
+                       n=np.zeros(P, np.int64), tk_t=np.zeros((P, ct), np.int64), tk_n=np.zeros((P, ct), np.int64),
+                       tk_s=np.zeros((P, ct)), tk_cnt=np.zeros(P, np.int64))
+        self._chunks: list[tuple] = []
+        self._pending = None
+        if self.hooks["message_delivered"]:  # deliveries still to come: the messages in flight
+            fl = in_flight0()
+            self._pending = tuple(np.asarray(fl[k]) for k in ("t_send", "t_arrive", "edge", "value"))
+
+    def flush(self, t_end: int) -> None:
+        """Empty the buffers (everything up to step ``t_end - 1`` has been simulated)."""
+        r = self.rec
+        msgs = [np.concatenate([a[p, :r.n[p]] for p in range(len(r.n))]) for a in (r.ts, r.ta, r.edge, r.val, r.drop)]
+        ticks = [np.concatenate([a[p, :r.tk_cnt[p]] for p in range(len(r.tk_cnt))]) for a in (r.tk_t, r.tk_n, r.tk_s)]
+        r.n[:] = 0
+        r.tk_cnt[:] = 0
+        if self.keep and len(msgs[0]):
+            self._chunks.append(tuple(msgs))
+        if any(self.hooks[h] for h in ("message_sent", "message_delivered", "neuron_ticked")):
+            self._dispatch(msgs, ticks, t_end)
+
+    def _dispatch(self, msgs, ticks, t_end):
+        ts, ta, ed, va, dr = msgs
+        src = self.c.src
+        keys, events = [], []  # sort keys: (step, 0 delivery | 1 neuron, neuron, sub, edge)
+        one, zero = (lambda n: np.ones(n, np.int64)), (lambda n: np.zeros(n, np.int64))
+        if self.hooks["message_sent"]:
+            n = len(ts)
+            keys.append(np.stack([ts, one(n), src[ed].astype(np.int64), zero(n), ed]))
+            events.append(("s", n))
+        if self.hooks["neuron_ticked"]:
+            n = len(ticks[0])
+            keys.append(np.stack([ticks[0], one(n), ticks[1], one(n), zero(n)]))
+            events.append(("t", n))
+        if self._pending is not None:
+            keep = dr == 0
+            p = self._pending
+            ats, ata, aed, ava = (np.concatenate([p[0], ts[keep]]), np.concatenate([p[1], ta[keep]]),
+                                  np.concatenate([p[2], ed[keep]]), np.concatenate([p[3], va[keep]]))
+            now = ata < t_end
+            self._pending = (ats[~now], ata[~now], aed[~now], ava[~now])
+            dts, dta, ded, dva = ats[now], ata[now], aed[now], ava[now]
+            n = len(dts)
+            keys.append(np.stack([dta, zero(n), zero(n), dts, ded]))
+            events.append(("d", n))
+        if not keys:
+            return
+        key = np.concatenate(keys, axis=1)
+        order = np.lexsort(key[::-1])
+        kind = np.concatenate([np.full(n, k) for k, n in events])
+        local = np.concatenate([np.arange(n) for _, n in events])
+        sent, ticked, deliv = self.hooks["message_sent"], self.hooks["neuron_ticked"], self.hooks["message_delivered"]
+        for i in order.tolist():
+            k, j = kind[i], int(local[i])
+            if k == "s":
+                args = (int(ts[j]), int(ta[j]), int(ed[j]), float(va[j]), bool(dr[j]))
+                for f in sent:
+                    f(*args)
+            elif k == "t":
+                args = (int(ticks[0][j]), int(ticks[1][j]), float(ticks[2][j]))
+                for f in ticked:
+                    f(*args)
+            else:
+                args = (int(dta[j]), int(ded[j]), float(dva[j]))
+                for f in deliv:
+                    f(*args)
+
+    def table(self) -> dict:
+        """Every message recorded, as columns in the canonical order (by t_send, then edge)."""
+        if self._chunks:
+            ts, ta, ed, va, dr = (np.concatenate(x) for x in zip(*self._chunks))
+        else:
+            ts = ta = ed = np.zeros(0, np.int64)
+            va, dr = np.zeros(0), np.zeros(0, np.int8)
+        order = np.lexsort((ed, ts))
+        cols = (ts, ta, self.c.src[ed], self.c.dst[ed], ed, va, dr != 0)
+        return {k: np.asarray(v[order], dt) for (k, dt), v in zip(_MSG_DTYPES, cols)}

@@ -1,0 +1,198 @@
+"""``asyncpc.engine.run``: validate, set up the arrays, loop in compiled code, finish."""
+
+from __future__ import annotations
+
+import numbers
+
+import numba
+import numpy as np
+
+from .._seed import normalize_seed
+from ..compile import CompiledNet
+from ..environment import Schedule
+from ..errors import SpecError
+from ..state import RunResult
+from ._carry import finalize, out_rates
+from ._drive import Probes, drive_parallel, drive_serial, set_threads
+from ._layout import EngineLayout
+from ._observe import Recorder, subscribed
+from ._state import EngineState, History, LazyInFlight, start_from
+from ._env import env_messages
+from ._step import Dyn, Work
+from ._warmup import Notice, call, check_cache
+
+__all__ = ["run"]
+
+
+def _check(c, schedule, threads):
+    if not isinstance(c, CompiledNet):
+        raise SpecError(f"c: expected a CompiledNet (asyncpc.compile.compile_network), got {type(c).__name__}")
+    if not isinstance(schedule, Schedule):
+        raise SpecError(f"schedule: expected an asyncpc.environment.Schedule, got {type(schedule).__name__}")
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+        raise SpecError(f"threads: must be an integer >= 1, got {threads!r}")
+    N = c.n_neurons
+    nn = np.asarray(schedule.ev_neuron)
+    bad = np.flatnonzero((nn < -1) | (nn >= N))
+    if len(bad):
+        raise SpecError(f"schedule.ev_neuron[{bad[0]}]: neuron {int(nn[bad[0]])} out of range "
+                        f"(0..{N - 1}, or -1 for every neuron)")
+    if len(schedule.ev_t) > 1 and np.any(np.diff(schedule.ev_t) < 0):
+        raise SpecError("schedule.ev_t: must be sorted by send step")
+    if schedule.env_delay < 1:
+        raise SpecError(f"schedule.env_delay: must be >= 1 step, got {schedule.env_delay}")
+    kinds = np.asarray(schedule.ev_kind)
+    if len(kinds) and (kinds.min() < 0 or kinds.max() > 2):
+        raise SpecError("schedule.ev_kind: must be 0 (clamp), 1 (unclamp) or 2 (modulate)")
+    ro = np.asarray(schedule.readout)
+    if len(ro) and (ro.min() < 0 or ro.max() >= N):
+        raise SpecError(f"schedule.readout: neuron ids must be in 0..{N - 1}")
+
+
+def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None, state=None,
+        threads: int = 1, record_messages: bool = False, observers=()) -> RunResult:
+    """Simulate ``c`` driven by ``schedule`` in compiled code, on ``threads`` threads.
+
+    Same semantics, draws and results, bit for bit, as :func:`asyncpc.actors.run`
+    (docs/architecture.md, "The runtime interface"); see docs/engine.md for how.
+
+    Parameters
+    ----------
+    c : CompiledNet
+    schedule : Schedule
+        Environment messages and probe steps.
+    seed : int
+        Seeds the counter-based draws (loss, message jitter, clock jitter).
+    until : int, optional
+        First step not simulated (default ``schedule.end``).
+    state : NetState or RunResult, optional
+        Where to start (default ``NetState.initial(c)``); pass a returned ``result.state``
+        (an :class:`EngineState`), or an actor runtime's ``CarryState``, to continue --
+        with the same seed.
+    threads : int
+        Partitions of the network, each advanced by its own thread inside windows of the
+        minimum delay. Results do not depend on it. ``1`` runs a serial loop.
+    record_messages : bool
+        Record every message sent into ``result.extra["messages"]`` (columns
+        ``t_send, t_arrive, src, dst, edge, value, dropped`` in the canonical order by
+        ``(t_send, edge)``, the rows of the actor runtime's ``MessageLog``).
+    observers : sequence
+        Objects with any of the hooks ``before_run``, ``after_run``, ``message_sent``,
+        ``message_delivered``, ``neuron_ticked`` (see ``asyncpc.actors.Observer``);
+        they are called chunk by chunk, never change the dynamics, and slow the run
+        only when they subscribe to per-message or per-tick hooks.
+
+    Returns
+    -------
+    RunResult
+        ``runtime="engine"``; ``state`` an :class:`EngineState`; ``extra``:
+        ``in_flight`` (columns of the messages in flight at the end, computed on first
+        access), ``messages`` (if recorded), ``partition`` (the partition of each neuron) and
+        ``window`` (steps between the partitions' meetings; None when serial).
+
+    Examples
+    --------
+    >>> from asyncpc.compile import compile_network
+    >>> from asyncpc.engine import run
+    >>> from asyncpc.environment import Schedule
+    >>> from asyncpc.model import layered
+    >>> c = compile_network(layered([2, 3, 1]))
+    >>> res = run(c, Schedule.empty(end=20))
+    >>> res.state.t, res.sent == res.delivered + res.dropped + len(res.extra["in_flight"]["edge"])
+    (20, True)
+    """
+    _check(c, schedule, threads)
+    check_cache()
+    seed = normalize_seed(seed)
+    threads = int(threads)
+    lay = EngineLayout(c)
+    net = lay.net
+    start = start_from(c, lay, state, seed)
+    st, hist, flag, n_fl0 = start.state, start.hist, start.flag, start.n_in_flight
+    t0 = int(st.t)
+    stop = int(schedule.end if until is None else until)
+    if stop < t0:
+        raise SpecError(f"until: step {stop} is before the state's step {t0}")
+    notice = Notice()
+    N = net.N
+    with notice.section():
+        rates = out_rates(net, np.ascontiguousarray(st.last_sent, np.float64))
+    f8 = lambda a: np.ascontiguousarray(a, np.float64)  # noqa: E731
+    i8 = lambda a: np.ascontiguousarray(a, np.int64)  # noqa: E731
+    dyn = Dyn(s=f8(st.s), w=f8(st.w), bias=f8(st.bias), clamped=np.ascontiguousarray(st.clamped, np.int8),
+              clamp_val=f8(st.clamp_val), gain=f8(st.gain), last_tick=i8(st.last_tick),
+              next_tick=i8(st.next_tick), ticks=i8(st.ticks), last_sent=f8(st.last_sent), out_rate=rates,
+              inbox=f8(st.inbox), synced=np.full(N, t0 - 1, np.int64), hist=hist, flag=flag)
+
+    env, env_later = env_messages(schedule, t0, stop, start.env)
+    pt = np.asarray(schedule.probe_t, np.int64)
+    pt = pt[(pt >= t0) & (pt < stop)]
+    probes = Probes(t=pt, readout=np.asarray(schedule.readout, np.int64), err_ids=lay.err_ids,
+                    area_ptr=lay.area_ptr, x=np.zeros((len(pt), len(schedule.readout))),
+                    energy=np.zeros((len(pt), len(c.area_names))))
+
+    parallel = threads > 1 and not net.transport and N > 1
+    lo, hi, window = lay.partitions(threads if parallel else 1)
+    P = len(lo)
+    parallel = parallel and P > 1
+    width = (max(lay.max_indeg, 1) + 15) // 8 * 8  # rows padded apart: no shared cache line
+    work = Work(scratch=np.zeros((P, width)), wscratch=np.zeros((P, width)),
+                cnt=np.zeros((P, 2), np.int64), ev_ptr=np.zeros(P, np.int64))
+    observers = tuple(observers)
+
+    rec = Recorder(c, lo, hi, lay.order, messages=bool(record_messages), observers=observers,
+                   in_flight0=start.columns)
+    live = EngineState(t=t0, s=dyn.s, w=dyn.w, bias=dyn.bias, clamped=dyn.clamped, clamp_val=dyn.clamp_val,
+                       gain=dyn.gain, last_tick=dyn.last_tick, next_tick=dyn.next_tick, ticks=dyn.ticks,
+                       last_sent=dyn.last_sent, inbox=dyn.inbox, sent=st.sent, delivered=st.delivered,
+                       dropped=st.dropped)
+    ctx = None
+    if observers:
+        from ..actors import RunContext  # the observers' protocol is defined with the actor runtime
+
+        ctx = RunContext(net=c, schedule=schedule, seed=seed, t0=t0, until=stop, state=live)
+        for hook in subscribed(observers, "before_run"):
+            hook(ctx)
+
+    prev = numba.get_num_threads()
+    t, pk = t0, 0
+    try:
+        if parallel:
+            set_threads(P)
+        while t < stop:
+            args = (net, dyn, env, seed, t, stop, pk, probes, work, rec.rec, rec.mode, lo, hi,
+                    rec.msg_per_step, rec.cap, rec.capt)
+            if parallel:
+                t, pk = call(drive_parallel, args + (window,), literal_at=10, notice=notice)
+            else:
+                t, pk = call(drive_serial, args, literal_at=10, notice=notice)
+            if rec.mode:
+                rec.flush(t)
+    finally:
+        numba.set_num_threads(prev)
+
+    with notice.section():
+        n_fl = int(finalize(net, dyn, seed, stop, np.zeros(max(lay.max_indeg, 1))))
+    notice.done()
+    sent = int(st.sent + work.cnt[:, 0].sum())
+    dropped = int(st.dropped + work.cnt[:, 1].sum())
+    delivered = int(st.delivered + n_fl0 + (sent - st.sent) - (dropped - st.dropped) - n_fl)
+    hist_out = History(t=stop, seed=seed, n_in_flight=n_fl, hist=dyn.hist, flag=dyn.flag, layout=lay,
+                       env=env_later)
+    out = EngineState(t=stop, s=dyn.s, w=dyn.w, bias=dyn.bias, clamped=dyn.clamped, clamp_val=dyn.clamp_val,
+                      gain=dyn.gain, last_tick=dyn.last_tick, next_tick=dyn.next_tick, ticks=dyn.ticks,
+                      last_sent=dyn.last_sent, inbox=dyn.inbox, sent=sent, delivered=delivered,
+                      dropped=dropped, history=hist_out)
+    part = np.empty(N, np.int64)
+    for q, (a, b) in enumerate(zip(lo, hi)):
+        part[lay.order[a:b]] = q
+    extra = {"in_flight": LazyInFlight(hist_out), "partition": part, "window": window if parallel else None}
+    if record_messages:
+        extra["messages"] = rec.table()
+    res = RunResult(probe_t=pt.copy(), probe_x=probes.x, probe_energy=probes.energy, state=out,
+                    runtime="engine", threads=P if parallel else 1, extra=extra)
+    if ctx is not None:
+        ctx.state, ctx.result = out, res
+        for hook in subscribed(observers, "after_run"):
+            hook(ctx)
+    return res

@@ -1,0 +1,157 @@
+"""Compiling the engine: explicitly (:func:`warmup`) or on first use, announced once.
+
+Importing :mod:`asyncpc.engine` compiles nothing. The first call of a run loop with new
+argument types compiles it (or loads it from Numba's on-disk cache, ``cache=True``);
+when that takes more than a moment the user is told on stderr, once per process, that
+the engine is compiling and then how long it took.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+from numba import typeof, types
+from numba.core.dispatcher import Dispatcher
+
+__all__ = ["Notice", "call", "check_cache", "warmup"]
+
+_checked = {"done": False}
+
+
+def check_cache() -> None:
+    """Drop the engine's on-disk compiled code if any source it inlines has changed.
+
+    Numba invalidates a cached function only when *its own* file changes; the engine's
+    loops inline the kernels (``asyncpc.kernels``) and ``_step``, so an edited kernel
+    would otherwise keep running in its old form here while the actor runtime ran the
+    new one. A digest of those sources is kept next to the cache; once per process it
+    is compared, and on a mismatch every engine function's cache index is flushed.
+    """
+    if _checked["done"]:
+        return
+    _checked["done"] = True
+    from .. import kernels
+    from . import _carry, _drive, _step
+
+    mods = [kernels._activations, kernels._rng, kernels._tick, kernels._options, _step, _carry, _drive]
+    digest = hashlib.sha256()
+    for m in mods:
+        with open(m.__file__, "rb") as fh:
+            digest.update(fh.read())
+    want = digest.hexdigest()
+    disps = [v for m in (_step, _carry, _drive) for v in vars(m).values() if isinstance(v, Dispatcher)]
+    path = getattr(getattr(_drive.drive_serial, "_cache", None), "cache_path", None)
+    if not path:
+        return
+    stamp = os.path.join(path, "asyncpc-engine.sources")
+    try:
+        with open(stamp) as fh:
+            have = fh.read().strip()
+    except OSError:
+        have = None
+    if have == want:
+        return
+    for d in disps:
+        d._cache.flush()
+    try:
+        with open(stamp, "w") as fh:
+            fh.write(want + "\n")
+    except OSError:  # a read-only cache: the flushed index is simply rebuilt next time
+        pass
+
+
+class Notice:
+    """Tells the user, once per process, that the engine is compiling and how long it took.
+
+    Wrap in :meth:`section` only calls that are quick unless they compile (explicit
+    compiles, set-up and finishing kernels); when a section outlasts one second the
+    notice is printed, and :meth:`done` prints the total.
+    """
+
+    _printed = False  # once per process
+
+    def __init__(self):
+        self.elapsed = 0.0
+        self.shown = False
+
+    def _show(self):
+        if not Notice._printed:
+            Notice._printed = True
+            self.shown = True
+            print("asyncpc.engine: compiling the engine for this machine (once; cached on disk) ...",
+                  file=sys.stderr, flush=True)
+
+    @contextmanager
+    def section(self):
+        timer = threading.Timer(1.0, self._show)
+        timer.daemon = True
+        t0 = time.perf_counter()
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            self.elapsed += time.perf_counter() - t0
+
+    def done(self):
+        """Report the compile time of this run if it announced compiling."""
+        if self.shown:
+            print(f"asyncpc.engine: compiled in {self.elapsed:.1f} s", file=sys.stderr, flush=True)
+        self.shown = False
+
+
+def _signature(args, literal_at: int):
+    sig = [typeof(a) for a in args]
+    sig[literal_at] = types.literal(int(args[literal_at]))
+    return tuple(sig)
+
+
+def call(fn, args, *, literal_at: int, notice: Notice):
+    """``fn(*args)``, its specialisation compiled (or loaded) first inside ``notice``."""
+    sig = _signature(args, literal_at)
+    cres = fn.overloads.get(sig)
+    if cres is None:
+        with notice.section():
+            fn.compile(sig)
+        cres = fn.overloads[sig]
+    # the compiled entry point itself: dispatching a literal argument through the
+    # dispatcher would cost milliseconds per call
+    return cres.entry_point(*args)
+
+
+def warmup(threads: int = 2) -> float:
+    """Compile (or load from the on-disk cache) the engine's common specialisations: the
+    serial and the parallel loop, with and without message recording. Returns seconds.
+
+    Runs are correct without it; it moves the JIT cost out of the first run.
+
+    Examples
+    --------
+    >>> from asyncpc.engine import warmup
+    >>> warmup() >= 0.0
+    True
+    """
+    from ..compile import compile_network
+    from ..environment import EV_CLAMP, Schedule
+    from ..model import Clocks, Messages, layered
+    from ._run import run
+
+    t = time.perf_counter()
+    quiet = Notice._printed
+    Notice._printed = True  # an explicit warm-up needs no notice
+    try:
+        c = compile_network(layered([2, 2, 1], seed=0, clocks=Clocks(period=0.2, phase="random", jitter=0.1),
+                                    messages=Messages(loss=0.1, jitter=0.1)), h=0.1)
+        sch = Schedule.from_events([(0, EV_CLAMP, 0, 1.0)], probe_t=[3], readout=[0], end=6)
+        for th in sorted({1, max(1, int(threads))}):
+            for rec in (False, True):
+                r = run(c, sch, seed=0, until=3, threads=th, record_messages=rec)
+                run(c, sch, seed=0, state=r.state, threads=th, record_messages=rec)
+    finally:
+        Notice._printed = quiet
+    return time.perf_counter() - t
