@@ -135,12 +135,30 @@ class Metrics:
             out["w_v_angle_deg_start"] = self.align[0]
         return out
 
-    def baselines(self, scn) -> dict:
-        """Online backprop on the same architecture, initialisation and split (if it applies)."""
-        fn = getattr(scn, "backprop_baseline", None)
-        if fn is None:
+    def baselines(self, scn, lr: float = 0.01) -> dict:
+        """Online backprop on the same architecture, initialisation, split and number of
+        epochs (when the network is a discriminative chain and the data a dataset)."""
+        from ..errors import AsyncPCError
+        from ..reference import BackpropMLP
+
+        meta = self.schedule.meta
+        if self.data is None or meta.get("protocol") != "stream" or self.n_label == 0:
             return {}
-        return fn(self.c, self.data) or {}
+        try:
+            mlp = BackpropMLP.from_compiled(self.c)
+            if mlp.weights[0].shape[1] != self.data.n_features:
+                return {}
+            Y = self.data.targets(self.data.y_train, self.n_label, meta["label_on"], meta["label_off"])
+            curve = []
+            for e in range(int(meta.get("epochs", 1))):
+                mlp.fit(self.data.X_train, Y, epochs=1, lr=lr, seed=scn.run.seed * 1000 + e)
+                out = mlp.predict(self.data.X_test)
+                pred = (out[:, 0] > self.threshold).astype(int) if self.n_label == 1 else out.argmax(1)
+                curve.append(float(np.mean(pred == self.data.y_test)))
+        except AsyncPCError:
+            return {}
+        self.backprop_curve = curve
+        return dict(backprop_test_accuracy=curve[-1], backprop_test_accuracy_by_epoch=curve, backprop_lr=lr)
 
     # ------------------------------------------------------------------ plots
     def plot(self, scn, state, net) -> None:

@@ -113,6 +113,8 @@ def _signature(args, literal_at: int):
 
 def call(fn, args, *, literal_at: int, notice: Notice):
     """``fn(*args)``, its specialisation compiled (or loaded) first inside ``notice``."""
+    if not hasattr(fn, "overloads"):  # NUMBA_DISABLE_JIT=1: plain Python
+        return fn(*args)
     sig = _signature(args, literal_at)
     cres = fn.overloads.get(sig)
     if cres is None:

@@ -1,0 +1,175 @@
+"""End to end: the shipped scenarios, the commands, and bad input (exit 2, one line)."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asyncpc.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SC = ROOT / "scenarios"
+SUMMARY_KEYS = {"test_accuracy", "train_accuracy", "final_energy", "messages_sent", "messages_delivered",
+                "messages_dropped", "sim_time_ms", "wall_seconds", "runtime", "threads", "seed"}
+
+
+def run(tmp_path, name, *sets, out="run", extra=()):
+    argv = ["run", str(SC / name), "--out", str(tmp_path / out), "--quiet", *extra]
+    for s in sets:
+        argv += ["--set", s]
+    return main(argv), tmp_path / out
+
+
+def summary(d):
+    return json.loads((d / "summary.json").read_text())
+
+
+def test_springs_settles_at_the_closed_form_equilibrium(tmp_path):
+    code, d = run(tmp_path, "springs.toml")
+    assert code == 0
+    assert (d / "plots" / "settling.png").exists() and (d / "plots" / "energy.png").exists()
+    from asyncpc.scenario import load_scenario
+
+    c = load_scenario(SC / "springs.toml").compile()
+    w = {}
+    for e in range(c.n_edges):
+        if c.kind[c.dst[e]] == 1 and c.in_ptr[c.dst[e]] != e:  # predict edges
+            w[c.area_names[c.area[c.dst[e]]]] = c.w[e]
+    w1, w2 = w["x"], w["obs"]
+    x_star = (w1 * 1.0 + w2 * 2.0) / (1 + w2 ** 2)
+    rows = list(csv.DictReader(open(d / "metrics.csv")))
+    assert len(rows) == 150
+    s = summary(d)
+    F_star = 0.5 * (x_star - w1) ** 2 + 0.5 * (2.0 - w2 * x_star) ** 2
+    assert s["final_energy"] == pytest.approx(F_star, rel=1e-6)
+
+
+def test_xor_learns_all_four_patterns_and_runtimes_agree(tmp_path):
+    code, d = run(tmp_path, "xor.toml", "data.epochs=120", extra=["--threads", "2"])
+    assert code == 0
+    s = summary(d)
+    assert SUMMARY_KEYS <= set(s) and s["status"] == "completed"
+    assert s["test_accuracy"] == 1.0
+    assert s["messages_sent"] == s["messages_delivered"] + s["messages_dropped"] + \
+        (s["messages_sent"] - s["messages_delivered"] - s["messages_dropped"])
+    for f in ("scenario.toml", "manifest.json", "metrics.csv", "plots/energy.png", "plots/accuracy.png"):
+        assert (d / f).exists(), f
+    man = json.loads((d / "manifest.json").read_text())
+    assert man["runtime"] == "engine" and man["threads"] == 2 and man["ended"]
+    # the resolved scenario reproduces the run
+    code, d2 = run(tmp_path, "xor.toml", "data.epochs=3", out="e")
+    code2, d3 = run(tmp_path, "xor.toml", "data.epochs=3", out="a", extra=["--runtime", "actors"])
+    assert code == code2 == 0
+    assert (d2 / "metrics.csv").read_text() == (d3 / "metrics.csv").read_text()
+    s2, s3 = summary(d2), summary(d3)
+    for k in ("messages_sent", "messages_delivered", "messages_dropped", "final_energy"):
+        assert s2[k] == s3[k]
+
+
+def test_digits_short_run_writes_everything(tmp_path):
+    code, d = run(tmp_path, "digits.toml", "data.max_train=120", "data.max_test=40", "data.train_eval=20",
+                  "data.epochs=1", "data.present=5.0")
+    assert code == 0
+    s = summary(d)
+    assert SUMMARY_KEYS <= set(s)
+    assert 0.0 <= s["test_accuracy"] <= 1.0 and s["train_accuracy"] is not None
+    assert "backprop_test_accuracy" in s
+    rows = list(csv.DictReader(open(d / "metrics.csv")))
+    assert len(rows) == 120 + 40 + 20
+    assert {"t_ms", "split", "correct", "energy_hidden1", "energy_label"} <= set(rows[0])
+    assert (d / "plots" / "alignment.png").exists()
+
+
+def test_generate_scenario_draws_digits(tmp_path):
+    code, d = run(tmp_path, "digits_generate.toml", "data.max_train=200", "data.max_test=20",
+                  "data.epochs=1", "data.present=5.0")
+    assert code == 0
+    assert (d / "plots" / "generated.png").exists()
+
+
+def test_weight_transport_scenario_plots_alignment(tmp_path):
+    code, d = run(tmp_path, "weight_transport.toml", "data.max_train=100", "data.max_test=20",
+                  "data.epochs=1", "data.present=5.0", "data.train_eval=0")
+    assert code == 0
+    assert (d / "plots" / "alignment.png").exists()
+    s = summary(d)
+    assert set(s["w_v_angle_deg"]) == {"input->hidden1", "hidden1->label"}
+
+
+def test_validate_graph_describe(tmp_path, capsys):
+    assert main(["validate", str(SC / "digits.toml")]) == 0
+    assert "ok" in capsys.readouterr().out
+    out = tmp_path / "net.graphml"
+    assert main(["graph", str(SC / "xor.toml"), "--export", str(out)]) == 0
+    from asyncpc.model import from_graphml
+
+    assert from_graphml(out).n_edges("predict") == 2 * 16 + 16
+    assert main(["describe"]) == 0
+    text = capsys.readouterr().out
+    assert "value neuron" in text and "error neuron" in text and "tau" in text
+
+
+@pytest.mark.parametrize("body, sets, needle", [
+    ("[run]\nseed = -1\n", [], "run.seed"),
+    ("[data]\nsource = 'xor'\n[banana]\nx = 1\n", [], "banana"),
+    ("[network]\nsizes = [2, 4, 1]\n[data]\nsource = 'xor'\n[delays]\nforward = -0.5\n", [], "delays.forward"),
+    ("[network]\nsizes = [2, 4, 1]\n[data]\nsource = 'missing.csv'\n", [], "missing.csv"),
+    ("[network\nsizes = [2]\n", [], "bad.toml"),
+    ("[network]\nsizes = [2, 4, 1]\n[data]\nsource = 'xor'\n", ["data.epochs=zero"], "data.epochs"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, body, sets, needle):
+    f = tmp_path / "bad.toml"
+    f.write_text(body)
+    argv = ["run", str(f), "--out", str(tmp_path / "r"), "--quiet"]
+    for s in sets:
+        argv += ["--set", s]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err and "Traceback" not in err
+    assert "bad.toml" in err
+
+
+def test_diverging_run_stops_with_exit_2_and_keeps_files(tmp_path, capsys):
+    code, d = run(tmp_path, "xor.toml", "learning.eta=50.0", "data.epochs=20")
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "diverged" in err and len(err.splitlines()) == 1
+    s = summary(d)
+    assert s["status"] == "diverged"
+    assert (d / "metrics.csv").exists() and (d / "manifest.json").exists()
+
+
+def test_trace_commands(tmp_path, capsys):
+    code, d = run(tmp_path, "xor.toml", "data.epochs=2", "trace.enabled=true",
+                  'trace.neurons=["hidden1:0", "label"]', "trace.state_every=50", "trace.to=100.0")
+    assert code == 0
+    assert main(["trace", "info", str(d)]) == 0
+    assert "by_role" in capsys.readouterr().out
+    assert main(["trace", "show", str(d), "--neuron", "hidden1:0", "--role", "feedback",
+                 "--from", "10ms", "--to", "12ms", "--limit", "5"]) == 0
+    assert "feedback" in capsys.readouterr().out
+    out = tmp_path / "p.json"
+    assert main(["trace", "export", str(d), "--perfetto", str(out)]) == 0
+    assert json.loads(out.read_text())["traceEvents"]
+    assert main(["trace", "plot", str(d), "--neuron", "hidden1:0"]) == 0
+    from asyncpc import trace
+
+    tr = trace.load(d)
+    ts = tr.messages.column("t_send").to_numpy()
+    assert ts.max() < 1000 and np.all(np.diff(ts) >= 0)
+    assert main(["trace", "show", str(d), "--neuron", "nowhere:1"]) == 2
+
+
+def test_sweep_is_resumable(tmp_path, capsys):
+    argv = ["sweep", str(SC / "xor.toml"), "--grid", "learning.eta=0.01,0.02", "--seeds", "1",
+            "--jobs", "1", "--out", str(tmp_path / "sw"), "--set", "data.epochs=2", "--quiet"]
+    assert main(argv) == 0
+    rows = list(csv.DictReader(open(tmp_path / "sw" / "results.csv")))
+    assert len(rows) == 2 and all(r["status"] == "completed" for r in rows)
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "sw" / "points").glob("*/summary.json")}
+    assert main(argv) == 0
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert (tmp_path / "sw" / "plots" / "test_accuracy_vs_learning_eta.png").exists()
+    assert main(["sweep", str(SC / "xor.toml"), "--grid", "nope.key=1", "--out", str(tmp_path / "x")]) == 2
