@@ -1,0 +1,282 @@
+"""The compiled engine reproduces the actor runtime bit for bit, and the dense oracle.
+
+Equality with :mod:`asyncpc.actors` is exact (``np.array_equal`` on every state array,
+counter, probe and message-log column), for random layered networks and random area
+DAGs with heterogeneous delays, clocks (periods, phases, clock jitter), message jitter,
+loss and on_delta messaging; for one and two threads; across repeats; and across a
+checkpoint (run to T/2, continue) -- including continuing in the other runtime.
+"""
+
+import subprocess
+import sys
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from asyncpc import actors, engine
+from asyncpc.compile import compile_network
+from asyncpc.environment import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Schedule
+from asyncpc.errors import AsyncPCError, SpecError
+from asyncpc.model import ACTIVATIONS, Clocks, Learning, Messages, from_area_graph, layered
+from asyncpc.reference import DensePC
+
+FIELDS = ("s", "w", "bias", "clamped", "clamp_val", "gain", "last_tick", "next_tick", "ticks",
+          "last_sent", "inbox")
+COUNTERS = ("t", "sent", "delivered", "dropped")
+
+
+def assert_same_state(a, b):
+    for k in FIELDS:
+        assert np.array_equal(getattr(a, k), getattr(b, k)), k
+    for k in COUNTERS:
+        assert getattr(a, k) == getattr(b, k), k
+
+
+def assert_same_result(a, b):
+    assert_same_state(a.state, b.state)
+    assert np.array_equal(a.probe_t, b.probe_t)
+    assert np.array_equal(a.probe_x, b.probe_x)
+    assert np.array_equal(a.probe_energy, b.probe_energy)
+
+
+def assert_same_table(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype, k
+        assert np.array_equal(a[k], b[k]), k
+
+
+def concat(*results):
+    """Probes of consecutive runs as one run's."""
+    return (np.concatenate([r.probe_t for r in results]), np.concatenate([r.probe_x for r in results]),
+            np.concatenate([r.probe_energy for r in results]))
+
+
+# ---------------------------------------------------------------------------- networks
+NOISY = dict(clocks=Clocks(period={"dist": "uniform", "low": 0.2, "high": 0.5}, phase="random", jitter=0.1),
+             messages=Messages(send="on_delta", threshold=0.01, loss=0.2, jitter=0.2),
+             learning=Learning(eta=0.05, decay=0.01), delay={"dist": "uniform", "low": 0.1, "high": 0.8})
+
+
+def random_schedule(c, rng, end, n_events=8):
+    values = np.flatnonzero(c.kind == 0)
+    ev = []
+    for _ in range(n_events):
+        t = int(rng.integers(0, end - 2))
+        k = int(rng.integers(0, 3))
+        if k == EV_MODULATE:
+            ev.append((t, k, -1 if rng.random() < 0.5 else int(rng.choice(values)), float(rng.choice([0.0, 0.5, 1.0]))))
+        else:
+            ev.append((t, k, int(rng.choice(values)), float(rng.normal())))
+    probes = sorted(set(int(x) for x in rng.integers(0, end, 4)))
+    readout = rng.choice(values, size=min(3, len(values)), replace=False)
+    return Schedule.from_events(ev, probe_t=probes, readout=readout, end=end)
+
+
+@st.composite
+def scenarios(draw):
+    """A small random network (layered or an area DAG) with heterogeneous timing, and a schedule."""
+    seed = draw(st.integers(0, 2**16))
+    jit_clock = draw(st.sampled_from([0.0, 0.1]))
+    low = 0.2 if jit_clock else 0.1
+    clocks = Clocks(period={"dist": "uniform", "low": low, "high": draw(st.sampled_from([low, 0.5]))},
+                    phase=draw(st.sampled_from(["zero", "random"])), jitter=jit_clock)
+    messages = Messages(send=draw(st.sampled_from(["always", "on_delta"])), threshold=0.005,
+                        loss=draw(st.sampled_from([0.0, 0.25])), jitter=draw(st.sampled_from([0.0, 0.3])))
+    learning = Learning(eta=draw(st.sampled_from([0.0, 0.05])), decay=draw(st.sampled_from([0.0, 0.01])))
+    delay = {"dist": "uniform", "low": 0.1, "high": draw(st.sampled_from([0.1, 0.4, 1.0]))}
+    kw = dict(clocks=clocks, messages=messages, learning=learning, delay=delay, seed=seed,
+              partner_delay=draw(st.sampled_from([0.1, 0.2])))
+    tau_e = draw(st.sampled_from([0.0, 1.0]))
+    if draw(st.booleans()):
+        sizes = draw(st.lists(st.integers(1, 4), min_size=2, max_size=4))
+        net = layered(sizes, activation=draw(st.sampled_from(ACTIVATIONS)), tau_e=tau_e, **kw)
+    else:
+        n = draw(st.integers(3, 4))
+        ag = nx.DiGraph()
+        for i in range(n):
+            ag.add_node(f"a{i}", size=draw(st.integers(1, 3)), activation=draw(st.sampled_from(ACTIVATIONS)),
+                        tau_e=tau_e)
+        pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+        chosen = draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=len(pairs), unique=True))
+        ag.add_edges_from((f"a{i}", f"a{j}") for i, j in chosen)
+        net = from_area_graph(ag, **kw)
+    c = compile_network(net, h=0.1)
+    end = draw(st.integers(20, 60))
+    return c, random_schedule(c, np.random.default_rng(seed), end), seed
+
+
+# ---------------------------------------------------------------------------- the oracle
+def test_equals_dense_reference_with_learning():
+    c = compile_network(layered([5, 4, 3], activation="tanh", tau_e=0.0, seed=4,
+                                learning=Learning(eta=0.05, eta_b=0.02, decay=0.01)), h=0.1)
+    x_in, lab = c.neurons_of("input"), c.neurons_of("label")
+    rng = np.random.default_rng(0)
+    ev = [(0, EV_CLAMP, int(i), float(v)) for i, v in zip(x_in, rng.normal(size=5))]
+    ev += [(0, EV_CLAMP, int(i), float(v)) for i, v in zip(lab, rng.normal(size=3))]
+    ev += [(60, EV_UNCLAMP, int(i), 0.0) for i in lab] + [(80, EV_MODULATE, -1, 0.5)]
+    sch = Schedule.from_events(ev, probe_t=[10, 59, 61, 119], readout=lab, end=120)
+    ref = DensePC.from_compiled(c).run(sch)
+    eng = engine.run(c, sch, seed=0)
+    for k in ("s", "w", "bias", "inbox", "last_sent"):
+        np.testing.assert_allclose(getattr(eng.state, k), getattr(ref.state, k), rtol=0, atol=1e-12, err_msg=k)
+    np.testing.assert_allclose(eng.probe_x, ref.probe_x, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(eng.probe_energy, ref.probe_energy, rtol=0, atol=1e-12)
+    assert (eng.sent, eng.delivered, eng.dropped) == (ref.state.sent, ref.state.delivered, ref.state.dropped)
+    assert abs(eng.state.w - c.w).max() > 1e-3  # it did learn
+
+
+# ---------------------------------------------------------------------------- bit for bit
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=scenarios())
+def test_engine_equals_actor_runtime(case):
+    c, sch, seed = case
+    log = actors.MessageLog()
+    ref = actors.run(c, sch, seed=seed, observers=[log])
+    one = engine.run(c, sch, seed=seed, record_messages=True)
+    two = engine.run(c, sch, seed=seed, threads=2, record_messages=True)
+    assert_same_result(one, ref)
+    assert_same_result(two, ref)
+    assert_same_table(one.extra["messages"], log.table())
+    assert_same_table(two.extra["messages"], log.table())
+    assert_same_table(dict(one.extra["in_flight"]), dict(ref.extra["in_flight"]))
+    # resume at T/2 (engine, other thread count) == one run
+    half = sch.end // 2
+    a = engine.run(c, sch, seed=seed, until=half, threads=2, record_messages=True)
+    b = engine.run(c, sch, seed=seed, state=a.state, record_messages=True)
+    assert_same_state(b.state, ref.state)
+    for x, y in zip(concat(a, b), concat(ref)):
+        assert np.array_equal(x, y)
+    for k, col in log.table().items():
+        assert np.array_equal(np.concatenate([a.extra["messages"][k], b.extra["messages"][k]]), col), k
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=scenarios())
+def test_checkpoints_cross_runtimes(case):
+    c, sch, seed = case
+    half = sch.end // 3
+    ref = engine.run(c, sch, seed=seed)
+    act_half = actors.run(c, sch, seed=seed, until=half)
+    eng_half = engine.run(c, sch, seed=seed, until=half)
+    assert_same_table(dict(eng_half.extra["in_flight"]), dict(act_half.extra["in_flight"]))
+    assert_same_state(engine.run(c, sch, seed=seed, state=act_half.state, threads=2).state, ref.state)
+    assert_same_state(actors.run(c, sch, seed=seed, state=eng_half.state).state, ref.state)
+
+
+def test_threads_repeats_and_partitions_are_identical():
+    c = compile_network(layered([12, 9, 6, 3], seed=2, **NOISY), h=0.1)
+    sch = random_schedule(c, np.random.default_rng(1), 150, n_events=20)
+    runs = [engine.run(c, sch, seed=7, threads=t) for t in (1, 2, 3, 2, 1)]
+    for r in runs[1:]:
+        assert_same_result(r, runs[0])
+    assert runs[2].extra["partition"].max() == 2 and runs[2].extra["window"] >= 1
+    # a chain of short runs (as the CLI makes) == one run
+    st, parts = None, []
+    for until in (1, 2, 30, 31, 90, 150):
+        r = engine.run(c, sch, seed=7, state=st, until=until, threads=2)
+        st = r.state
+        parts.append(r)
+    assert_same_state(st, runs[0].state)
+    for x, y in zip(concat(*parts), concat(runs[0])):
+        assert np.array_equal(x, y)
+
+
+def test_environment_messages_in_flight_carry_over():
+    c = compile_network(layered([3, 2], seed=0), h=0.1)
+    ids = c.neurons_of("input")
+    first = Schedule.from_events([(9, EV_CLAMP, int(ids[0]), 2.0), (9, EV_MODULATE, -1, 0.0)],
+                                 env_delay=3, end=30)
+    other = Schedule.from_events([(10, EV_CLAMP, int(ids[1]), -1.0)], env_delay=2, end=30)
+    a = engine.run(c, first, until=10)   # both messages of step 9 still in flight
+    assert list(a.extra["in_flight"]["env_t_arrive"]) == [12, 12]
+    b = engine.run(c, other, state=a.state)  # ... and delivered though `other` lacks them
+    assert_same_result(b, actors.run(c, other, state=actors.run(c, first, until=10).state))
+    assert b.state.clamped[ids[:2]].tolist() == [1, 1] and b.state.gain.max() == 0.0
+
+
+def test_message_sent_before_the_first_step_arrives_in_it():
+    c = compile_network(layered([2, 1], seed=0), h=0.1)
+    ids = c.neurons_of("input")
+    sch = Schedule.from_events([(-1, EV_UNCLAMP, int(ids[0]), 0.0), (-1, EV_CLAMP, int(ids[0]), 0.7)], end=3)
+    r = engine.run(c, sch)
+    assert r.state.clamped[ids[0]] == 1 and r.state.s[ids[0]] == 0.7
+
+
+def test_transport_mode_matches_actor_runtime():
+    c = compile_network(layered([4, 3, 2], seed=1, learning=Learning(eta=0.05, feedback="transport")), h=0.1)
+    sch = random_schedule(c, np.random.default_rng(3), 40)
+    assert_same_result(engine.run(c, sch, seed=1, threads=2), actors.run(c, sch, seed=1))
+
+
+# ---------------------------------------------------------------------------- observers
+class Hooks(actors.Observer):
+    def __init__(self):
+        self.ticks, self.delivered, self.calls = 0, 0, []
+
+    def before_run(self, ctx):
+        self.calls.append(("before", ctx.t0, ctx.until))
+
+    def after_run(self, ctx):
+        self.calls.append(("after", ctx.result.state.t))
+
+    def neuron_ticked(self, t, neuron, s):
+        self.ticks += 1
+
+    def message_delivered(self, t, edge, value):
+        self.delivered += 1
+
+
+def test_observers_see_what_the_actor_runtime_shows():
+    c = compile_network(layered([3, 3, 2], seed=5, **NOISY), h=0.1)
+    sch = random_schedule(c, np.random.default_rng(5), 50)
+    log_a, log_e, h_a, h_e = actors.MessageLog(), actors.MessageLog(), Hooks(), Hooks()
+    ra = actors.run(c, sch, seed=5, until=20, observers=[log_a, h_a])
+    actors.run(c, sch, seed=5, state=ra.state, observers=[log_a, h_a])
+    re_ = engine.run(c, sch, seed=5, until=20, threads=2, observers=[log_e, h_e])
+    r2 = engine.run(c, sch, seed=5, state=re_.state, observers=[log_e, h_e])
+    assert log_e.equals(log_a)
+    assert (h_e.ticks, h_e.delivered) == (h_a.ticks, h_a.delivered)
+    assert h_e.delivered == r2.delivered
+    assert h_e.calls == h_a.calls
+
+
+# ---------------------------------------------------------------------------- contract
+def test_counters_balance_and_defaults():
+    c = compile_network(layered([3, 2], seed=0, **NOISY), h=0.1)
+    r = engine.run(c, Schedule.empty(end=40), seed=3)
+    assert r.runtime == "engine" and r.state.t == 40
+    assert r.sent == r.delivered + r.dropped + len(r.extra["in_flight"]["edge"])
+    assert r.dropped > 0 and len(r.state.in_flight) == len(r.extra["in_flight"]["edge"])
+    again = engine.run(c, Schedule.empty(end=40), seed=3, state=r.state, until=40)
+    assert_same_state(again.state, r.state)
+    copy = r.state.copy()
+    assert_same_state(copy, r.state) and copy.history is r.state.history
+
+
+def test_bad_input_is_refused_clearly():
+    c = compile_network(layered([3, 2], seed=0, **NOISY), h=0.1)
+    sch = Schedule.empty(end=20)
+    with pytest.raises(SpecError, match="threads"):
+        engine.run(c, sch, threads=0)
+    with pytest.raises(SpecError, match="until"):
+        engine.run(c, sch, state=engine.run(c, sch, until=10).state, until=5)
+    with pytest.raises(SpecError, match="ev_neuron"):
+        engine.run(c, Schedule.from_events([(0, EV_CLAMP, 99, 1.0)], end=3))
+    r = engine.run(c, sch, seed=1, until=10)
+    with pytest.raises(AsyncPCError, match="seed"):
+        engine.run(c, sch, seed=2, state=r.state)
+    st = r.state.copy()
+    st.history = None
+    with pytest.raises(AsyncPCError, match="in flight"):
+        engine.run(c, sch, seed=1, state=st)
+
+
+def test_import_compiles_nothing():
+    code = ("import asyncpc.engine as E, asyncpc.engine._drive as D, asyncpc.engine._step as S; "
+            "print(len(D.drive_serial.overloads) + len(D.drive_parallel.overloads) + len(S.advance.overloads))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0" and out.stderr == ""
