@@ -47,8 +47,8 @@ class CarryState(NetState):
 
 def _start_state(c: CompiledNet, state) -> tuple[NetState, InFlight]:
     """(a private copy of the state to simulate on, the messages in flight)."""
-    if state is None:
-        return NetState.initial(c), InFlight.empty()
+    if state is None:  # a fresh start: the environment sends every schedule event (as the engine does)
+        state = NetState.initial(c)
     fl = None
     if isinstance(state, RunResult):
         if "in_flight" in state.extra:
