@@ -165,17 +165,3 @@ class ScheduleEnvironment(Environment):
             while k < n and ev_t[k] == t:
                 ctx.send(kinds[k], neurons[k], values[k], delay=d)
                 k += 1
-
-
-def check_schedule(schedule: Schedule, n_neurons: int) -> None:
-    """Raise a clear error for a schedule this network cannot receive."""
-    nn = np.asarray(schedule.ev_neuron)
-    bad = np.flatnonzero((nn < -1) | (nn >= n_neurons))
-    if len(bad):
-        raise SpecError(f"schedule.ev_neuron[{bad[0]}]: neuron {int(nn[bad[0]])} out of range "
-                        f"(0..{n_neurons - 1}, or -1 for every neuron)")
-    if len(schedule.ev_t) > 1 and np.any(np.diff(schedule.ev_t) < 0):
-        raise SpecError("schedule.ev_t: must be sorted by send step")
-    ro = np.asarray(schedule.readout)
-    if len(ro) and (ro.min() < 0 or ro.max() >= n_neurons):
-        raise SpecError(f"schedule.readout: neuron ids must be in 0..{n_neurons - 1}")

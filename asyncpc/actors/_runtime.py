@@ -22,7 +22,7 @@ from ..environment import Schedule
 from ..errors import AsyncPCError, SpecError
 from ..state import NetState, RunResult
 from ._clock import Handle, VirtualClock
-from ._environment import Context, EnvChannel, ScheduleEnvironment, check_schedule
+from ._environment import Context, EnvChannel, ScheduleEnvironment
 from ._neurons import Actor, Neuron, NeuronSpec, builtin_neuron
 from ._observers import RunContext, subscribers
 from ._wires import InFlight, Wires
@@ -188,7 +188,7 @@ async def arun(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None 
     (20, True)
     """
     seed = normalize_seed(seed)
-    check_schedule(schedule, c.n_neurons)
+    schedule.validate(c.n_neurons)
     st, carried = _start_state(c, state)
     t0 = int(st.t)
     stop = int(schedule.end if until is None else until)

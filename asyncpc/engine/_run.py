@@ -31,22 +31,7 @@ def _check(c, schedule, threads):
         raise SpecError(f"schedule: expected an asyncpc.environment.Schedule, got {type(schedule).__name__}")
     if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
         raise SpecError(f"threads: must be an integer >= 1, got {threads!r}")
-    N = c.n_neurons
-    nn = np.asarray(schedule.ev_neuron)
-    bad = np.flatnonzero((nn < -1) | (nn >= N))
-    if len(bad):
-        raise SpecError(f"schedule.ev_neuron[{bad[0]}]: neuron {int(nn[bad[0]])} out of range "
-                        f"(0..{N - 1}, or -1 for every neuron)")
-    if len(schedule.ev_t) > 1 and np.any(np.diff(schedule.ev_t) < 0):
-        raise SpecError("schedule.ev_t: must be sorted by send step")
-    if schedule.env_delay < 1:
-        raise SpecError(f"schedule.env_delay: must be >= 1 step, got {schedule.env_delay}")
-    kinds = np.asarray(schedule.ev_kind)
-    if len(kinds) and (kinds.min() < 0 or kinds.max() > 2):
-        raise SpecError("schedule.ev_kind: must be 0 (clamp), 1 (unclamp) or 2 (modulate)")
-    ro = np.asarray(schedule.readout)
-    if len(ro) and (ro.min() < 0 or ro.max() >= N):
-        raise SpecError(f"schedule.readout: neuron ids must be in 0..{N - 1}")
+    schedule.validate(c.n_neurons)
 
 
 def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None, state=None,

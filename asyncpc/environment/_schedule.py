@@ -57,6 +57,27 @@ class Schedule:
                    np.array([e[3] for e in ev], np.float64), pt, np.asarray(readout, np.int32),
                    int(env_delay), int(end), dict(meta or {}))
 
+    def validate(self, n_neurons: int) -> None:
+        """Raise :class:`SpecError` for a schedule a network of ``n_neurons`` cannot receive
+        (every runtime calls this before it starts)."""
+        from ..errors import SpecError
+
+        nn = np.asarray(self.ev_neuron)
+        bad = np.flatnonzero((nn < -1) | (nn >= n_neurons))
+        if len(bad):
+            raise SpecError(f"schedule.ev_neuron[{bad[0]}]: neuron {int(nn[bad[0]])} out of range "
+                            f"(0..{n_neurons - 1}, or -1 for every neuron)")
+        if len(self.ev_t) > 1 and np.any(np.diff(self.ev_t) < 0):
+            raise SpecError("schedule.ev_t: must be sorted by send step")
+        if self.env_delay < 1:
+            raise SpecError(f"schedule.env_delay: must be >= 1 step, got {self.env_delay}")
+        kinds = np.asarray(self.ev_kind)
+        if len(kinds) and (kinds.min() < 0 or kinds.max() > 2):
+            raise SpecError("schedule.ev_kind: must be 0 (clamp), 1 (unclamp) or 2 (modulate)")
+        ro = np.asarray(self.readout)
+        if len(ro) and (ro.min() < 0 or ro.max() >= n_neurons):
+            raise SpecError(f"schedule.readout: neuron ids must be in 0..{n_neurons - 1}")
+
     @property
     def arrival(self) -> np.ndarray:
         return self.ev_t + self.env_delay

@@ -4,19 +4,51 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import zlib
+
 import networkx as nx
 import numpy as np
 
 from .._seed import normalize_seed, rng_for
 from ..errors import SpecError
-from ._distributions import check_dist, sample
+from ._distributions import check_dist, is_distance, sample
 from ._network import Network
 from ._spec import Area, Clocks, Learning, Messages, Projection
 
-__all__ = ["build", "layered", "from_area_graph"]
+__all__ = ["build", "layered", "from_area_graph", "positions"]
 
 # rng streams of the builder (per purpose, so changing one never shifts another)
-_S_CONNECT, _S_W, _S_V, _S_DELAY, _S_FBDELAY, _S_PERIOD, _S_PHASE = range(1, 8)
+_S_CONNECT, _S_W, _S_V, _S_DELAY, _S_FBDELAY, _S_PERIOD, _S_PHASE, _S_POS = range(1, 9)
+
+
+def positions(area: Area, seed=0) -> np.ndarray:
+    """``(size, 2)`` positions (mm) of an area's neurons on the cortical sheet.
+
+    ``grid``: square cells of side ``sheet_size / max(rows, cols)`` (rows x cols = the
+    area's shape, else ``ceil(sqrt(size))`` columns), neuron ``i`` in row ``i // cols``
+    and column ``i % cols``, x growing with the column and y with the row, the grid
+    centred on ``position``. ``random``: uniform over the square patch of side
+    ``sheet_size`` centred on ``position``, drawn from a stream keyed by the area's name
+    (so adding or renaming other areas moves nothing).
+
+    Examples
+    --------
+    >>> from asyncpc.model import Area
+    >>> positions(Area("a", 4, position=(1.0, 0.0), sheet_size=2.0)).tolist()
+    [[0.5, -0.5], [1.5, -0.5], [0.5, 0.5], [1.5, 0.5]]
+    """
+    n, (px, py), side = area.size, area.position, float(area.sheet_size)
+    if area.layout == "random":
+        r = rng_for(seed, _S_POS, zlib.crc32(area.name.encode()))
+        return np.column_stack([px + side * (r.random(n) - 0.5), py + side * (r.random(n) - 0.5)])
+    if area.shape is not None:
+        rows, cols = area.shape
+    else:
+        cols = int(np.ceil(np.sqrt(n)))
+        rows = -(-n // cols)
+    cell = side / max(rows, cols)
+    i = np.arange(n)
+    return np.column_stack([px + (i % cols - (cols - 1) / 2) * cell, py + (i // cols - (rows - 1) / 2) * cell])
 
 
 def _rf_sources(src: Area, proj: Projection, n_dst: int) -> list[np.ndarray]:
@@ -51,7 +83,10 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
     clocks, messages, learning
         Network-wide neuron settings (see their classes).
     delay : distribution spec
-        Default delay (ms) of predict and feedback edges without their own.
+        Default delay (ms) of predict and feedback edges without their own; may be the
+        distance model ``{"dist": "distance", "velocity": v, "synaptic": s}`` (delay =
+        ``s + d / v``, ``d`` the distance in mm between the neurons' positions, see
+        :func:`positions` and docs/delays.md).
     partner_delay : float
         Delay (ms) between a value neuron and its error partner.
     seed : int
@@ -73,7 +108,7 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
     (4, 2)
     """
     seed = normalize_seed(seed)
-    check_dist(delay, "delays.forward", positive=True)
+    check_dist(delay, "delays.forward", positive=True, distance=True)
     if isinstance(partner_delay, bool) or not isinstance(partner_delay, (int, float)) or not partner_delay > 0:
         raise SpecError(f"delays.partner: must be a number of ms > 0, got {partner_delay!r}")
     by_name: dict[str, Area] = {}
@@ -119,6 +154,7 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
 
     common = dict(send=messages.send, threshold=float(messages.threshold),
                   clock_jitter=float(clocks.jitter), decay=float(learning.decay))
+    pos = {a.name: positions(a, seed) for a in by_name.values()}
     nid = 0
     order = list(nx.topological_sort(ag)) if not allow_cycles or nx.is_directed_acyclic_graph(ag) else list(by_name)
     for name in order:
@@ -127,7 +163,8 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
         for i in range(a.size):
             g.add_node(nid, kind="value", area=name, index=i, activation=a.activation, role=a.role,
                        tau=float(a.tau_x), x0=float(a.x0), period=float(periods[nid]),
-                       phase=float(phases[nid]), eta=float(learning.eta), **common)
+                       phase=float(phases[nid]), eta=float(learning.eta),
+                       x=float(pos[name][i, 0]), y=float(pos[name][i, 1]), **common)
             value_ids[name].append(nid)
             nid += 1
         if has_parents[name]:
@@ -136,7 +173,8 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
                 g.add_node(nid, kind="error", area=name, index=i, activation=a.activation, role=a.role,
                            tau=float(a.tau_e), bias=0.0, period=float(periods[nid]),
                            phase=float(phases[nid]), eta=float(learning.eta),
-                           eta_b=float(learning.bias_rate), **common)
+                           eta_b=float(learning.bias_rate),
+                           x=float(pos[name][i, 0]), y=float(pos[name][i, 1]), **common)
                 error_ids[name].append(nid)
                 nid += 1
             for v, e in zip(value_ids[name], error_ids[name]):
@@ -171,8 +209,12 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
             v = rng_for(seed, _S_V, pk).standard_normal(len(pairs)) * scale[js]
         dspec = p.delay if p.delay is not None else delay
         fspec = p.feedback_delay if p.feedback_delay is not None else dspec
-        d_fwd = sample(dspec, len(pairs), rng_for(seed, _S_DELAY, pk))
-        d_fb = sample(fspec, len(pairs), rng_for(seed, _S_FBDELAY, pk))
+        dist = None
+        if is_distance(dspec) or is_distance(fspec):  # the same distance both ways
+            ii = np.array([i for i, _ in pairs])
+            dist = np.hypot(*(pos[p.src][ii] - pos[p.dst][js]).T)
+        d_fwd = sample(dspec, len(pairs), rng_for(seed, _S_DELAY, pk), distance=dist)
+        d_fb = sample(fspec, len(pairs), rng_for(seed, _S_FBDELAY, pk), distance=dist)
         for where, arr in (("delay", d_fwd), ("feedback_delay", d_fb)):
             if np.any(arr <= 0):
                 raise SpecError(f"projections.{p.src}->{p.dst}.{where}: drew a non-positive delay "
@@ -194,7 +236,8 @@ def layered(sizes: Sequence[int], direction: str = "discriminative", *, activati
             names: Sequence[str] | None = None, tau_x: float = 1.0, tau_e: float = 0.0,
             shapes: Mapping[str, tuple[int, int]] | None = None, p: float = 1.0,
             rf: Mapping[str, int] | None = None, output_activation: str | None = None,
-            **kwargs) -> Network:
+            positions: Mapping[str, tuple[float, float]] | None = None, sheet_size: float = 1.0,
+            layout: str = "grid", **kwargs) -> Network:
     """A chain of areas ``input -> hidden1 -> ... -> label`` (``discriminative``) or the
     same areas with every projection reversed (``generative``: the label predicts the
     hidden area, which predicts the image).
@@ -202,7 +245,10 @@ def layered(sizes: Sequence[int], direction: str = "discriminative", *, activati
     ``sizes`` always lists the areas from the data side to the label side. The first
     area has role ``sensory``, the last ``label``. ``activation`` applies to every area
     (``output_activation`` overrides the label's). ``rf`` maps a *source* area name to
-    a receptive-field patch size. Other keyword arguments go to :func:`build`.
+    a receptive-field patch size. ``positions`` maps an area name to the centre (mm) of
+    its patch on the cortical sheet (default ``(0, 0)``: the areas lie on top of each
+    other, like the layers of one column); ``sheet_size`` and ``layout`` apply to every
+    area (see :class:`Area`). Other keyword arguments go to :func:`build`.
 
     Examples
     --------
@@ -221,12 +267,17 @@ def layered(sizes: Sequence[int], direction: str = "discriminative", *, activati
     if len(names) != n:
         raise SpecError(f"network.names: {len(names)} names for {n} areas")
     shapes = dict(shapes or {})
+    where = dict(positions or {})
+    for nm in where:
+        if nm not in names:
+            raise SpecError(f"network.positions.{nm}: no area {nm!r}; areas: {list(names)}")
     areas = []
     for i, (name, size) in enumerate(zip(names, sizes)):
         role = "sensory" if i == 0 else "label" if i == n - 1 else "hidden"
         act = output_activation if (i == n - 1 and output_activation) else activation
         areas.append(Area(name, size, activation=act, role=role, tau_x=tau_x, tau_e=tau_e,
-                          shape=shapes.get(name)))
+                          shape=shapes.get(name), position=tuple(where.get(name, (0.0, 0.0))),
+                          sheet_size=sheet_size, layout=layout))
     rf = dict(rf or {})
     projections = []
     for a, b in zip(names[:-1], names[1:]):
@@ -237,7 +288,8 @@ def layered(sizes: Sequence[int], direction: str = "discriminative", *, activati
     return net
 
 
-_AREA_KEYS = {"size", "activation", "role", "tau_x", "tau_e", "shape", "x0"}
+_AREA_KEYS = {"size", "activation", "role", "tau_x", "tau_e", "shape", "x0", "position", "sheet_size",
+              "layout"}
 _PROJ_KEYS = {"p", "rf", "rf_stride", "delay", "feedback_delay", "init_scale", "eta"}
 
 

@@ -8,9 +8,15 @@ A *distribution spec* is either a number (a constant) or a mapping with a ``dist
 ``{"dist": "lognormal", "mean": m, "sd": s}``   (mean and sd of the values themselves)
 ``{"dist": "gamma", "mean": m, "sd": s}``
 ``{"dist": "normal", "mean": m, "sd": s}``
+``{"dist": "distance", "velocity": v, "synaptic": s}``   (delays only: ``s + d / v``)
 ======================  ==========================================
 
 Every draw is added to ``offset`` (default 0), e.g. a synaptic delay.
+
+``distance`` is a *delay model*, not a distribution: the delay of an edge is its
+synaptic delay ``s`` (ms) plus the distance ``d`` (mm) between the two neurons' positions
+on the cortical sheet divided by the conduction velocity ``v`` (mm/ms = m/s). Only
+projection delays accept it (the builder knows the positions; see docs/delays.md).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import numpy as np
 
 from ..errors import SpecError
 
-__all__ = ["sample", "check_dist", "dist_mean"]
+__all__ = ["sample", "check_dist", "dist_mean", "is_distance"]
 
 _FIELDS = {
     "constant": ("value",),
@@ -29,11 +35,15 @@ _FIELDS = {
     "lognormal": ("mean", "sd"),
     "gamma": ("mean", "sd"),
     "normal": ("mean", "sd"),
+    "distance": ("velocity", "synaptic"),
 }
 
 
-def check_dist(spec, where: str, *, positive: bool = False) -> None:
-    """Raise :class:`SpecError` naming ``where`` if ``spec`` is not a valid distribution."""
+def check_dist(spec, where: str, *, positive: bool = False, distance: bool = False) -> None:
+    """Raise :class:`SpecError` naming ``where`` if ``spec`` is not a valid distribution.
+
+    ``distance``: also accept the distance-based delay model (projection delays only).
+    """
     if isinstance(spec, bool):
         raise SpecError(f"{where}: must be a number or a distribution table, got {spec!r}")
     if isinstance(spec, (int, float)):
@@ -45,9 +55,12 @@ def check_dist(spec, where: str, *, positive: bool = False) -> None:
     if not isinstance(spec, Mapping):
         raise SpecError(f"{where}: must be a number or a distribution table, got {spec!r}")
     kind = spec.get("dist")
-    if kind not in _FIELDS:
-        raise SpecError(f"{where}.dist: must be one of {sorted(_FIELDS)}, got {kind!r}")
-    allowed = set(_FIELDS[kind]) | {"dist", "offset"}
+    kinds = sorted(k for k in _FIELDS if distance or k != "distance")
+    if kind not in kinds:
+        extra = (" ('distance' is a delay model: only projection delays accept it)"
+                 if kind == "distance" else "")
+        raise SpecError(f"{where}.dist: must be one of {kinds}, got {kind!r}{extra}")
+    allowed = set(_FIELDS[kind]) | {"dist"} | ({"offset"} if kind != "distance" else set())
     for key in spec:
         if key not in allowed:
             raise SpecError(f"{where}.{key}: unknown key for dist={kind!r}; "
@@ -68,6 +81,12 @@ def check_dist(spec, where: str, *, positive: bool = False) -> None:
             raise SpecError(f"{where}.sd: must be >= 0, got {spec['sd']}")
     if kind == "normal" and spec["sd"] < 0:
         raise SpecError(f"{where}.sd: must be >= 0, got {spec['sd']}")
+    if kind == "distance":
+        if spec["velocity"] <= 0:
+            raise SpecError(f"{where}.velocity: must be > 0 mm/ms, got {spec['velocity']}")
+        if spec["synaptic"] < 0 or (positive and spec["synaptic"] <= 0):
+            raise SpecError(f"{where}.synaptic: must be > 0 ms (neurons at the same place still need "
+                            f"a delay of at least one step), got {spec['synaptic']}")
     if positive:
         low = {"constant": spec.get("value"), "uniform": spec.get("low")}.get(kind)
         if low is not None and low + spec.get("offset", 0.0) <= 0:
@@ -75,11 +94,14 @@ def check_dist(spec, where: str, *, positive: bool = False) -> None:
 
 
 def dist_mean(spec) -> float:
-    """The mean of a distribution spec (for reports and validation)."""
+    """The mean of a distribution spec (for reports and validation); for the distance
+    model, its synaptic delay (the least delay: the mean depends on the positions)."""
     if isinstance(spec, (int, float)):
         return float(spec)
     off = float(spec.get("offset", 0.0))
     kind = spec["dist"]
+    if kind == "distance":
+        return float(spec["synaptic"])
     if kind == "constant":
         return off + spec["value"]
     if kind == "uniform":
@@ -87,12 +109,29 @@ def dist_mean(spec) -> float:
     return off + spec["mean"]
 
 
-def sample(spec, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``n`` values (float64) from a distribution spec."""
+def is_distance(spec) -> bool:
+    """Whether ``spec`` is the distance-based delay model."""
+    return isinstance(spec, Mapping) and spec.get("dist") == "distance"
+
+
+def sample(spec, n: int, rng: np.random.Generator, distance=None) -> np.ndarray:
+    """Draw ``n`` values (float64) from a distribution spec.
+
+    ``distance``: for the distance model, the ``n`` distances (mm) between the ends of
+    each edge; the result is ``synaptic + distance / velocity`` (no random draw).
+    """
     if isinstance(spec, (int, float)):
         return np.full(n, float(spec))
     off = float(spec.get("offset", 0.0))
     kind = spec["dist"]
+    if kind == "distance":
+        if distance is None:
+            raise SpecError("dist='distance' needs the positions of both ends of each edge "
+                            "(only projection delays accept it)")
+        d = np.asarray(distance, dtype=np.float64)
+        if d.shape != (n,):
+            raise ValueError(f"distance: expected {n} distances, got shape {d.shape}")
+        return float(spec["synaptic"]) + d / float(spec["velocity"])
     if kind == "constant":
         out = np.full(n, float(spec["value"]))
     elif kind == "uniform":

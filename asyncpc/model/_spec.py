@@ -8,12 +8,14 @@ from typing import Any
 from ..errors import SpecError
 from ._distributions import check_dist
 
-__all__ = ["ACTIVATIONS", "Area", "Projection", "Clocks", "Messages", "Learning"]
+__all__ = ["ACTIVATIONS", "LAYOUTS", "Area", "Projection", "Clocks", "Messages", "Learning"]
 
 #: Activation names in the order of their integer codes in compiled arrays.
 ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu", "leaky_relu")
 ROLES = ("sensory", "label", "hidden")
 SEND_POLICIES = ("always", "on_delta")
+#: How an area's neurons are placed on its patch of the cortical sheet.
+LAYOUTS = ("grid", "random")
 
 
 def _finite(v, where, *, lo=None, lo_open=False, hi=None):
@@ -47,6 +49,15 @@ class Area:
         Grid shape (rows, cols) of the area, needed for receptive fields and image plots.
     x0 : float
         Initial activity of the value neurons.
+    position : (float, float)
+        Centre (mm) of the area's square patch on the cortical sheet.
+    sheet_size : float
+        Side (mm) of that patch.
+    layout : str
+        ``"grid"``: neurons on a grid of square cells (the area's ``shape``, else
+        ``ceil(sqrt(size))`` columns) centred on ``position``; ``"random"``: uniform over
+        the patch, seeded. Positions are stored on the nodes (``x``, ``y``) and set the
+        delays of projections whose delay model is ``{"dist": "distance", ...}``.
     """
 
     name: str
@@ -57,6 +68,9 @@ class Area:
     tau_e: float = 0.0
     shape: tuple[int, int] | None = None
     x0: float = 0.0
+    position: tuple[float, float] = (0.0, 0.0)
+    sheet_size: float = 1.0
+    layout: str = "grid"
 
     def __post_init__(self):
         w = f"areas.{self.name}"
@@ -78,6 +92,15 @@ class Area:
             if shape[0] * shape[1] != self.size:
                 raise SpecError(f"{w}.shape: {shape[0]}x{shape[1]} != size {self.size}")
             object.__setattr__(self, "shape", shape)
+        pos = self.position
+        if isinstance(pos, (str, bytes)) or not hasattr(pos, "__len__") or len(pos) != 2:
+            raise SpecError(f"{w}.position: must be two numbers [x, y] (mm), got {pos!r}")
+        for k, v in enumerate(pos):
+            _finite(v, f"{w}.position[{k}]")
+        object.__setattr__(self, "position", (float(pos[0]), float(pos[1])))
+        _finite(self.sheet_size, f"{w}.sheet_size", lo=0, lo_open=True)
+        if self.layout not in LAYOUTS:
+            raise SpecError(f"{w}.layout: must be one of {list(LAYOUTS)}, got {self.layout!r}")
 
 
 @dataclass(frozen=True)
@@ -94,7 +117,9 @@ class Projection:
         ``rf_stride`` and repeat across dst neurons (feature maps).
     delay, feedback_delay : distribution spec, optional
         Delays (ms) of predict edges and of feedback edges; ``None`` takes the network
-        default, and ``feedback_delay=None`` takes ``delay``.
+        default, and ``feedback_delay=None`` takes ``delay``. Either may be the distance
+        model ``{"dist": "distance", "velocity": v, "synaptic": s}``: ``s + d / v`` with
+        ``d`` the distance (mm) between the two neurons (docs/delays.md).
     init_scale : float, optional
         Standard deviation of initial weights; default ``1/sqrt(fan_in)``.
     eta : float, optional
@@ -123,7 +148,7 @@ class Projection:
         for key in ("delay", "feedback_delay"):
             v = getattr(self, key)
             if v is not None:
-                check_dist(v, f"{w}.{key}", positive=True)
+                check_dist(v, f"{w}.{key}", positive=True, distance=True)
         if self.init_scale is not None:
             _finite(self.init_scale, f"{w}.init_scale", lo=0)
         if self.eta is not None:

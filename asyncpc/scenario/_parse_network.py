@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 import networkx as nx
 
-from ..model import ACTIVATIONS
+from ..model import ACTIVATIONS, LAYOUTS
 from ._reader import Table, describe
 from ._spec import AreaSpec, NetworkSpec, NeuronsSpec, ProjectionSpec
 
@@ -18,7 +18,7 @@ KINDS = ("layered", "area_graph", "graphml")
 ROLES = ("sensory", "label", "hidden")
 AREA_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _LAYERED = ("sizes", "names", "direction", "output_activation", "p", "rf", "rf_stride", "shapes",
-            "init_scale")
+            "init_scale", "positions")
 _AREA_GRAPH = ("areas", "projections", "allow_cycles")
 
 
@@ -36,6 +36,21 @@ def check_tau(t: Table, key, tau, neurons: NeuronsSpec, *, zero_ok=False):
         if tau < tick * (1 - 1e-9):
             t.fail(key, f"must be >= the longest tick, clock period + jitter = {tick:g} ms "
                         f"(Euler needs dt/tau <= 1), got {tau:g}")
+
+
+def _position(t: Table, key, v):
+    if (not isinstance(v, list) or len(v) != 2
+            or any(isinstance(x, bool) or not isinstance(x, (int, float)) or x != x or abs(x) == float("inf")
+                   for x in v)):
+        t.fail(key, f"must be [x, y], two finite numbers (mm on the cortical sheet), got {describe(v)}")
+    return (float(v[0]), float(v[1]))
+
+
+def _sheet(t: Table):
+    """Network-wide sheet defaults: ``sheet_size`` (mm) and ``layout``."""
+    size = t.number("sheet_size", 1.0, lo=0, lo_open=True, unit="mm")
+    layout = t.string("layout", "grid", choices=LAYOUTS)
+    return size, layout
 
 
 def _shape(t: Table, key, v, size):
@@ -67,7 +82,8 @@ def parse_network(t: Table, *, neurons: NeuronsSpec, delays, image_shape, data_s
         if not os.path.isfile(full):
             t.fail("path", f"GraphML file not found: {full}")
         t.put("path", full)
-        t.done(_only(_LAYERED + ("activation",), "layered") | _only(_AREA_GRAPH, "area_graph"))
+        t.done(_only(_LAYERED + ("activation", "sheet_size", "layout"), "layered")
+               | _only(_AREA_GRAPH, "area_graph"))
         return NetworkSpec(kind=kind, path=full)
     activation = t.string("activation", "tanh", choices=ACTIVATIONS)
     if kind == "layered":
@@ -133,6 +149,9 @@ def _layered(t: Table, activation, neurons: NeuronsSpec, delays, image_shape) ->
         return tt.put(nm, k)
 
     rf = area_table("rf", rf_of)
+    positions = {k: tuple(v) for k, v in area_table(
+        "positions", lambda tt, nm, v: tt.put(nm, list(_position(tt, nm, v)))).items()}
+    sheet_size, layout = _sheet(t)
 
     def stride_of(tt, nm, v):
         if nm not in rf:
@@ -144,16 +163,19 @@ def _layered(t: Table, activation, neurons: NeuronsSpec, delays, image_shape) ->
     for i, (nm, size) in enumerate(zip(names, sizes)):
         role = "sensory" if i == 0 else "label" if i == n - 1 else "hidden"
         areas.append(AreaSpec(nm, size, role, out_act if i == n - 1 else activation, shapes.get(nm),
-                              neurons.tau_x, neurons.tau_e, neurons.x0))
+                              neurons.tau_x, neurons.tau_e, neurons.x0, positions.get(nm, (0.0, 0.0)),
+                              sheet_size, layout))
     projections = tuple(ProjectionSpec(s, d, p, rf.get(s), stride.get(s, 1), delays.forward, delays.feedback,
                                        init_scale) for s, d in pairs)
     return NetworkSpec(kind="layered", sizes=sizes, names=names, direction=direction, activation=activation,
                        output_activation=out_act, p=p, rf=MappingProxyType(dict(rf)),
                        rf_stride=MappingProxyType(dict(stride)), shapes=MappingProxyType(dict(shapes)),
-                       init_scale=init_scale, areas=tuple(areas), projections=projections)
+                       init_scale=init_scale, positions=MappingProxyType(dict(positions)),
+                       sheet_size=sheet_size, layout=layout, areas=tuple(areas), projections=projections)
 
 
 def _area_graph(t: Table, activation, neurons: NeuronsSpec, delays, image_shape, data_sensory) -> NetworkSpec:
+    sheet_size, layout = _sheet(t)
     at = t.table("areas", required=True)
     if not at.raw:
         t.fail("areas", "needs at least one area table, e.g. [network.areas.input] size = 4")
@@ -175,9 +197,13 @@ def _area_graph(t: Table, activation, neurons: NeuronsSpec, delays, image_shape,
         tau_e = a.number("tau_e", neurons.tau_e, lo=0, unit="ms")
         check_tau(a, "tau_e", tau_e, neurons, zero_ok=True)
         x0 = a.number("x0", neurons.x0)
+        position = _position(a, "position", a.take("position", [0.0, 0.0]))
+        a.put("position", list(position))
+        a_sheet = a.number("sheet_size", sheet_size, lo=0, lo_open=True, unit="mm")
+        a_layout = a.string("layout", layout, choices=LAYOUTS)
         a.done()
         at.out[nm] = a.out
-        areas.append(AreaSpec(nm, size, role, act, shape, tau_x, tau_e, x0))
+        areas.append(AreaSpec(nm, size, role, act, shape, tau_x, tau_e, x0, position, a_sheet, a_layout))
     at.done()
     t.sub("areas", at)
     # a built-in image source shapes the sensory area it feeds
@@ -186,7 +212,7 @@ def _area_graph(t: Table, activation, neurons: NeuronsSpec, delays, image_shape,
         for k, a in enumerate(areas):
             if a.name == sensory and a.shape is None and a.size == image_shape[0] * image_shape[1]:
                 areas[k] = AreaSpec(a.name, a.size, a.role, a.activation, tuple(image_shape), a.tau_x,
-                                    a.tau_e, a.x0)
+                                    a.tau_e, a.x0, a.position, a.sheet_size, a.layout)
                 at.out[a.name]["shape"] = list(image_shape)
     by = {a.name: a for a in areas}
     raw_p = t.array("projections", [])
@@ -215,8 +241,9 @@ def _area_graph(t: Table, activation, neurons: NeuronsSpec, delays, image_shape,
         else:
             stride = pt.integer("rf_stride", 1, lo=1)
         h = t.ctx.h
-        delay = pt.dist("delay", delays.forward, min_value=h)
-        fb = pt.dist("feedback_delay", delay if pt.has("delay") else delays.feedback, min_value=h)
+        delay = pt.dist("delay", delays.forward, min_value=h, distance=True)
+        fb = pt.dist("feedback_delay", delay if pt.has("delay") else delays.feedback, min_value=h,
+                     distance=True)
         init_scale = pt.number("init_scale", None, lo=0, lo_open=True)
         eta = pt.number("eta", None, lo=0)
         pt.done()
@@ -232,4 +259,4 @@ def _area_graph(t: Table, activation, neurons: NeuronsSpec, delays, image_shape,
             t.fail("projections", f"prediction cycle {cyc}; set network.allow_cycles = true to simulate it "
                                   "(the dense reference cannot)")
     return NetworkSpec(kind="area_graph", activation=activation, allow_cycles=allow_cycles,
-                       areas=tuple(areas), projections=tuple(projections))
+                       sheet_size=sheet_size, layout=layout, areas=tuple(areas), projections=tuple(projections))

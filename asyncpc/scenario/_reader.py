@@ -23,6 +23,7 @@ DIST_FIELDS = {
     "lognormal": ("mean", "sd"),
     "gamma": ("mean", "sd"),
     "normal": ("mean", "sd"),
+    "distance": ("velocity", "synaptic"),
 }
 
 
@@ -205,11 +206,12 @@ class Table:
         if t.out:
             self.out[key] = t.out
 
-    def dist(self, key, default=MISSING, *, min_value=None, unit="ms", required=False):
+    def dist(self, key, default=MISSING, *, min_value=None, unit="ms", required=False, distance=False):
         """A number or a distribution table (see :mod:`asyncpc.model._distributions`).
 
         ``min_value``: the constant, the lower end of a uniform, and the mean of any
-        other distribution must be at least this (e.g. one step ``h``).
+        other distribution must be at least this (e.g. one step ``h``); for the distance
+        delay model (accepted only with ``distance=True``), its synaptic delay.
         """
         v = self.take(key, default, required=required)
         if v is MISSING or v is None:
@@ -217,7 +219,7 @@ class Table:
         if v is default and not isinstance(v, (int, float)):
             return self.put(key, v)  # an already checked distribution
         if isinstance(v, dict):
-            return self.put(key, self._dist_table(key, v, min_value, unit))
+            return self.put(key, self._dist_table(key, v, min_value, unit, distance))
         v = self.check_number(key, v, lo=0, lo_open=True, unit=unit)
         if min_value is not None:
             self._step_range(key, v, min_value, unit)
@@ -230,10 +232,17 @@ class Table:
             self.fail(key, f"must be <= {MAX_STEPS:g} steps ({MAX_STEPS * h:g} {unit} at h = {fmt_num(h)} {unit}), "
                            f"got {fmt_num(v)}{what}")
 
-    def _dist_table(self, key, raw, min_value, unit):
+    def _dist_table(self, key, raw, min_value, unit, distance=False):
         t = Table(self.ctx, self.path + (key,), raw)
-        kind = t.string("dist", required=True, choices=tuple(DIST_FIELDS))
+        kind = t.string("dist", required=True, choices=tuple(k for k in DIST_FIELDS if distance or k != "distance"))
         out = {"dist": kind}
+        if kind == "distance":  # a delay model: synaptic + distance / velocity
+            out["velocity"] = t.number("velocity", required=True, lo=0, lo_open=True, unit="mm/ms")
+            out["synaptic"] = t.number("synaptic", required=True, lo=0, lo_open=True, unit=unit)
+            t.done()
+            if min_value is not None:
+                t._step_range("synaptic", out["synaptic"], min_value, unit)
+            return MappingProxyType(out)
         for f in DIST_FIELDS[kind]:
             lo, lo_open = {"sd": (0, False), "mean": (0, True), "value": (0, True)}.get(f, (None, False))
             if kind == "normal" and f == "mean":

@@ -82,7 +82,8 @@ class Scenario:
             if n.kind == "graphml":
                 return from_graphml(n.path)
             areas = [Area(a.name, a.size, activation=a.activation, role=a.role, tau_x=a.tau_x,
-                          tau_e=a.tau_e, shape=a.shape, x0=a.x0) for a in n.areas]
+                          tau_e=a.tau_e, shape=a.shape, x0=a.x0, position=a.position,
+                          sheet_size=a.sheet_size, layout=a.layout) for a in n.areas]
             projs = [Projection(p.src, p.dst, p=p.p, rf=p.rf, rf_stride=p.rf_stride, delay=_plain(p.delay),
                                 feedback_delay=_plain(p.feedback_delay), init_scale=p.init_scale, eta=p.eta)
                      for p in n.projections]

@@ -41,6 +41,9 @@ class AreaSpec:
     tau_x: float = 1.0
     tau_e: float = 0.0
     x0: float = 0.0
+    position: tuple[float, float] = (0.0, 0.0)
+    sheet_size: float = 1.0
+    layout: str = "grid"
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class NetworkSpec:
     rf_stride: Any = field(default_factory=_empty)
     shapes: Any = field(default_factory=_empty)
     init_scale: float | None = None
+    positions: Any = field(default_factory=_empty)
+    sheet_size: float = 1.0
+    layout: str = "grid"
     allow_cycles: bool = False
     path: str | None = None
     areas: tuple[AreaSpec, ...] = ()
