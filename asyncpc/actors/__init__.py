@@ -5,11 +5,10 @@ and the place for custom Python actors. See docs/actors.md.
 >>> from asyncpc.actors import run, MessageLog
 """
 
+from ..observe import InFlight, MessageLog, Observer, RunContext
 from ._environment import Context, Environment, ScheduleEnvironment
 from ._neurons import Actor, ErrorNeuron, Neuron, NeuronSpec, ValueNeuron
-from ._observers import MessageLog, Observer, RunContext
 from ._runtime import CarryState, arun, run, warmup
-from ._wires import InFlight
 
 __all__ = ["Actor", "CarryState", "Context", "Environment", "ErrorNeuron", "InFlight", "MessageLog",
            "Neuron", "NeuronSpec", "Observer", "RunContext", "ScheduleEnvironment", "ValueNeuron",

@@ -20,12 +20,12 @@ from .._seed import normalize_seed
 from ..compile import KIND_ERROR, CompiledNet
 from ..environment import Schedule
 from ..errors import AsyncPCError, SpecError
+from ..observe import InFlight, RunContext, subscribers
 from ..state import NetState, RunResult
 from ._clock import Handle, VirtualClock
 from ._environment import Context, EnvChannel, ScheduleEnvironment
 from ._neurons import Actor, Neuron, NeuronSpec, builtin_neuron
-from ._observers import RunContext, subscribers
-from ._wires import InFlight, Wires
+from ._wires import Wires
 
 __all__ = ["arun", "run", "CarryState", "warmup"]
 

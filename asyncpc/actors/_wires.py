@@ -25,61 +25,9 @@ import numpy as np
 
 from ..compile import CompiledNet
 from ..kernels import STREAM_JITTER, STREAM_LOSS, jit, randint, uniform
+from ..observe import InFlight
 
-__all__ = ["Wires", "InFlight"]
-
-
-@dataclass(frozen=True)
-class InFlight:
-    """Messages sent but not yet delivered when a run stopped: part of the carried state.
-
-    Edge messages: ``t_send, t_arrive, edge, value``, sorted by ``(t_arrive, t_send,
-    edge)``. Environment messages: ``env_t_send, env_t_arrive, env_kind, env_neuron,
-    env_value`` in arrival order (send order within one arrival step), or all ``None``
-    when unknown (a state from a runtime that does not carry them: the actor runtime then
-    re-derives them from the schedule).
-    """
-
-    t_send: np.ndarray
-    t_arrive: np.ndarray
-    edge: np.ndarray
-    value: np.ndarray
-    env_t_send: np.ndarray | None = None
-    env_t_arrive: np.ndarray | None = None
-    env_kind: np.ndarray | None = None
-    env_neuron: np.ndarray | None = None
-    env_value: np.ndarray | None = None
-
-    EDGE = ("t_send", "t_arrive", "edge", "value")
-    ENV = ("env_t_send", "env_t_arrive", "env_kind", "env_neuron", "env_value")
-
-    @classmethod
-    def empty(cls) -> "InFlight":
-        z = np.zeros(0, np.int64)
-        return cls(z, z, z, np.zeros(0), z, z, np.zeros(0, np.int8), np.zeros(0, np.int32), np.zeros(0))
-
-    @classmethod
-    def from_mapping(cls, m) -> "InFlight":
-        """From an ``InFlight`` or a mapping with its columns (the env ones optional)."""
-        if isinstance(m, InFlight):
-            return m
-        ts, ta, e, v = (np.asarray(m[k]) for k in cls.EDGE)
-        env = [None] * 5
-        if all(k in m and m[k] is not None for k in cls.ENV):
-            env = [np.asarray(m[k]).astype(dt) for k, dt in
-                   zip(cls.ENV, (np.int64, np.int64, np.int8, np.int32, np.float64))]
-        return cls(ts.astype(np.int64), ta.astype(np.int64), e.astype(np.int64), v.astype(np.float64), *env)
-
-    @property
-    def env_known(self) -> bool:
-        return self.env_t_arrive is not None
-
-    def __len__(self) -> int:
-        """The number of *edge* messages in flight (what the counters account for)."""
-        return len(self.edge)
-
-    def as_dict(self) -> dict[str, np.ndarray]:
-        return {k: getattr(self, k) for k in self.EDGE + self.ENV}
+__all__ = ["Wires"]
 
 
 @jit

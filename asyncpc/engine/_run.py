@@ -14,10 +14,10 @@ from ..errors import SpecError
 from ..state import RunResult
 from ._carry import finalize, out_rates
 from ._drive import Probes, drive_parallel, drive_serial, set_threads
+from ._env import env_messages
 from ._layout import EngineLayout
 from ._observe import Recorder, subscribed
 from ._state import EngineState, History, LazyInFlight, start_from
-from ._env import env_messages
 from ._step import Dyn, Work
 from ._warmup import Notice, call, check_cache
 
@@ -133,7 +133,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
                        dropped=st.dropped)
     ctx = None
     if observers:
-        from ..actors import RunContext  # the observers' protocol is defined with the actor runtime
+        from ..observe import RunContext
 
         ctx = RunContext(net=c, schedule=schedule, seed=seed, t0=t0, until=stop, state=live)
         for hook in subscribed(observers, "before_run"):

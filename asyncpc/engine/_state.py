@@ -85,7 +85,9 @@ class EngineState(NetState):
     @property
     def in_flight(self):
         """Messages in flight at ``t`` (an ``asyncpc.actors.InFlight``), computed on access."""
-        from ..actors import InFlight  # the runtimes' shared record of messages in flight
+        from ..observe import (
+            InFlight,  # the runtimes' shared record of messages in flight
+        )
 
         if self.history is None:
             return InFlight.empty()

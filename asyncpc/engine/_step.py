@@ -18,8 +18,18 @@ from collections import namedtuple
 import numpy as np
 
 from ..environment import EV_CLAMP, EV_UNCLAMP
-from ..kernels import (STREAM_CLOCK, STREAM_JITTER, STREAM_LOSS, act, error_tick, jit, randint,
-                       should_send, uniform, value_tick)
+from ..kernels import (
+    STREAM_CLOCK,
+    STREAM_JITTER,
+    STREAM_LOSS,
+    act,
+    error_tick,
+    jit,
+    randint,
+    should_send,
+    uniform,
+    value_tick,
+)
 
 __all__ = ["Dyn", "Env", "Work", "Rec", "advance", "gather_noisy", "probe"]
 

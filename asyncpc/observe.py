@@ -1,4 +1,7 @@
-"""Observers: subscribers to a few hooks of a run; they never change the dynamics.
+"""What both runtimes share with their observers: the hooks, the message log, and the
+record of messages in flight that a returned state carries.
+
+Observers: subscribers to a few hooks of a run; they never change the dynamics.
 
 A hook is *subscribed* when an observer's class overrides it (or, for an object that
 does not derive from :class:`Observer`, simply has it). The runtime collects the
@@ -18,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..environment import Schedule
     from ..state import NetState, RunResult
 
-__all__ = ["Observer", "MessageLog", "RunContext", "HOOKS"]
+__all__ = ["Observer", "MessageLog", "RunContext", "HOOKS", "InFlight", "subscribers"]
 
 HOOKS = ("before_run", "after_run", "message_sent", "message_delivered", "neuron_ticked")
 
@@ -153,3 +156,56 @@ class MessageLog(Observer):
         """True when both logs hold the same rows (values compared exactly)."""
         a, b = self.table(), other.table()
         return all(np.array_equal(a[k], b[k]) for k in self.COLUMNS)
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """Messages sent but not yet delivered when a run stopped: part of the carried state.
+
+    Edge messages: ``t_send, t_arrive, edge, value``, sorted by ``(t_arrive, t_send,
+    edge)``. Environment messages: ``env_t_send, env_t_arrive, env_kind, env_neuron,
+    env_value`` in arrival order (send order within one arrival step), or all ``None``
+    when unknown (a state from a runtime that does not carry them: the actor runtime then
+    re-derives them from the schedule).
+    """
+
+    t_send: np.ndarray
+    t_arrive: np.ndarray
+    edge: np.ndarray
+    value: np.ndarray
+    env_t_send: np.ndarray | None = None
+    env_t_arrive: np.ndarray | None = None
+    env_kind: np.ndarray | None = None
+    env_neuron: np.ndarray | None = None
+    env_value: np.ndarray | None = None
+
+    EDGE = ("t_send", "t_arrive", "edge", "value")
+    ENV = ("env_t_send", "env_t_arrive", "env_kind", "env_neuron", "env_value")
+
+    @classmethod
+    def empty(cls) -> "InFlight":
+        z = np.zeros(0, np.int64)
+        return cls(z, z, z, np.zeros(0), z, z, np.zeros(0, np.int8), np.zeros(0, np.int32), np.zeros(0))
+
+    @classmethod
+    def from_mapping(cls, m) -> "InFlight":
+        """From an ``InFlight`` or a mapping with its columns (the env ones optional)."""
+        if isinstance(m, InFlight):
+            return m
+        ts, ta, e, v = (np.asarray(m[k]) for k in cls.EDGE)
+        env = [None] * 5
+        if all(k in m and m[k] is not None for k in cls.ENV):
+            env = [np.asarray(m[k]).astype(dt) for k, dt in
+                   zip(cls.ENV, (np.int64, np.int64, np.int8, np.int32, np.float64))]
+        return cls(ts.astype(np.int64), ta.astype(np.int64), e.astype(np.int64), v.astype(np.float64), *env)
+
+    @property
+    def env_known(self) -> bool:
+        return self.env_t_arrive is not None
+
+    def __len__(self) -> int:
+        """The number of *edge* messages in flight (what the counters account for)."""
+        return len(self.edge)
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self, k) for k in self.EDGE + self.ENV}
