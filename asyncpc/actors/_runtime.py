@@ -189,6 +189,7 @@ async def arun(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None 
     """
     seed = normalize_seed(seed)
     schedule.validate(c.n_neurons)
+    _refresh_cache()
     st, carried = _start_state(c, state)
     t0 = int(st.t)
     stop = int(schedule.end if until is None else until)
@@ -319,3 +320,12 @@ def warmup() -> float:
     _route(0, 0, np.zeros(1, np.int64), np.ones(1, np.int32), np.zeros(1, np.int16), np.zeros(1),
            np.zeros(1, np.bool_), 0.0, 0.0)
     return time.perf_counter() - t
+
+
+def _refresh_cache() -> None:
+    """The actor runtime's jitted router inlines the RNG kernels: drop its cache if they changed."""
+    from .. import kernels
+    from ..kernels._options import refresh_cache
+    from . import _wires
+
+    refresh_cache("actors", [kernels._rng, kernels._options, _wires], [_wires])

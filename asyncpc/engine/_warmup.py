@@ -8,61 +8,26 @@ the engine is compiling and then how long it took.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sys
 import threading
 import time
 from contextlib import contextmanager
 
 from numba import typeof, types
-from numba.core.dispatcher import Dispatcher
 
 __all__ = ["Notice", "call", "check_cache", "warmup"]
 
-_checked = {"done": False}
 
 
 def check_cache() -> None:
-    """Drop the engine's on-disk compiled code if any source it inlines has changed.
-
-    Numba invalidates a cached function only when *its own* file changes; the engine's
-    loops inline the kernels (``asyncpc.kernels``) and ``_step``, so an edited kernel
-    would otherwise keep running in its old form here while the actor runtime ran the
-    new one. A digest of those sources is kept next to the cache; once per process it
-    is compared, and on a mismatch every engine function's cache index is flushed.
-    """
-    if _checked["done"]:
-        return
-    _checked["done"] = True
+    """Drop the engine's cached compiled code if a source it inlines changed (see
+    :func:`asyncpc.kernels._options.refresh_cache`)."""
     from .. import kernels
+    from ..kernels._options import refresh_cache
     from . import _carry, _drive, _step
 
-    mods = [kernels._activations, kernels._rng, kernels._tick, kernels._options, _step, _carry, _drive]
-    digest = hashlib.sha256()
-    for m in mods:
-        with open(m.__file__, "rb") as fh:
-            digest.update(fh.read())
-    want = digest.hexdigest()
-    disps = [v for m in (_step, _carry, _drive) for v in vars(m).values() if isinstance(v, Dispatcher)]
-    path = getattr(getattr(_drive.drive_serial, "_cache", None), "cache_path", None)
-    if not path:
-        return
-    stamp = os.path.join(path, "asyncpc-engine.sources")
-    try:
-        with open(stamp) as fh:
-            have = fh.read().strip()
-    except OSError:
-        have = None
-    if have == want:
-        return
-    for d in disps:
-        d._cache.flush()
-    try:
-        with open(stamp, "w") as fh:
-            fh.write(want + "\n")
-    except OSError:  # a read-only cache: the flushed index is simply rebuilt next time
-        pass
+    refresh_cache("engine", [kernels._activations, kernels._rng, kernels._tick, kernels._options,
+                             _step, _carry, _drive], [_step, _carry, _drive])
 
 
 class Notice:
