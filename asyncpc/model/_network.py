@@ -17,6 +17,7 @@ Node attributes (defaults used when a user's graph omits them)
 ``eta``           learning rate of the synapses this neuron owns, per ms (default 0.0)
 ``eta_b``         bias learning rate of an error neuron (default 0.0)
 ``decay``         weight decay lambda, per ms (default 0.0)
+``x``, ``y``      position on the cortical sheet, mm (set by the builders; used by distance delays)
 
 Edge attributes
 ---------------
