@@ -24,6 +24,15 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, help="engine threads (0 = every core)")
     r.add_argument("--seed", type=int)
     r.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    _limits(r)
+
+    rs = sub.add_parser("resume", help="continue a killed or interrupted run from its last checkpoint")
+    rs.add_argument("run_dir", metavar="RUN_DIR")
+    rs.add_argument("--threads", type=int, help="engine threads (0 = every core; results do not depend on it)")
+    rs.add_argument("--runtime", choices=["engine", "actors"],
+                    help="continue on this runtime (default: the run's; the result is the same)")
+    rs.add_argument("--quiet", action="store_true", help="no progress bar, no table")
+    _limits(rs)
 
     v = sub.add_parser("validate", help="check a scenario without running it")
     v.add_argument("scenario")
@@ -66,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _limits(p) -> None:
+    p.add_argument("--max-disk", metavar="SIZE", help="refuse a run that would write more, e.g. 20GB "
+                   "(default: the free space; env ASYNCPC_MAX_DISK)")
+    p.add_argument("--max-memory", metavar="SIZE", help="refuse a run that would need more memory, e.g. 8GB "
+                   "(default: the available memory; env ASYNCPC_MAX_MEMORY)")
+
+
 def _load(args):
     from ..scenario import load_scenario
 
@@ -84,7 +100,17 @@ def _cmd_run(args, argv) -> int:
 
     scn = _load(args)
     execute(scn, out=args.out, runtime=args.runtime, threads=args.threads, quiet=args.quiet,
-            argv=["asyncpc", *argv])
+            argv=["asyncpc", *argv], max_disk=args.max_disk, max_memory=args.max_memory)
+    return 0
+
+
+def _cmd_resume(args, argv) -> int:
+    from ._run import resume
+
+    if args.threads is not None and args.threads < 0:
+        raise AsyncPCError(f"--threads: must be >= 0, got {args.threads}")
+    resume(args.run_dir, runtime=args.runtime, threads=args.threads, quiet=args.quiet,
+           argv=["asyncpc", *argv], max_disk=args.max_disk, max_memory=args.max_memory)
     return 0
 
 
@@ -186,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _cmd_run(args, argv)
+        if args.command == "resume":
+            return _cmd_resume(args, argv)
         if args.command == "validate":
             return _cmd_validate(args)
         if args.command == "graph":

@@ -102,6 +102,32 @@ class Metrics:
                 self.align_t.append(res.state.t * self.c.h)
                 self.align.append(ang)
 
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self) -> tuple[dict, dict]:
+        """The accumulator as (numpy arrays, JSON-able values), for a checkpoint."""
+        n_areas = len(self.c.area_names)
+        arrays = dict(t=np.asarray(self.t, np.float64),
+                      energy=np.asarray(self.energy, np.float64).reshape(len(self.energy), n_areas),
+                      correct=self.correct, pred=np.asarray(self.pred, np.int64), probe_x=self.probe_x,
+                      align_t=np.asarray(self.align_t, np.float64))
+        return arrays, dict(done=int(self._done), align=self.align)
+
+    def restore(self, arrays: dict, info: dict) -> None:
+        """Continue from :meth:`checkpoint` (metrics.csv is cut back by the run directory)."""
+        if arrays["probe_x"].shape != self.probe_x.shape:
+            from ..errors import AsyncPCError
+
+            raise AsyncPCError(f"checkpoint: {arrays['probe_x'].shape[0]} presentations, the scenario has "
+                               f"{self.probe_x.shape[0]}")
+        self.t = [float(v) for v in arrays["t"]]
+        self.energy = [row.copy() for row in arrays["energy"]]
+        self.correct = arrays["correct"].astype(np.int8)
+        self.pred = arrays["pred"].astype(self.pred.dtype)
+        self.probe_x = arrays["probe_x"].astype(np.float64)
+        self.align_t = [float(v) for v in arrays["align_t"]]
+        self.align = [dict(a) for a in info["align"]]
+        self._done = int(info["done"])
+
     # ------------------------------------------------------------------ summary
     def _acc(self, split: str, epoch=None):
         code = self.split_names.index(split) if split in self.split_names else -1

@@ -1,21 +1,31 @@
-"""``asyncpc run``: scenario -> network -> runtime -> run directory."""
+"""``asyncpc run`` and ``asyncpc resume``: scenario -> network -> runtime -> run directory.
+
+A run advances in chunks (ends at probe steps, so progress and metrics advance
+presentation by presentation; see :class:`Plan`). Every ``output.checkpoint_every`` presentations the state,
+the metrics accumulator and the positions of metrics.csv and of the trace are written to
+``RUN/checkpoint/`` (see ``_checkpoint``); ``resume`` continues from there, and the
+result is the one an uninterrupted run gives, bit for bit.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import shutil
 import sys
 import time
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
 from ..errors import AsyncPCError, DivergenceError
-from ._rundir import RunDir
+from ._rundir import RunDir, atomic_replace
 
-__all__ = ["execute", "pick_runtime"]
+__all__ = ["execute", "pick_runtime", "resume"]
 
 
 def pick_runtime(name: str):
@@ -30,11 +40,38 @@ def pick_runtime(name: str):
 
 
 MAX_SNAPSHOTS = 200_000
+N_CHUNKS = 200
 
 
-def _chunks(schedule, n_chunks: int, snapshots=()):
+# ----------------------------------------------------------------------------- the plan
+@dataclass
+class Plan:
+    """Chunk ends (steps), the ends after which a checkpoint is written, the state-snapshot
+    steps of the trace, the trace window ``[rec_lo, rec_hi)`` in which chunks record
+    messages, and the longest stretch (steps) one runtime call may record: a recording
+    chunk is run in pieces of at most ``rec_steps``, so the messages held in memory stay
+    bounded (pieces never change a result; continuation is exact)."""
+
+    ends: list
+    checkpoints: set
+    snaps: set
+    rec_lo: int = 0
+    rec_hi: int = 0
+    rec_steps: int | None = None
+
+    def records(self, t0: int, until: int) -> bool:
+        return until > self.rec_lo and t0 < self.rec_hi
+
+    def pieces(self, t0: int, until: int, record: bool) -> list:
+        if not record or not self.rec_steps:
+            return [until]
+        return list(range(t0 + self.rec_steps, until, self.rec_steps)) + [until]
+
+
+def _chunks(schedule, n_chunks: int, snapshots=(), checkpoint_every: int = 0):
     """Chunk ends at probe steps (so progress and metrics advance presentation by
-    presentation) and at state-snapshot steps of the trace."""
+    presentation), at state-snapshot steps of the trace, and after every
+    ``checkpoint_every``-th presentation. Returns (ends, checkpoint ends)."""
     end = int(schedule.end)
     pt = np.asarray(schedule.probe_t)
     ends = set()
@@ -42,149 +79,407 @@ def _chunks(schedule, n_chunks: int, snapshots=()):
         idx = np.unique(np.linspace(0, len(pt) - 1, min(n_chunks, len(pt))).astype(int))
         ends.update(int(pt[i]) + 1 for i in idx)
     ends.update(int(t) for t in snapshots if 0 < t <= end)
+    ck = set()
+    if checkpoint_every and len(pt):
+        ck = {int(pt[k - 1]) + 1 for k in range(checkpoint_every, len(pt) + 1, checkpoint_every)}
+        ck = {t for t in ck if 0 < t < end}
+        ends.update(ck)
     ends.add(end)
-    return sorted(e for e in ends if e > 0)
+    return sorted(e for e in ends if e > 0), ck
 
 
-def _trace_setup(scn, c, rd, runtime, schedule):
-    """A TraceWriter and the snapshot steps, or (None, ()) when tracing is off."""
-    from .. import __version__ as version
+def _plan(scn, c, schedule) -> Plan:
     from ..errors import ResourceError
+    from ._resources import RECORD_ROWS, messages_per_step
+
+    t = scn.trace
+    end = int(schedule.end)
+    snaps, lo, hi, rec_steps = (), 0, 0, None
+    if t.enabled:
+        lo = int(round(t.from_ms / c.h))
+        hi = end if t.to_ms is None else min(end, int(round(t.to_ms / c.h)))
+        if t.state_every:
+            n = max(0, (hi - lo) // t.state_every)
+            if n > MAX_SNAPSHOTS:
+                raise ResourceError(f"trace.state_every: {n:,} state snapshots exceed {MAX_SNAPSHOTS:,}; raise "
+                                    "trace.state_every or narrow trace.from / trace.to")
+            snaps = range(lo + t.state_every, hi + 1, t.state_every)
+        rate = float(messages_per_step(c).sum())
+        rec_steps = max(1, int(RECORD_ROWS / max(rate, 1e-9)))
+    ends, ck = _chunks(schedule, N_CHUNKS, snaps, scn.output.checkpoint_every)
+    return Plan(ends, ck, set(snaps), lo, hi, rec_steps)
+
+
+def _trace_writer(scn, c, rd, runtime, resume=None):
+    """A TraceWriter (None when tracing is off)."""
     from ..trace import TraceFilter, TraceWriter, select_neurons
 
     t = scn.trace
     if not t.enabled:
-        return None, ()
+        return None
     roles = [r for r in t.roles if r != "environment"]  # environment messages live in the schedule
     filt = TraceFilter.build(c, neurons=list(t.neurons), roles=roles, t_from_ms=t.from_ms, t_to_ms=t.to_ms,
                              every=t.every, max_rows=t.max_rows)
-    snaps = ()
-    mask = None
-    if t.state_every:
-        lo = int(round(t.from_ms / c.h))
-        hi = int(schedule.end) if t.to_ms is None else min(int(schedule.end), int(round(t.to_ms / c.h)))
-        n = max(0, (hi - lo) // t.state_every)
-        if n > MAX_SNAPSHOTS:
-            raise ResourceError(f"trace.state_every: {n:,} state snapshots exceed {MAX_SNAPSHOTS:,}; raise "
-                                "trace.state_every or narrow trace.from / trace.to")
-        snaps = range(lo + t.state_every, hi + 1, t.state_every)
-        mask = select_neurons(c, list(t.neurons))
-    w = TraceWriter(rd.path, c, filt=filt, state_mask=mask,
-                    meta=dict(scenario_hash=scn.hash(), asyncpc_version=version, runtime=runtime))
-    return w, snaps
+    mask = select_neurons(c, list(t.neurons)) if t.state_every else None
+    return TraceWriter(rd.path, c, filt=filt, state_mask=mask, resume=resume,
+                       meta=dict(scenario_hash=scn.hash(), asyncpc_version=__version__, runtime=runtime))
 
 
+# ----------------------------------------------------------------------------- divergence
 ENERGY_LIMIT = 1e12
 
 
-def _check_finite(c, state, t, energy=None):
-    if energy is not None and len(energy) and not np.all(np.abs(energy[-1]) < ENERGY_LIMIT):
-        e = np.asarray(energy[-1])
-        a = int(np.argmax(np.where(np.isfinite(e), e, np.inf)))
-        raise DivergenceError(
-            f"run diverged: the energy of area {c.area_names[a]} reached {e[a]:.3g} by t = {t * c.h:.1f} ms "
-            f"(limit {ENERGY_LIMIT:g}); lower learning.eta, shorten the clock period or lengthen neurons.tau_x")
-    bad = np.flatnonzero(~np.isfinite(state.s))
-    if len(bad) == 0:
-        return
-    i = int(bad[0])
+def _neuron_name(c, i: int) -> str:
+    kind = "" if c.kind[i] == 0 else ":error"
+    return f"{c.area_names[c.area[i]]}:{int(c.index[i])}{kind}"
+
+
+def _area_energy(c, s) -> np.ndarray:
+    """Per-area energy 0.5 * sum eps^2 of a state (error neurons), as the probes take it."""
+    err = np.asarray(c.kind) == 1
+    return 0.5 * np.bincount(np.asarray(c.area)[err], weights=np.asarray(s)[err] ** 2,
+                             minlength=len(c.area_names))
+
+
+def _bad(c, state, energy=None) -> bool:
+    """NaN/inf in the state, or an area's energy (probed, or of the state) >= ENERGY_LIMIT."""
+    s = np.asarray(state.s)
+    if not np.all(np.isfinite(s)):
+        return True
+    if energy is not None and len(energy) and not np.all(np.abs(np.asarray(energy, float)) < ENERGY_LIMIT):
+        return True
+    return not np.all(_area_energy(c, s) < ENERGY_LIMIT)
+
+
+def _locate(job, prev, t0: int, until: int, state):
+    """The first step at whose end the run is bad, and the state then: the chunk is run
+    again from ``prev`` (the runs are deterministic), bisecting. Returns (step, state)."""
+    if not _bad(job.c, state):
+        return until, state
+    run_fn = pick_runtime(job.runtime)
+    kw = {"threads": job.threads} if job.runtime == "engine" else {}
+    lo, hi, st_lo, st_hi = t0, until, prev, state
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        r = run_fn(job.c, job.schedule, seed=job.scn.run.seed, until=mid, state=st_lo, **kw)
+        if _bad(job.c, r.state):
+            hi, st_hi = mid, r.state
+        else:
+            lo, st_lo = mid, r.state
+    return hi, st_hi
+
+
+def _divergence(c, state, t: int) -> DivergenceError:
+    """The report: which neuron (area, index, kind), when (``t``: the state's step, so the
+    last step simulated is ``t - 1``), its value and its last inputs."""
+    s = np.asarray(state.s)
+    bad = np.flatnonzero(~np.isfinite(s))
+    energy = _area_energy(c, s)
+    if len(bad):
+        # prefer a neuron whose own inputs are still finite: where the blow-up started
+        origin = [i for i in bad.tolist() if np.all(np.isfinite(state.inbox[c.in_ptr[i]:c.in_ptr[i + 1]]))]
+        i = int(origin[0] if origin else bad[0])
+    else:
+        a = int(np.argmax(energy))
+        cand = np.flatnonzero((c.area == a) & (c.kind == 1))
+        if len(cand) == 0:
+            cand = np.flatnonzero(c.area == a)
+        i = int(cand[np.argmax(np.abs(s[cand]))])
     area = c.area_names[c.area[i]]
     kind = "value" if c.kind[i] == 0 else "error"
-    inbox = state.inbox[c.in_ptr[i]:c.in_ptr[i + 1]]
-    shown = ", ".join(f"{v:.3g}" for v in inbox[:6]) + (" ..." if len(inbox) > 6 else "")
-    raise DivergenceError(
-        f"run diverged: {kind} neuron {area}:{int(c.index[i])} is {state.s[i]} by t = {t * c.h:.1f} ms "
-        f"(last inputs: [{shown}]); lower learning.eta, shorten the clock period or lengthen neurons.tau_x")
+    lo, hi = int(c.in_ptr[i]), int(c.in_ptr[i + 1])
+    inbox = np.asarray(state.inbox[lo:hi])
+    shown = ", ".join(f"{_neuron_name(c, int(c.src[e]))}={v:.3g}" for e, v in zip(range(lo, hi), inbox[:6]))
+    shown += " ..." if len(inbox) > 6 else ""
+    what = f"{kind} neuron {area}:{int(c.index[i])} (area {area}) is {s[i]:.3g}"
+    if len(bad) > 1:
+        what += f" ({len(bad)} of {len(s)} neurons are not finite)"
+    e_area = energy[c.area[i]]
+    if not len(bad):
+        what += f", the energy of area {area} is {e_area:.3g} (limit {ENERGY_LIMIT:g})"
+    return DivergenceError(
+        f"run diverged at t = {(t - 1) * c.h:.1f} ms: {what}; its last inputs: [{shown}]; lower learning.eta, "
+        "shorten the clock period or lengthen neurons.tau_x")
 
 
-def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, quiet: bool,
-            argv: list[str]) -> dict:
-    """Run a loaded scenario and write its run directory. Returns the summary."""
+# ----------------------------------------------------------------------------- one job
+@dataclass
+class Job:
+    scn: object
+    net: object
+    c: object
+    data: object
+    schedule: object
+    runtime: str
+    threads: int
+    plan: Plan
+
+
+def _prepare(scn, runtime, threads) -> Job:
     from ..compile import compile_network
-    from ._metrics import Metrics
-    from ._progress import Progress
 
-    started = datetime.now(timezone.utc)
-    t_wall = time.perf_counter()
     runtime = runtime or scn.run.runtime
+    pick_runtime(runtime)
     threads = threads if threads is not None else scn.run.threads
     threads = threads or (os.cpu_count() or 1)
-    run_fn = pick_runtime(runtime)
-
     net = scn.build_network()
     c = compile_network(net, scn.run.h)
     data = scn.load_data()
     schedule = scn.schedule(c, data)
-    rd = RunDir(out or scn.output.dir)
-    rd.write_text("scenario.toml", scn.to_toml())
-    manifest = dict(asyncpc=__version__, python=platform.python_version(), numpy=np.__version__,
-                    numba=_version("numba"), networkx=_version("networkx"), platform=platform.platform(),
-                    seed=scn.run.seed, runtime=runtime, threads=threads, command=" ".join(argv),
-                    scenario_hash=scn.hash(), started=started.isoformat(), ended=None,
-                    neurons=c.n_neurons, edges=c.n_edges, steps=int(schedule.end), h_ms=c.h)
-    rd.write_json("manifest.json", manifest)
+    return Job(scn, net, c, data, schedule, runtime, threads, _plan(scn, c, schedule))
 
-    metrics = Metrics(c, schedule, data, rd)
-    tracer, snaps = _trace_setup(scn, c, rd, runtime, schedule)
-    snap_set = set(snaps)
-    state = None
-    status = "completed"
-    kwargs = {"threads": threads} if runtime == "engine" else {}
-    if tracer is not None and runtime == "engine":
-        kwargs["record_messages"] = True
+
+def _check_resources(job, out, *, t0=0, rows_done=0, max_disk=None, max_memory=None):
+    from ._resources import check_resources, estimate, limits_from_env
+
+    d, m = limits_from_env(max_disk, max_memory)
+    est = estimate(job.c, job.schedule, job.scn, runtime=job.runtime, plan=job.plan, t0=t0,
+                   trace_rows_done=rows_done)
+    check_resources(est, out, max_disk=d, max_memory=m)
+    return est
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, quiet: bool,
+            argv: list[str], max_disk=None, max_memory=None) -> dict:
+    """Run a loaded scenario and write its run directory. Returns the summary."""
+    from ._metrics import Metrics
+
+    started = _now()
+    job = _prepare(scn, runtime, threads)
+    out = Path(out or scn.output.dir)
+    _check_resources(job, out, max_disk=max_disk, max_memory=max_memory)
+    rd = RunDir(out)
+    try:
+        for stale in ("trace", "checkpoint"):  # a previous run's, in the same directory
+            shutil.rmtree(rd.path / stale, ignore_errors=True)
+        (rd.path / "final_state.npz").unlink(missing_ok=True)
+        rd.write_text("scenario.toml", scn.to_toml())
+        c, schedule = job.c, job.schedule
+        manifest = dict(asyncpc=__version__, python=platform.python_version(), numpy=np.__version__,
+                        numba=_version("numba"), networkx=_version("networkx"), platform=platform.platform(),
+                        seed=scn.run.seed, runtime=job.runtime, threads=job.threads, command=" ".join(argv),
+                        scenario_hash=scn.hash(), started=started, ended=None, status="running",
+                        neurons=c.n_neurons, edges=c.n_edges, steps=int(schedule.end), h_ms=c.h,
+                        checkpoint_every=scn.output.checkpoint_every)
+        rd.write_json("manifest.json", manifest)
+        metrics = Metrics(c, schedule, job.data, rd)
+        tracer = _trace_writer(scn, c, rd, job.runtime)
+    except BaseException:
+        rd.release()
+        raise
+    return _drive(job, rd, manifest, metrics, tracer, state=None, start=0, wall_before=0.0, quiet=quiet)
+
+
+def resume(run_dir, *, runtime: str | None = None, threads: int | None = None, quiet: bool = False,
+           argv=(), max_disk=None, max_memory=None) -> dict:
+    """Continue the run in ``run_dir`` from its checkpoint to the end. Returns the summary."""
+    from ..scenario import load_scenario
+    from ._checkpoint import read_checkpoint
+    from ._metrics import Metrics
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise AsyncPCError(f"{path}: no such run directory")
+    for f in ("scenario.toml", "manifest.json"):
+        if not (path / f).exists():
+            raise AsyncPCError(f"{path}: not a run directory (no {f})")
+    rd = RunDir(path)  # the lock: no other process writes it meanwhile
+    try:
+        try:
+            manifest = rd.read_json("manifest.json")
+        except (OSError, ValueError) as exc:
+            raise AsyncPCError(f"{path / 'manifest.json'}: unreadable ({exc})") from None
+        status = manifest.get("status")
+        if status == "completed":
+            raise AsyncPCError(f"{path}: the run already completed (ended {manifest.get('ended')}); nothing to "
+                               "resume")
+        if status == "diverged":
+            raise AsyncPCError(f"{path}: the run diverged; resuming would diverge again at the same step. Change "
+                               "the scenario and start a new run")
+        ck = read_checkpoint(path)
+        scn = load_scenario(path / "scenario.toml")
+        if scn.hash() != ck.info["scenario_hash"]:
+            raise AsyncPCError(f"{path / 'scenario.toml'}: changed since the checkpoint was written (scenario hash "
+                               f"{scn.hash()[:12]}, checkpoint {str(ck.info['scenario_hash'])[:12]}); restore it "
+                               "or start a new run")
+        job = _prepare(scn, runtime, threads)
+        t, chunk = int(ck.info["t"]), int(ck.info["chunk"])
+        if not (0 < chunk <= len(job.plan.ends) and job.plan.ends[chunk - 1] == t):
+            raise AsyncPCError(f"{ck.path}: step {t} is not chunk {chunk} of this scenario; corrupt checkpoint")
+        state = ck.runtime_state(job.c)
+        if int(state.t) != t:
+            raise AsyncPCError(f"{ck.path}: the state is at step {state.t}, the checkpoint at {t}; corrupt checkpoint")
+        trace_pos = ck.info.get("trace")
+        if scn.trace.enabled and trace_pos is None:
+            raise AsyncPCError(f"{ck.path}: holds no trace position but the scenario traces; corrupt checkpoint")
+        _check_resources(job, path, t0=t, rows_done=int(trace_pos["rows"]) if trace_pos else 0,
+                         max_disk=max_disk, max_memory=max_memory)
+        rd.resume_metrics(int(ck.info["metrics_rows"]), int(ck.info["metrics_bytes"]))
+        metrics = Metrics(job.c, job.schedule, job.data, rd)
+        metrics.restore(ck.metrics, ck.info["metrics"])
+        tracer = _trace_writer(scn, job.c, rd, job.runtime, resume=trace_pos) if scn.trace.enabled else None
+        manifest["resumed"] = list(manifest.get("resumed") or []) + [_now()]
+        manifest.update(status="running", ended=None)
+        rd.write_json("manifest.json", manifest)
+    except BaseException:
+        rd.release()
+        raise
+    if not quiet:
+        print(f"asyncpc: resuming {path} at t = {t * job.c.h:g} ms ({metrics._done}/{metrics.n_probes} "
+              f"presentations) on the {job.runtime} runtime", file=sys.stderr)
+    return _drive(job, rd, manifest, metrics, tracer, state=state, start=chunk,
+                  wall_before=float(ck.info.get("wall_seconds", 0.0)), quiet=quiet)
+
+
+# ----------------------------------------------------------------------------- the loop
+def _write_checkpoint(job, rd, metrics, tracer, state, chunk: int, wall: float) -> None:
+    from ._checkpoint import write_checkpoint
+
+    pos = None
+    if tracer is not None:
+        tracer.flush()  # the trace on disk must match the checkpoint
+        pos = tracer.position()
+    rows, size = rd.metrics_position()
+    info = dict(chunk=chunk, t=int(state.t), scenario_hash=job.scn.hash(), seed=job.scn.run.seed,
+                runtime=job.runtime, metrics_rows=rows, metrics_bytes=size, trace=pos,
+                presentations=int(metrics._done), wall_seconds=round(wall, 3), written=_now(),
+                asyncpc=__version__)
+    write_checkpoint(rd.path, state=state, metrics=metrics.checkpoint(), info=info)
+
+
+def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before: float, quiet: bool) -> dict:
+    from ._progress import Progress
+
+    scn, c, schedule, plan = job.scn, job.c, job.schedule, job.plan
+    run_fn = pick_runtime(job.runtime)
+    t_wall = time.perf_counter()
+    wall = lambda: wall_before + time.perf_counter() - t_wall
+    status = "running"
+    kwargs = {"threads": job.threads} if job.runtime == "engine" else {}
     progress = Progress(total_steps=int(schedule.end), n_samples=metrics.n_probes, h=c.h, quiet=quiet)
+    done, settled, last_ck = start, True, start  # settled: state, metrics and trace agree
     try:
         with progress:
-            for until in _chunks(schedule, 200, snaps):
-                log = None
-                if tracer is not None and runtime == "actors":
-                    from ..actors import MessageLog
+            for i in range(start, len(plan.ends)):
+                until = plan.ends[i]
+                t0 = int(state.t) if state is not None else 0
+                record = tracer is not None and not tracer.full and plan.records(t0, until)
+                results = []
+                for u in plan.pieces(t0, until, record):
+                    st = results[-1].state if results else state
+                    if record and tracer.full:  # max_rows reached: run the rest unrecorded
+                        record = False
+                    log = None
+                    if job.runtime == "engine":
+                        kwargs["record_messages"] = record
+                    elif record:
+                        from ..observe import MessageLog
 
-                    log = MessageLog()
-                    kwargs["observers"] = [log]
-                res = run_fn(c, schedule, seed=scn.run.seed, until=until, state=state, **kwargs)
-                state = res.state
-                if tracer is not None:
-                    rows = res.extra.get("messages") if log is None else log.table()
-                    if rows is not None and len(rows["edge"]):
-                        tracer.add_messages(rows)
-                    if until in snap_set:
-                        tracer.add_state(until - 1, state.s)
+                        log = MessageLog()
+                        kwargs["observers"] = [log]
+                    else:
+                        kwargs["observers"] = []
+                    res = run_fn(c, schedule, seed=scn.run.seed, until=u, state=st, **kwargs)
+                    settled = False  # from here until the chunk is booked, files and state disagree
+                    results.append(res)
+                    if record:
+                        rows = res.extra.get("messages") if log is None else log.table()
+                        if rows is not None and len(rows["edge"]):
+                            tracer.add_messages(rows)
+                res = _merge(results)
+                prev, state = state, res.state
+                if tracer is not None and until in plan.snaps:
+                    tracer.add_state(until - 1, state.s)
                 metrics.add(res)
-                _check_finite(c, state, until, res.probe_energy)
+                if _bad(c, state, res.probe_energy):
+                    try:  # find the first bad step: the report names where it started
+                        t_bad, st_bad = _locate(job, prev, t0, until, state)
+                    except Exception:  # noqa: BLE001 - the chunk-level report is still right
+                        t_bad, st_bad = until, state
+                    raise _divergence(c, st_bad, t_bad)
                 rd.flush()
+                done, settled = i + 1, True
                 progress.update(until, metrics, state.sent)
+                if until in plan.checkpoints:
+                    _write_checkpoint(job, rd, metrics, tracer, state, done, wall())
+                    last_ck = done
+        status = "completed"
     except KeyboardInterrupt:
         status = "interrupted"
+        if settled and done > last_ck and state is not None:
+            try:  # keep the last finished chunk: `asyncpc resume` continues from it
+                _write_checkpoint(job, rd, metrics, tracer, state, done, wall())
+            except Exception as exc:  # noqa: BLE001 - the previous checkpoint stays valid
+                print(f"asyncpc: warning: no checkpoint at the interruption ({type(exc).__name__}: {exc})",
+                      file=sys.stderr)
     except DivergenceError:
         status = "diverged"
         raise
+    except BaseException:
+        status = "failed"
+        raise
     finally:
+        summary = _finish(job, rd, manifest, metrics, tracer, state, status, wall())
+    if not quiet:
+        progress.final_table(summary, rd.path)
+    if status == "interrupted":
+        raise KeyboardInterrupt
+    return summary
+
+
+def _merge(results):
+    """One chunk's result from the results of its pieces (probes concatenated, last state)."""
+    if len(results) == 1:
+        return results[0]
+    from ..state import RunResult
+
+    last = results[-1]
+    return RunResult(probe_t=np.concatenate([r.probe_t for r in results]),
+                     probe_x=np.concatenate([r.probe_x for r in results]),
+                     probe_energy=np.concatenate([r.probe_energy for r in results]),
+                     state=last.state, runtime=last.runtime, threads=last.threads, extra=last.extra)
+
+
+def _finish(job, rd, manifest, metrics, tracer, state, status, wall) -> dict:
+    """Write what a run ends with, whatever the status; never loses what was written."""
+    from ._checkpoint import CHECKPOINT
+
+    scn, c = job.scn, job.c
+    try:
         if tracer is not None:
-            tracer.close()
-        wall = time.perf_counter() - t_wall
+            try:
+                tracer.close()
+            except Exception as exc:  # noqa: BLE001 - keep the rest of the run directory
+                print(f"asyncpc: warning: the trace's last part was not written ({type(exc).__name__}: {exc})",
+                      file=sys.stderr)
         summary = metrics.summary()
         summary.update(messages_sent=int(state.sent) if state else 0,
                        messages_delivered=int(state.delivered) if state else 0,
                        messages_dropped=int(state.dropped) if state else 0,
                        sim_time_ms=(int(state.t) if state else 0) * c.h, wall_seconds=round(wall, 3),
-                       runtime=runtime, threads=threads, seed=scn.run.seed, status=status)
+                       runtime=job.runtime, threads=job.threads, seed=scn.run.seed, status=status)
         if status == "completed":
             summary.update(metrics.baselines(scn))
+            final = dict(w=np.asarray(state.w), s=np.asarray(state.s), bias=np.asarray(state.bias),
+                         t=np.asarray(int(state.t)))
+            atomic_replace(rd.path / "final_state.npz", lambda f: np.savez(f, **final))
         rd.write_json("summary.json", summary)
-        manifest["ended"] = datetime.now(timezone.utc).isoformat()
+        manifest["ended"] = _now()
         manifest["status"] = status
         rd.write_json("manifest.json", manifest)
-        rd.close()
-        if state is not None and scn.output.plots:
-            try:
-                metrics.plot(scn, state, net)
-            except Exception as exc:  # noqa: BLE001 - a plot must never lose a finished run
-                print(f"asyncpc: warning: plotting failed ({type(exc).__name__}: {exc})", file=sys.stderr)
-    if not quiet:
-        progress.final_table(summary, rd.path)
-    if status == "interrupted":
-        raise KeyboardInterrupt
+        if status == "completed":
+            shutil.rmtree((rd.path / CHECKPOINT).parent, ignore_errors=True)
+    finally:
+        rd.release()
+    if state is not None and scn.output.plots:
+        try:
+            metrics.plot(scn, state, job.net)
+        except Exception as exc:  # noqa: BLE001 - a plot must never lose a finished run
+            print(f"asyncpc: warning: plotting failed ({type(exc).__name__}: {exc})", file=sys.stderr)
     return summary
 
 

@@ -8,7 +8,9 @@ Layout of ``RUN/trace/``::
     states/part-NNNNN.parquet    t, neuron, s   (x of value neurons, eps of error neurons)
 
 Every part is written to a temporary name and renamed, so a killed run leaves every
-finished part readable; ``meta.json`` is rewritten after each part.
+finished part readable; ``meta.json`` is rewritten after each part. A run's checkpoint
+stores :meth:`TraceWriter.position` (taken after a flush); ``TraceWriter(..., resume=pos)``
+continues from it, deleting the parts written after it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from ..compile import EDGE_ROLES
 from ..errors import AsyncPCError
 
-__all__ = ["TraceWriter", "Trace", "load", "MESSAGE_COLUMNS"]
+__all__ = ["MESSAGE_COLUMNS", "Trace", "TraceWriter", "load"]
 
 MESSAGE_COLUMNS = ("t_send", "t_arrive", "src", "dst", "edge", "role", "value", "dropped")
 _DTYPES = dict(t_send=np.int64, t_arrive=np.int64, src=np.int32, dst=np.int32, edge=np.int32,
@@ -40,7 +42,7 @@ def _pa():
 class TraceWriter:
     """Buffers rows and writes Parquet parts of ``part_rows`` rows."""
 
-    def __init__(self, run_dir, c, *, filt, state_mask=None, meta=None, part_rows=1_000_000):
+    def __init__(self, run_dir, c, *, filt, state_mask=None, meta=None, part_rows=1_000_000, resume=None):
         self.dir = Path(run_dir) / "trace"
         (self.dir / "messages").mkdir(parents=True, exist_ok=True)
         (self.dir / "states").mkdir(parents=True, exist_ok=True)
@@ -48,13 +50,56 @@ class TraceWriter:
         self.state_ids = np.flatnonzero(state_mask) if state_mask is not None else np.zeros(0, int)
         self.role = c.edge_role()
         self.meta = dict(meta or {}, resolution_ms=c.h, columns=list(MESSAGE_COLUMNS), rows=0,
-                         state_rows=0, parts=0, truncated=False)
+                         state_rows=0, parts=0, state_parts=0, truncated=False)
         self._buf: list[dict] = []
         self._n_buf = 0
         self._sbuf: list[tuple] = []
         self._seen = 0
-        self._write_neurons()
+        if resume is not None:
+            self._resume(resume)
+        else:
+            self._write_neurons()
         self._write_meta()
+
+    # ---------------------------------------------------------------- checkpoints
+    def position(self) -> dict:
+        """Where the trace on disk stands (call :meth:`flush` first, so nothing is buffered):
+        rows and parts written, and the every-k counter. A checkpoint stores it."""
+        if self._n_buf or self._sbuf:
+            raise AsyncPCError("trace: flush() before taking the position")
+        return dict(rows=int(self.meta["rows"]), parts=int(self.meta["parts"]),
+                    state_rows=int(self.meta["state_rows"]), state_parts=int(self.meta["state_parts"]),
+                    truncated=bool(self.meta["truncated"]), seen=int(self._seen))
+
+    def _resume(self, pos: dict) -> None:
+        """Continue a trace from a checkpoint's :meth:`position`: parts written after it (and
+        half-written temporary files) are deleted."""
+        for sub, key in (("messages", "parts"), ("states", "state_parts")):
+            keep = int(pos[key])
+            for f in (self.dir / sub).iterdir():
+                if f.name.startswith("."):
+                    f.unlink()
+                    continue
+                try:
+                    idx = int(f.stem.split("-")[1])
+                except (IndexError, ValueError):
+                    continue
+                if idx >= keep:
+                    f.unlink()
+            have = len(list((self.dir / sub).glob("part-*.parquet")))
+            if have != keep:
+                raise AsyncPCError(f"{self.dir / sub}: {have} parts on disk, the checkpoint wrote {keep}; the "
+                                   "trace was changed since the checkpoint, start the run again")
+        for k in ("rows", "parts", "state_rows", "state_parts", "truncated"):
+            self.meta[k] = pos[k]
+        self._seen = int(pos["seen"])
+        if not (self.dir / "neurons.parquet").exists():
+            self._write_neurons()
+
+    @property
+    def full(self) -> bool:
+        """Whether ``max_rows`` cut the trace: no later message can be kept."""
+        return bool(self.meta["truncated"])
 
     # ---------------------------------------------------------------- inputs
     def add_messages(self, rows: dict) -> None:
@@ -116,9 +161,10 @@ class TraceWriter:
         t = np.repeat(np.array([t for t, _ in self._sbuf], np.int64), k)
         nid = np.tile(self.state_ids.astype(np.int32), len(self._sbuf))
         s = np.concatenate([v for _, v in self._sbuf])
-        part = len(list((self.dir / "states").glob("part-*.parquet")))
+        part = self.meta["state_parts"]
         self._atomic_table(pa.table({"t": t, "neuron": nid, "s": s}),
                            self.dir / "states" / f"part-{part:05d}.parquet")
+        self.meta["state_parts"] += 1
         self.meta["state_rows"] += len(t)
         self._sbuf = []
         self._write_meta()

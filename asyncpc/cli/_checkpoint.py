@@ -1,0 +1,153 @@
+"""Checkpoints of a CLI run (``RUN/checkpoint/checkpoint.npz``) and what ``asyncpc resume`` reads.
+
+One file holds everything needed to continue exactly, written atomically (temporary
+file, fsync, rename), so a run killed at any instant leaves either the previous
+checkpoint or the new one, never half of one:
+
+- the runtime's state at the chunk boundary (``res.state``): a ``NetState``'s arrays and
+  counters plus, for the engine's ``EngineState``, its history ring and the environment
+  messages in flight, or, for the actor runtime's ``CarryState``, the messages in flight
+  (edge and environment). Either runtime continues either kind;
+- the metrics accumulator (so metrics.csv and summary.json continue exactly);
+- the position of metrics.csv (rows, bytes) and of the trace (rows, parts, every-k
+  counter; the trace is flushed first, so the trace on disk matches the checkpoint);
+- the chunk position, the scenario hash, wall time so far.
+
+Random draws are counter-based and the environment is a precomputed schedule, so
+nothing else (no RNG state, no data iterator) needs saving. The file is a numpy ``.npz``
+read with ``allow_pickle=False``: loading a checkpoint never runs code.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import AsyncPCError
+from ..state import NetState
+from ._rundir import atomic_replace
+
+__all__ = ["CHECKPOINT", "Checkpoint", "read_checkpoint", "state_arrays", "state_from_arrays",
+           "write_checkpoint"]
+
+#: Where a run's checkpoint lives, relative to the run directory.
+CHECKPOINT = Path("checkpoint") / "checkpoint.npz"
+FORMAT = 1
+
+_NET_FIELDS = tuple(f.name for f in fields(NetState))
+_SCALARS = ("t", "sent", "delivered", "dropped")
+_EDGE_COLS = ("t_send", "t_arrive", "edge", "value")
+_ENV_COLS = ("env_t_send", "env_t_arrive", "env_kind", "env_neuron", "env_value")
+
+
+# ----------------------------------------------------------------------------- runtime state
+def state_arrays(state) -> tuple[dict, dict]:
+    """A runtime's carried state as (arrays, JSON info): what the checkpoint stores."""
+    arrays = {f"state.{k}": np.asarray(getattr(state, k)) for k in _NET_FIELDS if k not in _SCALARS}
+    info = {k: int(getattr(state, k)) for k in _SCALARS}
+    hist = getattr(state, "history", None)
+    if hist is not None:  # the engine's EngineState: its ring (compact whatever is in flight)
+        info.update(kind="engine", hist_t=int(hist.t), hist_seed=int(hist.seed),
+                    hist_n_in_flight=int(hist.n_in_flight), hist_env=hist.env is not None)
+        arrays["hist.hist"] = np.asarray(hist.hist)
+        arrays["hist.flag"] = np.asarray(hist.flag)
+        for k, v in (hist.env or {}).items():
+            arrays[f"hist.env.{k}"] = np.asarray(v)
+        return arrays, info
+    fl = getattr(state, "in_flight", None)
+    if fl is not None:  # the actor runtime's CarryState: the messages in flight themselves
+        info.update(kind="carry", env_known=getattr(fl, "env_t_arrive", None) is not None)
+        for k in _EDGE_COLS + (_ENV_COLS if info["env_known"] else ()):
+            arrays[f"fl.{k}"] = np.asarray(getattr(fl, k))
+        return arrays, info
+    info["kind"] = "plain"
+    return arrays, info
+
+
+def state_from_arrays(c, arrays: dict, info: dict) -> NetState:
+    """Rebuild the state :func:`state_arrays` stored, for network ``c``."""
+    kw = {k: arrays[f"state.{k}"] for k in _NET_FIELDS if k not in _SCALARS}
+    kw.update({k: int(info[k]) for k in _SCALARS})
+    if len(kw["s"]) != c.n_neurons or len(kw["w"]) != c.n_edges:
+        raise AsyncPCError(f"checkpoint: a network of {len(kw['s'])} neurons and {len(kw['w'])} edges, the "
+                           f"scenario builds {c.n_neurons} and {c.n_edges}")
+    kind = info.get("kind", "plain")
+    if kind == "engine":
+        from ..engine import EngineState, History
+        from ..engine._layout import EngineLayout
+
+        env = {k[len("hist.env."):]: v for k, v in arrays.items() if k.startswith("hist.env.")}
+        lay = EngineLayout(c)
+        if arrays["hist.hist"].shape != (lay.L * lay.net.NC,):
+            raise AsyncPCError("checkpoint: its history ring does not fit the scenario's network")
+        h = History(t=int(info["hist_t"]), seed=int(info["hist_seed"]), n_in_flight=int(info["hist_n_in_flight"]),
+                    hist=arrays["hist.hist"], flag=arrays["hist.flag"], layout=lay,
+                    env=env if info.get("hist_env", True) else None)
+        return EngineState(**kw, history=h)
+    if kind == "carry":
+        from ..actors import CarryState
+        from ..observe import InFlight
+
+        cols = [arrays[f"fl.{k}"] for k in _EDGE_COLS]
+        env = [arrays[f"fl.{k}"] for k in _ENV_COLS] if info.get("env_known") else [None] * len(_ENV_COLS)
+        return CarryState(**kw, in_flight=InFlight(*cols, *env))
+    return NetState(**kw)
+
+
+# ----------------------------------------------------------------------------- the file
+@dataclass
+class Checkpoint:
+    """A checkpoint read back: ``info`` (JSON: position, hashes, counters), the runtime
+    state's arrays, and the metrics accumulator's arrays."""
+
+    path: Path
+    info: dict
+    state: dict
+    metrics: dict
+
+    def runtime_state(self, c) -> NetState:
+        return state_from_arrays(c, self.state, self.info["state"])
+
+
+def write_checkpoint(run_dir, *, state, metrics, info: dict) -> Path:
+    """Write ``RUN/checkpoint/checkpoint.npz`` atomically (replacing the previous one).
+
+    ``metrics`` is the accumulator's :meth:`Metrics.checkpoint` pair; ``info`` the
+    JSON-able position (chunk, metrics.csv, trace, wall time, scenario hash)."""
+    s_arrays, s_info = state_arrays(state)
+    m_arrays, m_info = metrics
+    info = dict(info, format=FORMAT, state=s_info, metrics=m_info)
+    payload = {"info": np.array(json.dumps(info))}
+    payload.update(s_arrays)
+    payload.update({f"metrics.{k}": np.asarray(v) for k, v in m_arrays.items()})
+    path = Path(run_dir) / CHECKPOINT
+    atomic_replace(path, lambda f: np.savez(f, **payload))
+    return path
+
+
+def read_checkpoint(run_dir) -> Checkpoint:
+    """Read and check ``RUN/checkpoint/checkpoint.npz``; one-line :class:`AsyncPCError` when
+    it is missing or damaged."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.exists():
+        raise AsyncPCError(f"{path}: no checkpoint to resume from (set output.checkpoint_every = N to write one "
+                           "every N presentations); start the run again with asyncpc run")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}  # reads every member: CRC-checked
+        info = json.loads(str(data.pop("info")))
+        if not isinstance(info, dict) or info.get("format") != FORMAT:
+            raise ValueError(f"unknown format {info.get('format') if isinstance(info, dict) else info!r}")
+        state = {k: v for k, v in data.items() if not k.startswith("metrics.")}
+        metrics = {k[len("metrics."):]: v for k, v in data.items() if k.startswith("metrics.")}
+        for k in ("chunk", "t", "scenario_hash", "metrics_rows", "metrics_bytes"):
+            if k not in info:
+                raise ValueError(f"'{k}' missing")
+    except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise AsyncPCError(f"{path}: corrupt checkpoint ({type(exc).__name__}: {exc}); delete it and start the "
+                           "run again with asyncpc run") from None
+    return Checkpoint(path, info, state, metrics)

@@ -1,0 +1,250 @@
+"""Runs that survive: checkpoints, ``asyncpc resume`` after SIGKILL (bit-identical to an
+uninterrupted run, on either runtime), divergence reports, resource limits."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asyncpc.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+XOR = ROOT / "scenarios" / "xor.toml"
+DIGITS = ROOT / "scenarios" / "digits.toml"
+# XOR, 164 presentations; a trace of a few neurons, every 3rd message (the every-k counter
+# crosses checkpoints); a checkpoint every 8 presentations
+LONG = ["data.epochs=40", "output.checkpoint_every=8", "output.plots=false", "trace.enabled=true", "trace.every=3",
+        'trace.neurons=["hidden1:0-3", "label"]', "trace.state_every=500"]
+# XOR, 16 short presentations: quick enough for the actor runtime
+SHORT = ["data.epochs=3", "data.present=20.0", "output.checkpoint_every=5", "output.plots=false",
+         "trace.enabled=true", "trace.every=2", 'trace.neurons=["hidden1:2", "label"]']
+WALL = {"wall_seconds", "runtime", "threads", "status"}
+
+
+def argv(scenario, out, sets, *extra):
+    a = ["run", str(scenario), "--out", str(out), "--quiet", *extra]
+    for s in sets:
+        a += ["--set", s]
+    return a
+
+
+def read(d):
+    s = json.loads((d / "summary.json").read_text())
+    return s, (d / "metrics.csv").read_text()
+
+
+def assert_same_run(a, b, *, ignore=WALL):
+    """Everything but wall time is identical: summary, metrics.csv, final state, trace."""
+    from asyncpc import trace
+
+    sa, ma = read(a)
+    sb, mb = read(b)
+    assert sb["status"] == "completed"
+    assert {k: v for k, v in sa.items() if k not in ignore} == {k: v for k, v in sb.items() if k not in ignore}
+    assert ma == mb
+    fa, fb = np.load(a / "final_state.npz"), np.load(b / "final_state.npz")
+    for k in ("w", "s", "bias", "t"):
+        assert np.array_equal(fa[k], fb[k]), k
+    ta, tb = trace.load(a), trace.load(b)
+    assert ta.messages.num_rows > 0 and ta.messages.equals(tb.messages)
+    assert ta.states.equals(tb.states)
+    for k in ("rows", "state_rows", "truncated"):
+        assert ta.meta[k] == tb.meta[k]
+    assert not (b / "checkpoint").exists()  # a completed run drops its checkpoint
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The uninterrupted run of LONG."""
+    d = tmp_path_factory.mktemp("ref") / "run"
+    assert main(argv(XOR, d, LONG, "--threads", "1")) == 0
+    return d
+
+
+def test_sigkilled_run_resumes_bit_identical(tmp_path, reference):
+    d = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "asyncpc", *argv(XOR, d, LONG, "--threads", "1")]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ck = d / "checkpoint" / "checkpoint.npz"
+    deadline = time.time() + 40
+    while not ck.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.time() < deadline
+        time.sleep(0.005)
+    time.sleep(0.3)  # let it write past the checkpoint: metrics rows, maybe trace parts
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    man = json.loads((d / "manifest.json").read_text())
+    assert man["status"] == "running", "the run ended before it could be killed"
+    # what a run killed later would leave too: rows and a trace part after the checkpoint
+    with open(d / "metrics.csv", "a") as f:
+        f.write("999,train,0,0,0,0,,1,1,half a ro")
+    parts = sorted((d / "trace" / "messages").glob("part-*.parquet"))
+    shutil.copy(parts[0], d / "trace" / "messages" / "part-00999.parquet")
+
+    assert main(["resume", str(d), "--quiet", "--threads", "1"]) == 0
+    assert_same_run(reference, d)
+    man = json.loads((d / "manifest.json").read_text())
+    assert man["status"] == "completed" and len(man["resumed"]) == 1
+    assert main(["resume", str(d), "--quiet"]) == 2  # completed: nothing to resume
+
+
+class Crash(BaseException):
+    """A crash right after a checkpoint (as if the machine went down)."""
+
+
+def crash_after_checkpoint(monkeypatch, n=1):
+    from asyncpc.cli import _run
+
+    real, calls = _run._write_checkpoint, []
+
+    def write(*a, **k):
+        real(*a, **k)
+        calls.append(1)
+        if len(calls) == n:
+            raise Crash
+
+    monkeypatch.setattr(_run, "_write_checkpoint", write)
+
+
+@pytest.fixture(scope="module")
+def short_ref(tmp_path_factory):
+    """The uninterrupted run of SHORT (engine)."""
+    d = tmp_path_factory.mktemp("short") / "run"
+    assert main(argv(XOR, d, SHORT, "--threads", "1", "--runtime", "engine")) == 0
+    return d
+
+
+@pytest.mark.parametrize("first, then", [("engine", "actors"), ("actors", "engine")])
+def test_resume_on_the_other_runtime_gives_the_same_run(tmp_path, monkeypatch, short_ref, first, then):
+    ref = short_ref
+    d = tmp_path / "crashed"
+    with monkeypatch.context() as m:
+        crash_after_checkpoint(m, n=2)
+        with pytest.raises(Crash):
+            main(argv(XOR, d, SHORT, "--threads", "1", "--runtime", first))
+    s = json.loads((d / "summary.json").read_text())
+    assert s["status"] == "failed" and 0 < s["presentations"] < 16
+    assert main(["resume", str(d), "--quiet", "--runtime", then]) == 0
+    assert_same_run(ref, d)
+    assert json.loads((d / "summary.json").read_text())["runtime"] == then
+
+
+def test_ctrl_c_leaves_a_checkpoint_at_the_last_finished_chunk(tmp_path, monkeypatch, short_ref):
+    from asyncpc.cli import _run
+
+    real, calls = _run.pick_runtime, []
+
+    def pick(name):
+        fn = real(name)
+
+        def run(*a, **k):
+            calls.append(1)
+            if len(calls) == 8:  # Ctrl-C inside the 8th chunk: 7 presentations are done
+                raise KeyboardInterrupt
+            return fn(*a, **k)
+        return run
+
+    d = tmp_path / "int"
+    with monkeypatch.context() as m:
+        m.setattr(_run, "pick_runtime", pick)
+        assert main(argv(XOR, d, SHORT, "--threads", "1")) == 130
+    assert json.loads((d / "summary.json").read_text())["status"] == "interrupted"
+    from asyncpc.cli._checkpoint import read_checkpoint
+
+    assert read_checkpoint(d).info["presentations"] == 7  # not a multiple of checkpoint_every
+    assert main(["resume", str(d), "--quiet", "--threads", "1"]) == 0
+    assert_same_run(short_ref, d)
+
+
+def test_recording_in_pieces_changes_nothing(tmp_path, monkeypatch, short_ref):
+    from asyncpc.cli import _resources, _run
+
+    monkeypatch.setattr(_resources, "RECORD_ROWS", 5_000)  # ~50 steps per call: 4 per chunk
+    real, calls = _run.pick_runtime, []
+    monkeypatch.setattr(_run, "pick_runtime", lambda name: lambda *a, **k: calls.append(1) or real(name)(*a, **k))
+    d = tmp_path / "pieces"
+    assert main(argv(XOR, d, SHORT, "--threads", "1")) == 0
+    assert len(calls) > 3 * 16
+    assert_same_run(short_ref, d)
+
+
+def test_resume_refuses_clearly(tmp_path, capsys, reference, monkeypatch):
+    def refused(path, needle):
+        assert main(["resume", str(path), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and needle in err and "Traceback" not in err, err
+
+    refused(tmp_path / "nowhere", "no such run directory")
+    refused(reference, "already completed")
+    d = tmp_path / "r"
+    with monkeypatch.context() as m:
+        crash_after_checkpoint(m)
+        with pytest.raises(Crash):
+            main(argv(XOR, d, SHORT, "--threads", "1"))
+    ck = d / "checkpoint" / "checkpoint.npz"
+    good = ck.read_bytes()
+    ck.write_bytes(good[: len(good) // 2])
+    refused(d, "corrupt checkpoint")
+    ck.write_bytes(good[:100] + bytes(200) + good[300:])
+    refused(d, "corrupt checkpoint")
+    ck.unlink()
+    refused(d, "no checkpoint")
+    ck.write_bytes(good)
+    toml = (d / "scenario.toml").read_text()
+    (d / "scenario.toml").write_text(toml.replace("eta = 0.02", "eta = 0.03"))
+    refused(d, "changed since the checkpoint")
+    (d / "scenario.toml").write_text(toml)
+    assert main(["resume", str(d), "--quiet"]) == 0
+
+
+def test_divergence_names_neuron_area_time_inputs_and_keeps_what_was_written(tmp_path, capsys):
+    d = tmp_path / "div"
+    assert main(argv(XOR, d, ["learning.eta=50.0", "data.epochs=20", "trace.enabled=true",
+                              "output.checkpoint_every=2"], "--threads", "1")) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "diverged at t = " in err and " ms" in err and "neuron" in err and "(area " in err
+    inputs = err.split("last inputs: [")[1].split("]")[0]
+    assert "=" in inputs and "nan" not in inputs  # the first bad step: its inputs were still finite
+    s = json.loads((d / "summary.json").read_text())
+    assert s["status"] == "diverged"
+    rows = list(csv.DictReader(open(d / "metrics.csv")))
+    assert len(rows) == s["presentations"] > 0
+    from asyncpc import trace
+
+    assert trace.load(d).messages.num_rows > 0
+    assert main(["resume", str(d), "--quiet"]) == 2
+    assert "diverged" in capsys.readouterr().err
+
+
+def test_a_huge_trace_is_refused_up_front_with_the_estimate(tmp_path, capsys):
+    d = tmp_path / "huge"
+    code = main(argv(DIGITS, d, ["trace.enabled=true", "trace.max_rows=1000000000000"], "--max-disk", "20GB"))
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "this trace would write ~" in err and "GB" in err, err
+    assert "trace.neurons" in err and "trace.max_rows" in err and "20 GB" in err
+    assert not d.exists()  # refused before anything was written
+    # the default max_rows keeps the same trace small: no refusal on that account
+    assert main(argv(DIGITS, d, ["trace.enabled=true"], "--max-memory", "1MB")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "of memory" in err and "1 MB" in err, err
+
+
+def test_resource_estimates_and_sizes():
+    from asyncpc.cli._resources import parse_size
+    from asyncpc.errors import AsyncPCError
+
+    assert parse_size("20GB", "x") == 20 * 10 ** 9 and parse_size("1.5GiB", "x") == int(1.5 * 2 ** 30)
+    assert parse_size("123", "x") == 123 and parse_size(None, "x") is None
+    with pytest.raises(AsyncPCError, match="--max-disk"):
+        parse_size("lots", "--max-disk")
