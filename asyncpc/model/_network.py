@@ -37,6 +37,7 @@ import math
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 
 from ..errors import GraphError
 from ._spec import ACTIVATIONS, ROLES, SEND_POLICIES
@@ -143,6 +144,11 @@ class Network:
         g = self.graph
         if g.number_of_nodes() == 0:
             raise GraphError("network: the graph has no neurons")
+        for key, val in g.graph.items():
+            if str(key).startswith("shape:"):
+                parts = str(val).split("x") if isinstance(val, str) else []
+                if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+                    raise GraphError(f"graph attribute {key!r}: must be 'RxC' with positive integers, got {val!r}")
         partner_of: dict = {}
         for n, attrs in g.nodes(data=True):
             kind = attrs.get("kind")
@@ -164,6 +170,10 @@ class Network:
                 _num(a[k], f"node {n!r}.{k}", lo=0)
             for k in ("x0", "bias"):
                 _num(a[k], f"node {n!r}.{k}")
+            if "index" in attrs:
+                ix = attrs["index"]
+                if isinstance(ix, bool) or not isinstance(ix, (int, np.integer)) or not 0 <= ix < 2**31:
+                    raise GraphError(f"node {n!r}.index: must be an integer in 0..2^31-1, got {ix!r}")
         for u, v, attrs in g.edges(data=True):
             role = attrs.get("role")
             where = f"edge {u!r}->{v!r}"
@@ -174,7 +184,7 @@ class Network:
                 if g.nodes[u].get("area", "default") != g.nodes[v].get("area", "default"):
                     raise GraphError(f"{where}: partners must be in the same area")
                 want = 1.0 if ku == "value" else -1.0
-                if float(attrs.get("weight", want)) != want:
+                if _num(attrs.get("weight", want), f"{where}.weight") != want:
                     raise GraphError(f"{where}.weight: a partner edge {ku} -> {kv} is fixed at {want:+g}, "
                                      f"got {attrs.get('weight')!r}")
                 partner_of.setdefault((u, ku), set()).add(v)
