@@ -19,7 +19,7 @@ from ._layout import EngineLayout
 from ._observe import Recorder, subscribed
 from ._state import EngineState, History, LazyInFlight, start_from
 from ._step import Dyn, Work
-from ._warmup import Notice, call, check_cache
+from ._warmup import Notice, check_cache, entry
 
 __all__ = ["run"]
 
@@ -141,6 +141,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
 
     prev = numba.get_num_threads()
     t, pk = t0, 0
+    fn = None
     try:
         if parallel:
             set_threads(P)
@@ -148,9 +149,10 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
             args = (net, dyn, env, seed, t, stop, pk, probes, work, rec.rec, rec.mode, lo, hi,
                     rec.msg_per_step, rec.cap, rec.capt)
             if parallel:
-                t, pk = call(drive_parallel, args + (window,), literal_at=10, notice=notice)
-            else:
-                t, pk = call(drive_serial, args, literal_at=10, notice=notice)
+                args = args + (window,)
+            if fn is None:  # typing the ~17 arguments costs ~2 ms: once per run, not per window
+                fn = entry(drive_parallel if parallel else drive_serial, args, literal_at=10, notice=notice)
+            t, pk = fn(*args)
             if rec.mode:
                 rec.flush(t)
     finally:

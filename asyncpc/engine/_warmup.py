@@ -78,8 +78,14 @@ def _signature(args, literal_at: int):
 
 def call(fn, args, *, literal_at: int, notice: Notice):
     """``fn(*args)``, its specialisation compiled (or loaded) first inside ``notice``."""
+    return entry(fn, args, literal_at=literal_at, notice=notice)(*args)
+
+
+def entry(fn, args, *, literal_at: int, notice: Notice):
+    """The compiled entry point of ``fn`` for arguments typed like ``args`` (compiled or
+    loaded first inside ``notice``); call it with arguments of the same types."""
     if not hasattr(fn, "overloads"):  # NUMBA_DISABLE_JIT=1: plain Python
-        return fn(*args)
+        return fn
     sig = _signature(args, literal_at)
     cres = fn.overloads.get(sig)
     if cres is None:
@@ -88,7 +94,7 @@ def call(fn, args, *, literal_at: int, notice: Notice):
         cres = fn.overloads[sig]
     # the compiled entry point itself: dispatching a literal argument through the
     # dispatcher would cost milliseconds per call
-    return cres.entry_point(*args)
+    return cres.entry_point
 
 
 def warmup(threads: int = 2) -> float:
