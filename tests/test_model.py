@@ -162,6 +162,10 @@ def _small():
     (lambda g: g.nodes[0].update(kind="glia"), "kind"),
     (lambda g: g.edges[next(iter(g.edges))].update(role="lateral"), "role"),
     (lambda g: g.remove_nodes_from([n for n, k in g.nodes(data="kind") if k == "error"][:1]), "partner"),
+    (lambda g: g.nodes[1].update(index=0), "also the index"),
+    (lambda g: g.graph.update(feedback="telepathy"), "feedback"),
+    (lambda g: g.graph.update({"shape:input": "3x4"}), "does not match"),
+    (lambda g: g.nodes[0].update(index=2**40), "index"),
 ])
 def test_validation_names_the_culprit(mutate, match):
     g = _small()

@@ -101,6 +101,11 @@ class Network:
         if validate:
             self.validate()
         self.areas = self._collect_areas()
+        if validate:
+            for a in self.areas.values():
+                if a.shape is not None and a.shape[0] * a.shape[1] != a.size:
+                    raise GraphError(f"graph attribute 'shape:{a.name}': {a.shape[0]}x{a.shape[1]} does not match "
+                                     f"the area's {a.size} value neurons")
 
     def node(self, n) -> dict:
         """Node attributes with documented defaults filled in."""
@@ -144,6 +149,17 @@ class Network:
         g = self.graph
         if g.number_of_nodes() == 0:
             raise GraphError("network: the graph has no neurons")
+        fb = g.graph.get("feedback", "learned")
+        if fb not in ("learned", "transport"):
+            raise GraphError(f"graph attribute 'feedback': must be 'learned' or 'transport', got {fb!r}")
+        seen_index: dict = {}
+        for n, attrs in g.nodes(data=True):
+            if "index" in attrs:
+                key = (repr(attrs.get("area", "default")), repr(attrs.get("kind")), repr(attrs["index"]))
+                if key in seen_index:
+                    raise GraphError(f"node {n!r}.index: {attrs['index']!r} is also the index of node "
+                                     f"{seen_index[key]!r} ({key[1]} neurons of area {key[0]})")
+                seen_index[key] = n
         for key, val in g.graph.items():
             if str(key).startswith("shape:"):
                 parts = str(val).split("x") if isinstance(val, str) else []
