@@ -40,18 +40,8 @@ def atomic_replace(path: Path, write) -> None:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, _file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write text through a temporary file and rename, so a reader never sees half a file."""
+    atomic_replace(path, lambda f: f.write(text.encode()))
 
 
 class RunDir:

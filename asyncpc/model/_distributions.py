@@ -29,7 +29,7 @@ from ..errors import SpecError
 
 __all__ = ["sample", "check_dist", "dist_mean", "is_distance"]
 
-_FIELDS = {
+DIST_SPEC_FIELDS = {
     "constant": ("value",),
     "uniform": ("low", "high"),
     "lognormal": ("mean", "sd"),
@@ -55,20 +55,20 @@ def check_dist(spec, where: str, *, positive: bool = False, distance: bool = Fal
     if not isinstance(spec, Mapping):
         raise SpecError(f"{where}: must be a number or a distribution table, got {spec!r}")
     kind = spec.get("dist")
-    kinds = sorted(k for k in _FIELDS if distance or k != "distance")
+    kinds = sorted(k for k in DIST_SPEC_FIELDS if distance or k != "distance")
     if kind not in kinds:
         extra = (" ('distance' is a delay model: only projection delays accept it)"
                  if kind == "distance" else "")
         raise SpecError(f"{where}.dist: must be one of {kinds}, got {kind!r}{extra}")
-    allowed = set(_FIELDS[kind]) | {"dist"} | ({"offset"} if kind != "distance" else set())
+    allowed = set(DIST_SPEC_FIELDS[kind]) | {"dist"} | ({"offset"} if kind != "distance" else set())
     for key in spec:
         if key not in allowed:
             raise SpecError(f"{where}.{key}: unknown key for dist={kind!r}; "
                             f"expected {sorted(allowed)}")
-    for key in _FIELDS[kind]:
+    for key in DIST_SPEC_FIELDS[kind]:
         if key not in spec:
             raise SpecError(f"{where}.{key}: required for dist={kind!r}")
-    for key in (*_FIELDS[kind], "offset"):
+    for key in (*DIST_SPEC_FIELDS[kind], "offset"):
         v = spec.get(key, 0.0)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
             raise SpecError(f"{where}.{key}: must be a finite number, got {v!r}")

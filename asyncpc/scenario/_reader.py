@@ -10,6 +10,7 @@ import math
 from types import MappingProxyType
 
 from ..errors import ScenarioError
+from ..model._distributions import DIST_SPEC_FIELDS
 from ._toml import KeyLines, format_path
 
 __all__ = ["Ctx", "Table", "MISSING", "MAX_STEPS", "describe"]
@@ -17,14 +18,7 @@ __all__ = ["Ctx", "Table", "MISSING", "MAX_STEPS", "describe"]
 MISSING = object()
 #: Longest time (in steps) a delay, period or presentation may last; compiled delays are int32.
 MAX_STEPS = 10_000_000
-DIST_FIELDS = {
-    "constant": ("value",),
-    "uniform": ("low", "high"),
-    "lognormal": ("mean", "sd"),
-    "gamma": ("mean", "sd"),
-    "normal": ("mean", "sd"),
-    "distance": ("velocity", "synaptic"),
-}
+DIST_FIELDS = DIST_SPEC_FIELDS  # one table of distribution keys, owned by the model
 
 
 def describe(v) -> str:
