@@ -9,7 +9,6 @@ result is the one an uninterrupted run gives, bit for bit.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -491,7 +490,3 @@ def _version(mod):
         return version(mod)
     except Exception:  # noqa: BLE001
         return None
-
-
-def dumps(obj) -> str:
-    return json.dumps(obj, indent=2)
