@@ -30,7 +30,9 @@ def initial_outputs(c: CompiledNet) -> tuple[np.ndarray, np.ndarray]:
 class NetState:
     """Struct-of-arrays state. ``s`` is x (value neurons) or eps (error neurons).
 
-    ``inbox[e]`` is the latest value delivered on edge ``e``. Runtimes that need more to
+    ``inbox[e]`` is the latest value delivered on edge ``e``. ``aux`` is the one extra
+    variable a neuron's dynamics options keep (docs/learning.md): a value neuron's
+    low-passed x (``self_lag``), an error neuron's partner x at its previous tick. Runtimes that need more to
     continue a run exactly (messages in flight, history rings) subclass this.
     """
 
@@ -46,6 +48,7 @@ class NetState:
     ticks: np.ndarray
     last_sent: np.ndarray
     inbox: np.ndarray
+    aux: np.ndarray
     sent: int = 0
     delivered: int = 0
     dropped: int = 0
@@ -58,10 +61,13 @@ class NetState:
         reads_rate[first] = False
         inbox = np.where(reads_rate, r0[c.src], s0[c.src]) if c.n_edges else np.zeros(0)
         N = c.n_neurons
+        aux = s0.copy()
+        err = np.flatnonzero((c.kind == KIND_ERROR) & (c.has_partner != 0))
+        aux[err] = s0[c.src[c.in_ptr[err]]]
         return cls(t=0, s=s0.copy(), w=c.w.copy(), bias=c.bias.copy(), clamped=np.zeros(N, np.int8),
                    clamp_val=np.zeros(N), gain=np.ones(N),
                    last_tick=c.phase.astype(np.int64) - c.period, next_tick=c.phase.astype(np.int64),
-                   ticks=np.zeros(N, np.int64), last_sent=s0.copy(), inbox=inbox.astype(np.float64))
+                   ticks=np.zeros(N, np.int64), last_sent=s0.copy(), inbox=inbox.astype(np.float64), aux=aux)
 
     def copy(self) -> "NetState":
         import copy

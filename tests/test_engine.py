@@ -20,11 +20,11 @@ from asyncpc import actors, engine
 from asyncpc.compile import compile_network
 from asyncpc.environment import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Schedule
 from asyncpc.errors import AsyncPCError, SpecError
-from asyncpc.model import ACTIVATIONS, Clocks, Learning, Messages, from_area_graph, layered
+from asyncpc.model import ACTIVATIONS, Clocks, Dynamics, Learning, Messages, from_area_graph, layered
 from asyncpc.reference import DensePC
 
 FIELDS = ("s", "w", "bias", "clamped", "clamp_val", "gain", "last_tick", "next_tick", "ticks",
-          "last_sent", "inbox")
+          "last_sent", "inbox", "aux")
 COUNTERS = ("t", "sent", "delivered", "dropped")
 
 
@@ -88,8 +88,10 @@ def scenarios(draw):
                         loss=draw(st.sampled_from([0.0, 0.25])), jitter=draw(st.sampled_from([0.0, 0.3])))
     learning = Learning(eta=draw(st.sampled_from([0.0, 0.05])), decay=draw(st.sampled_from([0.0, 0.01])))
     delay = {"dist": "uniform", "low": 0.1, "high": draw(st.sampled_from([0.1, 0.4, 1.0]))}
+    dynamics = draw(st.sampled_from([Dynamics(), Dynamics(speedup=0.05, self_lag=0.3, feedback_gain=0.6,
+                                                           prospective=True, gate=0.1)]))
     kw = dict(clocks=clocks, messages=messages, learning=learning, delay=delay, seed=seed,
-              partner_delay=draw(st.sampled_from([0.1, 0.2])))
+              partner_delay=draw(st.sampled_from([0.1, 0.2])), dynamics=dynamics)
     tau_e = draw(st.sampled_from([0.0, 1.0]))
     if draw(st.booleans()):
         sizes = draw(st.lists(st.integers(1, 4), min_size=2, max_size=4))
@@ -121,7 +123,7 @@ def test_equals_dense_reference_with_learning():
     sch = Schedule.from_events(ev, probe_t=[10, 59, 61, 119], readout=lab, end=120)
     ref = DensePC.from_compiled(c).run(sch)
     eng = engine.run(c, sch, seed=0)
-    for k in ("s", "w", "bias", "inbox", "last_sent"):
+    for k in ("s", "w", "bias", "inbox", "last_sent", "aux"):
         np.testing.assert_allclose(getattr(eng.state, k), getattr(ref.state, k), rtol=0, atol=1e-12, err_msg=k)
     np.testing.assert_allclose(eng.probe_x, ref.probe_x, rtol=0, atol=1e-12)
     np.testing.assert_allclose(eng.probe_energy, ref.probe_energy, rtol=0, atol=1e-12)

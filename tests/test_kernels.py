@@ -27,38 +27,46 @@ def test_derivatives_are_derivatives():
             assert abs(num - P.dact(code, x)) < 1e-6
 
 
+#: the dynamics options (docs/learning.md): off (their neutral values) or on
+options = st.tuples(st.sampled_from([0.0, 0.02, 0.5]), st.sampled_from([0.0, 0.1, 0.35]),
+                    st.sampled_from([1.0, 0.6]), st.sampled_from([0.0, 0.05]))
+
+
 @settings(max_examples=150, deadline=None)
-@given(code=codes, x=finite, n=st.integers(0, 6), has_partner=st.booleans(), clamped=st.booleans(),
-       plastic=st.booleans(), gain=st.sampled_from([0.0, 1.0, 0.5]), data=st.data())
-def test_value_tick_matches_twin(code, x, n, has_partner, clamped, plastic, gain, data):
+@given(code=codes, x=finite, aux=finite, n=st.integers(0, 6), has_partner=st.booleans(), clamped=st.booleans(),
+       plastic=st.booleans(), gain=st.sampled_from([0.0, 1.0, 0.5]), opts=options, data=st.data())
+def test_value_tick_matches_twin(code, x, aux, n, has_partner, clamped, plastic, gain, opts, data):
     m = n + (1 if has_partner else 0)
     inbox = np.array(data.draw(st.lists(finite, min_size=m, max_size=m)), dtype=float)
     w = np.array(data.draw(st.lists(finite, min_size=m, max_size=m)), dtype=float)
     w2 = list(w)
     args = (0.1, 1.3, code, has_partner)
-    rest = (0.05, 0.01, gain, clamped, 0.7, plastic)
-    a = K.value_tick(x, *args, inbox, w, *rest)
-    b = P.value_tick(x, *args, list(inbox), w2, *rest)
+    rest = (0.05, 0.01, gain, clamped, 0.7, plastic, *opts)
+    a = K.value_tick(x, aux, *args, inbox, w, *rest)
+    b = P.value_tick(x, aux, *args, list(inbox), w2, *rest)
     assert a == b
     assert list(w) == w2
 
 
 @settings(max_examples=150, deadline=None)
-@given(eps=finite, n=st.integers(0, 6), tau=st.sampled_from([0.0, 0.3]), gain=st.sampled_from([0.0, 1.0]),
-       bias=finite, data=st.data())
-def test_error_tick_matches_twin(eps, n, tau, gain, bias, data):
+@given(eps=finite, aux=finite, n=st.integers(0, 6), tau=st.sampled_from([0.0, 0.3]),
+       gain=st.sampled_from([0.0, 1.0]), bias=finite,
+       opts=st.tuples(st.sampled_from([0.0, 1.0]), st.sampled_from([0.0, 0.02]), st.sampled_from([0.0, 0.3]),
+                      st.sampled_from([0.0, 0.05])),
+       data=st.data())
+def test_error_tick_matches_twin(eps, aux, n, tau, gain, bias, opts, data):
     inbox = np.array(data.draw(st.lists(finite, min_size=n + 1, max_size=n + 1)), dtype=float)
     w = np.array(data.draw(st.lists(finite, min_size=n + 1, max_size=n + 1)), dtype=float)
     w2 = list(w)
-    a = K.error_tick(eps, 0.1, tau, inbox, w, bias, 0.05, 0.02, 0.001, gain)
-    b = P.error_tick(eps, 0.1, tau, list(inbox), w2, bias, 0.05, 0.02, 0.001, gain)
+    a = K.error_tick(eps, aux, 0.1, tau, inbox, w, bias, 0.05, 0.02, 0.001, gain, *opts)
+    b = P.error_tick(eps, aux, 0.1, tau, list(inbox), w2, bias, 0.05, 0.02, 0.001, gain, *opts)
     assert a == b and list(w) == w2
 
 
 def test_instantaneous_error_is_prediction_error():
     inbox = np.array([0.8, 0.5, -1.0])  # partner x, two rates
     w = np.array([1.0, 0.4, 0.3])
-    eps, _ = K.error_tick(0.0, 0.1, 0.0, inbox, w, 0.1, 0.0, 0.0, 0.0, 1.0)
+    eps, _, _ = K.error_tick(0.0, 0.0, 0.1, 0.0, inbox, w, 0.1, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
     assert eps == 0.8 - (0.1 + 0.4 * 0.5 + 0.3 * -1.0)
 
 

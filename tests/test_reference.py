@@ -50,11 +50,12 @@ def literal_run(c, sch, until):
             lo, hi = c.in_ptr[i], c.in_ptr[i + 1]
             ib, ww = list(inbox[lo:hi]), w[lo:hi]  # ww is a view: the twin learns in place
             if c.kind[i] == KIND_VALUE:
-                new[i] = P.value_tick(s[i], c.h, c.tau[i], int(c.act[i]), bool(c.has_partner[i]), ib, ww,
-                                      c.eta[i], c.decay[i], gain[i], bool(clamped[i]), clamp_val[i], True)
+                new[i], _ = P.value_tick(s[i], 0.0, c.h, c.tau[i], int(c.act[i]), bool(c.has_partner[i]), ib,
+                                         ww, c.eta[i], c.decay[i], gain[i], bool(clamped[i]), clamp_val[i], True,
+                                         0.0, 0.0, 1.0, 0.0)
             else:
-                new[i], bias[i] = P.error_tick(s[i], c.h, c.tau[i], ib, ww, bias[i], c.eta[i],
-                                               c.eta_b[i], c.decay[i], gain[i])
+                new[i], bias[i], _ = P.error_tick(s[i], 0.0, c.h, c.tau[i], ib, ww, bias[i], c.eta[i],
+                                                  c.eta_b[i], c.decay[i], gain[i], 0.0, 0.0, 0.0, 0.0)
         s = new
         for i in range(N):
             for e in c.out_edge[c.out_ptr[i]:c.out_ptr[i + 1]]:

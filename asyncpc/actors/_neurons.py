@@ -186,6 +186,7 @@ class ValueNeuron(Neuron):
         self._args = (float(spec.tau), self._code, bool(spec.has_partner))
         self._learn = (float(spec.eta), float(spec.decay))
         self._plastic = not c.transport
+        self._options = (float(c.speedup[i]), float(c.lag[i]), float(c.fb_gain[i]), float(c.gate[i]))
         self._sends_rate = 0 in out_roles(c, i)
         self._mirror = None
         if c.transport:  # NON-LOCAL: the synapses used are W, held by other neurons
@@ -199,8 +200,8 @@ class ValueNeuron(Neuron):
             m, ok, wall, w = self._mirror
             w[ok] = wall[m[ok]]
         # Python bool for the flag: numba types a numpy bool_ argument on a slow path
-        x = value_tick(st.s[i], dt, *self._args, self.inbox, w, *self._learn, st.gain[i],
-                       bool(st.clamped[i]), st.clamp_val[i], self._plastic)
+        x, st.aux[i] = value_tick(st.s[i], st.aux[i], dt, *self._args, self.inbox, w, *self._learn, st.gain[i],
+                                  bool(st.clamped[i]), st.clamp_val[i], self._plastic, *self._options)
         return x, (act(self._code, x) if self._sends_rate else x)
 
 
@@ -211,10 +212,13 @@ class ErrorNeuron(Neuron):
         super().bind(i, spec, state, ctx, wires, seed, ticked_hooks)
         self._tau = float(spec.tau)
         self._learn = (float(spec.eta), float(spec.eta_b), float(spec.decay))
+        c = ctx.net
+        self._options = (float(c.p_tau[i]), float(c.p_speedup[i]), float(c.p_window[i]), float(c.gate[i]))
 
     def update(self, t, dt):
         st, i = self._st, self.id
-        eps, b = error_tick(st.s[i], dt, self._tau, self.inbox, self.w, st.bias[i], *self._learn, st.gain[i])
+        eps, b, st.aux[i] = error_tick(st.s[i], st.aux[i], dt, self._tau, self.inbox, self.w, st.bias[i],
+                                       *self._learn, st.gain[i], *self._options)
         st.bias[i] = b
         return eps, eps
 

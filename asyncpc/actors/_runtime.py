@@ -72,7 +72,7 @@ def _start_state(c: CompiledNet, state) -> tuple[NetState, InFlight]:
         raise AsyncPCError(f"state: carries {len(fl)} messages in flight, its counters say {pending}")
     N, E = c.n_neurons, c.n_edges
     for name, n in (("s", N), ("bias", N), ("clamped", N), ("clamp_val", N), ("gain", N), ("last_tick", N),
-                    ("next_tick", N), ("ticks", N), ("last_sent", N), ("w", E), ("inbox", E)):
+                    ("next_tick", N), ("ticks", N), ("last_sent", N), ("aux", N), ("w", E), ("inbox", E)):
         a = getattr(state, name)
         if np.shape(a) != (n,):
             raise SpecError(f"state.{name}: shape {np.shape(a)} does not match the network ({n},)")
@@ -313,8 +313,8 @@ def warmup() -> float:
     t = time.perf_counter()
     inbox, w = np.zeros(2), np.zeros(2)
     f = np.float64(0.0)
-    value_tick(f, 0.1, 1.0, 1, True, inbox, w, 0.1, 0.0, f, False, f, True)
-    error_tick(f, 0.1, 0.0, inbox, w, f, 0.1, 0.1, 0.0, f)
+    value_tick(f, f, 0.1, 1.0, 1, True, inbox, w, 0.1, 0.0, f, False, f, True, f, f, f, f)
+    error_tick(f, f, 0.1, 0.0, inbox, w, f, 0.1, 0.1, 0.0, f, f, f, f, f)
     act(1, 0.0)
     randint(0, STREAM_CLOCK, 0, 0, -1, 1)
     _route(0, 0, np.zeros(1, np.int64), np.ones(1, np.int32), np.zeros(1, np.int16), np.zeros(1),

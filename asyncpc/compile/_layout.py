@@ -6,7 +6,10 @@ Per neuron: ``kind`` (0 value, 1 error), ``area``, ``index``, ``role`` (0 hidden
 1 sensory, 2 label), ``act`` (code into :data:`asyncpc.model.ACTIVATIONS`), ``tau``,
 ``x0`` (initial state: x0 of a value neuron, 0 for an error neuron), ``bias``,
 ``period``/``phase``/``cjit`` (steps), ``send`` (0 always, 1 on_delta), ``thresh``,
-``eta``, ``eta_b``, ``decay``, ``has_partner``.
+``eta``, ``eta_b``, ``decay``, ``has_partner``; the dynamics options (docs/learning.md)
+``speedup``, ``lag`` (self_lag, ms), ``fb_gain``, ``gate``, and for a prospective error
+neuron its partner's ``p_tau`` and ``p_speedup`` (0 when it is not prospective) and its
+``p_window`` (ms).
 
 Incoming edges in CSR, one row per receiver: ``in_ptr[i]:in_ptr[i+1]``; a neuron with
 an error partner has its partner edge *first*, then its other in-edges by sender id.
@@ -60,6 +63,13 @@ class CompiledNet:
     eta_b: np.ndarray
     decay: np.ndarray
     has_partner: np.ndarray
+    speedup: np.ndarray
+    lag: np.ndarray
+    fb_gain: np.ndarray
+    gate: np.ndarray
+    p_tau: np.ndarray
+    p_speedup: np.ndarray
+    p_window: np.ndarray
     in_ptr: np.ndarray
     src: np.ndarray
     delay: np.ndarray
@@ -178,6 +188,8 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
     eta = np.array([float(a["eta"]) for a in attrs])
     eta_b = np.array([float(a["eta_b"]) for a in attrs])
     decay = np.array([float(a["decay"]) for a in attrs])
+    speedup, lag, fb_gain, gate = (np.array([float(a[k]) for a in attrs])
+                                   for k in ("speedup", "self_lag", "fb_gain", "gate"))
     dt_max = (period + cjit) * h
     for i in np.flatnonzero((tau > 0) & (dt_max / np.where(tau > 0, tau, 1) > 1.0)):
         raise SpecError(f"node {nodes[i]!r}.tau: a tick of {dt_max[i]:g} ms exceeds tau = {tau[i]:g} ms; "
@@ -195,6 +207,12 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
         in_ptr[i + 1] = in_ptr[i] + len(r)
         has_partner[i] = 1 if r and r[0][0] == 0 else 0
     E = int(in_ptr[-1])
+    p_tau, p_speedup = np.zeros(N), np.zeros(N)
+    p_window = np.array([float(a["p_window"]) for a in attrs])
+    for i, r in enumerate(rows):  # a prospective error neuron knows its partner's law
+        if attrs[i]["prospective"] and kind[i] == KIND_ERROR and has_partner[i]:
+            p = r[0][1]
+            p_tau[i], p_speedup[i] = tau[p], speedup[p]
     src = np.empty(E, np.int32)
     delay = np.empty(E, np.int32)
     w = np.empty(E)
@@ -236,6 +254,7 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
     return CompiledNet(h=float(h), node_ids=nodes, area_names=area_names, kind=kind, area=area,
                        index=index, role=role, act=act, tau=tau, x0=x0, bias=bias, period=period,
                        phase=phase, cjit=cjit, send=send, thresh=thresh, eta=eta, eta_b=eta_b,
-                       decay=decay, has_partner=has_partner, in_ptr=in_ptr, src=src, delay=delay,
+                       decay=decay, has_partner=has_partner, speedup=speedup, lag=lag, fb_gain=fb_gain,
+                       gate=gate, p_tau=p_tau, p_speedup=p_speedup, p_window=p_window, in_ptr=in_ptr, src=src, delay=delay,
                        w=w, loss=loss, jit=jit, out_ptr=out_ptr, out_edge=out_edge, dst=dst,
                        mirror=mirror, transport=transport, area_shapes=shapes)

@@ -35,7 +35,8 @@ def _check(c, schedule, threads):
 
 
 def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None, state=None,
-        threads: int = 1, record_messages: bool = False, observers=()) -> RunResult:
+        threads: int = 1, record_messages: bool = False, record_sends: bool = False,
+        observers=()) -> RunResult:
     """Simulate ``c`` driven by ``schedule`` in compiled code, on ``threads`` threads.
 
     Same semantics, draws and results, bit for bit, as :func:`asyncpc.actors.run`
@@ -61,6 +62,12 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
         Record every message sent into ``result.extra["messages"]`` (columns
         ``t_send, t_arrive, src, dst, edge, value, dropped`` in the canonical order by
         ``(t_send, edge)``, the rows of the actor runtime's ``MessageLog``).
+    record_sends : bool
+        Record every send event of a neuron that has out-edges into
+        ``result.extra["sends"]`` (columns ``t, src, s, rate``: the step, the neuron, the
+        state it sent and the rate ``f(x)`` it sent on predict edges, by ``(t, src)``).
+        A send determines all its messages (``asyncpc.trace`` re-derives them), at one
+        row per send instead of one per out-edge.
     observers : sequence
         Objects with any of the hooks ``before_run``, ``after_run``, ``message_sent``,
         ``message_delivered``, ``neuron_ticked`` (see ``asyncpc.actors.Observer``);
@@ -72,7 +79,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     RunResult
         ``runtime="engine"``; ``state`` an :class:`EngineState`; ``extra``:
         ``in_flight`` (columns of the messages in flight at the end, computed on first
-        access), ``messages`` (if recorded), ``partition`` (the partition of each neuron) and
+        access), ``messages`` / ``sends`` (if recorded), ``partition`` (the partition of each neuron) and
         ``window`` (steps between the partitions' meetings; None when serial).
 
     Examples
@@ -107,7 +114,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     dyn = Dyn(s=f8(st.s), w=f8(st.w), bias=f8(st.bias), clamped=np.ascontiguousarray(st.clamped, np.int8),
               clamp_val=f8(st.clamp_val), gain=f8(st.gain), last_tick=i8(st.last_tick),
               next_tick=i8(st.next_tick), ticks=i8(st.ticks), last_sent=f8(st.last_sent), out_rate=rates,
-              inbox=f8(st.inbox), synced=np.full(N, t0 - 1, np.int64), hist=hist, flag=flag)
+              inbox=f8(st.inbox), aux=f8(st.aux), synced=np.full(N, t0 - 1, np.int64), hist=hist, flag=flag)
 
     env, env_later = env_messages(schedule, t0, stop, start.env)
     pt = np.asarray(schedule.probe_t, np.int64)
@@ -126,10 +133,10 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     observers = tuple(observers)
 
     rec = Recorder(c, lo, hi, lay.order, messages=bool(record_messages), observers=observers,
-                   in_flight0=start.columns)
+                   in_flight0=start.columns, sends=bool(record_sends))
     live = EngineState(t=t0, s=dyn.s, w=dyn.w, bias=dyn.bias, clamped=dyn.clamped, clamp_val=dyn.clamp_val,
                        gain=dyn.gain, last_tick=dyn.last_tick, next_tick=dyn.next_tick, ticks=dyn.ticks,
-                       last_sent=dyn.last_sent, inbox=dyn.inbox, sent=st.sent, delivered=st.delivered,
+                       last_sent=dyn.last_sent, inbox=dyn.inbox, aux=dyn.aux, sent=st.sent, delivered=st.delivered,
                        dropped=st.dropped)
     ctx = None
     if observers:
@@ -168,7 +175,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
                        env=env_later)
     out = EngineState(t=stop, s=dyn.s, w=dyn.w, bias=dyn.bias, clamped=dyn.clamped, clamp_val=dyn.clamp_val,
                       gain=dyn.gain, last_tick=dyn.last_tick, next_tick=dyn.next_tick, ticks=dyn.ticks,
-                      last_sent=dyn.last_sent, inbox=dyn.inbox, sent=sent, delivered=delivered,
+                      last_sent=dyn.last_sent, inbox=dyn.inbox, aux=dyn.aux, sent=sent, delivered=delivered,
                       dropped=dropped, history=hist_out)
     part = np.empty(N, np.int64)
     for q, (a, b) in enumerate(zip(lo, hi)):
@@ -176,6 +183,8 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     extra = {"in_flight": LazyInFlight(hist_out), "partition": part, "window": window if parallel else None}
     if record_messages:
         extra["messages"] = rec.table()
+    if record_sends:
+        extra["sends"] = rec.sends()
     res = RunResult(probe_t=pt.copy(), probe_x=probes.x, probe_energy=probes.energy, state=out,
                     runtime="engine", threads=P if parallel else 1, extra=extra)
     if ctx is not None:

@@ -99,7 +99,7 @@ class EngineState(NetState):
 
 
 _SHAPES = (("s", 0), ("bias", 0), ("clamped", 0), ("clamp_val", 0), ("gain", 0), ("last_tick", 0),
-           ("next_tick", 0), ("ticks", 0), ("last_sent", 0), ("w", 1), ("inbox", 1))
+           ("next_tick", 0), ("ticks", 0), ("last_sent", 0), ("aux", 0), ("w", 1), ("inbox", 1))
 
 
 def _base_copy(state: NetState, c: CompiledNet) -> NetState:

@@ -35,13 +35,17 @@ __all__ = ["Dyn", "Env", "Work", "Rec", "advance", "gather_noisy", "probe"]
 
 #: Mutable per-run state (struct of arrays; ``hist``/``flag`` are the history ring).
 Dyn = namedtuple("Dyn", ["s", "w", "bias", "clamped", "clamp_val", "gain", "last_tick", "next_tick",
-                         "ticks", "last_sent", "out_rate", "inbox", "synced", "hist", "flag"])
+                         "ticks", "last_sent", "out_rate", "inbox", "aux", "synced", "hist", "flag"])
 #: Environment messages by arrival step (schedule order within a step).
 Env = namedtuple("Env", ["arr", "kind", "neuron", "value"])
 #: Per-partition scratch: inbox gather buffer, transport weights, counters, event cursor.
 Work = namedtuple("Work", ["scratch", "wscratch", "cnt", "ev_ptr"])
-#: Per-partition recording buffers (messages; ticks).
-Rec = namedtuple("Rec", ["ts", "ta", "edge", "val", "drop", "n", "tk_t", "tk_n", "tk_s", "tk_cnt"])
+#: Per-partition recording buffers, filled by ``advance`` per bit of ``record``: 1 every
+#: message sent (``ts``..``drop``, cursor ``n``); 2 every tick (``tk_*``); 4 every send
+#: event of a neuron with out-edges (``sd_t`` step, ``sd_n`` neuron, ``sd_s`` state sent,
+#: ``sd_r`` rate sent; cursor ``sd_cnt[p, 0]``, a row per partition so no cache line is shared).
+Rec = namedtuple("Rec", ["ts", "ta", "edge", "val", "drop", "n", "tk_t", "tk_n", "tk_s", "tk_cnt",
+                         "sd_t", "sd_n", "sd_s", "sd_r", "sd_cnt"])
 
 
 @jit
@@ -173,13 +177,16 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record):
                             m = net.mirror[e0 + j]
                             wbuf[j] = dyn.w[m] if m >= 0 else w[j]
                         w = wbuf[:deg]
-                    xn = value_tick(dyn.s[n], dt, net.tau[n], net.act[n], net.has_partner[n], buf[:deg], w,
-                                    net.eta[n], net.decay[n], dyn.gain[n], dyn.clamped[n] != 0,
-                                    dyn.clamp_val[n], net.plastic)
+                    xn, an = value_tick(dyn.s[n], dyn.aux[n], dt, net.tau[n], net.act[n], net.has_partner[n],
+                                        buf[:deg], w, net.eta[n], net.decay[n], dyn.gain[n], dyn.clamped[n] != 0,
+                                        dyn.clamp_val[n], net.plastic, net.speedup[n], net.lag[n], net.fb_gain[n],
+                                        net.gate[n])
                 else:
-                    xn, bn = error_tick(dyn.s[n], dt, net.tau[n], buf[:deg], dyn.w[e0:e1], dyn.bias[n],
-                                        net.eta[n], net.eta_b[n], net.decay[n], dyn.gain[n])
+                    xn, bn, an = error_tick(dyn.s[n], dyn.aux[n], dt, net.tau[n], buf[:deg], dyn.w[e0:e1],
+                                            dyn.bias[n], net.eta[n], net.eta_b[n], net.decay[n], dyn.gain[n],
+                                            net.p_tau[n], net.p_speedup[n], net.p_window[n], net.gate[n])
                     dyn.bias[n] = bn
+                dyn.aux[n] = an
                 dyn.s[n] = xn
                 dyn.last_tick[n] = t
                 c = np.int64(0)
@@ -194,6 +201,15 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record):
                     dyn.out_rate[n] = rate
                     sent_now = 1
                     sent += net.outdeg[n]
+                    if (record & 4) and net.outdeg[n] > 0:
+                        # a send determines its messages (edges, arrival and loss draws):
+                        # one row here instead of one per out-edge
+                        js = rec.sd_cnt[p, 0]
+                        rec.sd_t[p, js] = t
+                        rec.sd_n[p, js] = n
+                        rec.sd_s[p, js] = xn
+                        rec.sd_r[p, js] = rate
+                        rec.sd_cnt[p, 0] = js + 1
                     if (record & 1) or net.lossy_out[n]:
                         for k in range(net.out_ptr[n], net.out_ptr[n + 1]):
                             e = net.out_edge[k]

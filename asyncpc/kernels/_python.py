@@ -27,31 +27,53 @@ def dact(code, x):
     return 1.0
 
 
-def value_tick(x, dt, tau, code, has_partner, inbox, w, eta, decay, gain, clamped, clamp_value, plastic):
+def value_tick(x, aux, dt, tau, code, has_partner, inbox, w, eta, decay, gain, clamped, clamp_value, plastic,
+               speedup, lag, fb_gain, gate):
     s = 1 if has_partner else 0
     fx, dfx = act(code, x), dact(code, x)
     drive = 0.0
     for j in range(s, len(inbox)):
         drive += w[j] * inbox[j]
     e_self = inbox[0] if has_partner else 0.0
-    xn = clamp_value if clamped else x + dt / tau * (-e_self + dfx * drive)
+    aux_new = x
+    if lag > 0.0:
+        e_self += x - aux
+        aux_new = aux + min(1.0, dt / lag) * (x - aux)
+    rate = dt / tau
+    if speedup > 0.0:
+        rate = min(1.0, rate * (1.0 + abs(e_self) / speedup))
+    xn = clamp_value if clamped else x + rate * (-e_self + fb_gain * dfx * drive)
     if plastic and gain != 0.0:
+        a = dt * gain
+        if gate > 0.0:
+            a = a / (1.0 + ((xn - x) / gate) ** 2)
         for j in range(s, len(inbox)):
-            w[j] += dt * gain * (eta * inbox[j] * fx - decay * w[j])
-    return xn
+            w[j] += a * (eta * inbox[j] * fx - decay * w[j])
+    return xn, aux_new
 
 
-def error_tick(eps, dt, tau, inbox, w, bias, eta, eta_b, decay, gain):
+def error_tick(eps, aux, dt, tau, inbox, w, bias, eta, eta_b, decay, gain, p_tau, p_speedup, p_window, gate):
     mu = bias
     for j in range(1, len(inbox)):
         mu += w[j] * inbox[j]
     tgt = inbox[0] - mu
     en = tgt if tau == 0.0 else eps + dt / tau * (tgt - eps)
+    signal, aux_new = en, inbox[0]
+    if p_tau > 0.0:
+        window = max(p_window, dt)
+        k = p_tau / window
+        if p_speedup > 0.0:
+            k = k / (1.0 + abs(eps) / p_speedup)
+        signal = eps + k * (inbox[0] - aux)
+        aux_new = aux + dt / window * (inbox[0] - aux)
     if gain != 0.0:
+        a = dt * gain
+        if gate > 0.0:
+            a = a / (1.0 + ((en - eps) / gate) ** 2)
         for j in range(1, len(inbox)):
-            w[j] += dt * gain * (eta * en * inbox[j] - decay * w[j])
-        bias = bias + dt * gain * eta_b * en
-    return en, bias
+            w[j] += a * (eta * signal * inbox[j] - decay * w[j])
+        bias = bias + a * eta_b * signal
+    return en, bias, aux_new
 
 
 def should_send(policy, threshold, s, last_sent, first):

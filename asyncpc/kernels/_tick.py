@@ -12,8 +12,15 @@ from ._options import jit
 
 
 @jit
-def value_tick(x, dt, tau, code, has_partner, inbox, w, eta, decay, gain, clamped, clamp_value, plastic):
-    """One Euler tick of a value neuron; returns the new x (V updated in place if ``plastic``)."""
+def value_tick(x, aux, dt, tau, code, has_partner, inbox, w, eta, decay, gain, clamped, clamp_value, plastic,
+               speedup, lag, fb_gain, gate):
+    """One tick of a value neuron; returns ``(x, aux)`` (V updated in place if ``plastic``).
+
+    Options (docs/learning.md), each off at its neutral value: ``lag > 0`` rebuilds the
+    self term from the neuron's own past (``aux``: its x low-passed over ``lag`` ms);
+    ``speedup > 0`` speeds settling up while the neuron's error is large; ``fb_gain``
+    scales the feedback drive; ``gate > 0`` damps plasticity while x moves fast.
+    """
     fx = act(code, x)
     dfx = dact(code, x)
     start = 1 if has_partner else 0
@@ -21,20 +28,38 @@ def value_tick(x, dt, tau, code, has_partner, inbox, w, eta, decay, gain, clampe
     for j in range(start, inbox.shape[0]):
         drive += w[j] * inbox[j]
     e_self = inbox[0] if has_partner else 0.0
+    auxn = x
+    if lag > 0.0:
+        e_self += x - aux
+        auxn = aux + min(1.0, dt / lag) * (x - aux)
     if clamped:
         xn = clamp_value
     else:
-        xn = x + dt / tau * (-e_self + dfx * drive)
+        r = dt / tau
+        if speedup > 0.0:
+            r = min(1.0, r * (1.0 + abs(e_self) / speedup))
+        xn = x + r * (-e_self + fb_gain * dfx * drive)
     if plastic and gain != 0.0:
         a = dt * gain
+        if gate > 0.0:
+            q = (xn - x) / gate
+            a = a / (1.0 + q * q)
         for j in range(start, inbox.shape[0]):
             w[j] += a * (eta * inbox[j] * fx - decay * w[j])
-    return xn
+    return xn, auxn
 
 
 @jit
-def error_tick(eps, dt, tau, inbox, w, bias, eta, eta_b, decay, gain):
-    """One tick of an error neuron; returns (new eps, new bias); W updated in place."""
+def error_tick(eps, aux, dt, tau, inbox, w, bias, eta, eta_b, decay, gain, p_tau, p_speedup, p_window, gate):
+    """One tick of an error neuron; returns ``(eps, bias, aux)``; W updated in place.
+
+    ``p_tau > 0`` (prospective learning signal): the synapses learn from the top-down
+    drive the partner value neuron (time constant ``p_tau``, speed-up ``p_speedup``)
+    received, ``eps + p_tau * dx/dt / (1 + |eps|/p_speedup)``, its rate of change
+    ``dx/dt`` estimated as ``(x - aux) / max(p_window, dt)`` with ``aux`` the partner's x
+    low-passed over ``p_window`` ms (its x at this neuron's previous tick when
+    ``p_window <= dt``); ``gate > 0`` damps plasticity while the error changes fast.
+    """
     mu = bias
     for j in range(1, inbox.shape[0]):
         mu += w[j] * inbox[j]
@@ -43,13 +68,25 @@ def error_tick(eps, dt, tau, inbox, w, bias, eta, eta_b, decay, gain):
         en = tgt
     else:
         en = eps + dt / tau * (tgt - eps)
+    sig = en
+    auxn = inbox[0]
+    if p_tau > 0.0:
+        win = max(p_window, dt)
+        k = p_tau / win
+        if p_speedup > 0.0:
+            k = k / (1.0 + abs(eps) / p_speedup)
+        sig = eps + k * (inbox[0] - aux)
+        auxn = aux + dt / win * (inbox[0] - aux)
     bn = bias
     if gain != 0.0:
         a = dt * gain
+        if gate > 0.0:
+            q = (en - eps) / gate
+            a = a / (1.0 + q * q)
         for j in range(1, inbox.shape[0]):
-            w[j] += a * (eta * en * inbox[j] - decay * w[j])
-        bn = bias + a * eta_b * en
-    return en, bn
+            w[j] += a * (eta * sig * inbox[j] - decay * w[j])
+        bn = bias + a * eta_b * sig
+    return en, bn, auxn
 
 
 @jit

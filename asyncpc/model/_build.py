@@ -13,7 +13,7 @@ from .._seed import normalize_seed, rng_for
 from ..errors import SpecError
 from ._distributions import check_dist, is_distance, sample
 from ._network import Network
-from ._spec import Area, Clocks, Learning, Messages, Projection
+from ._spec import Area, Clocks, Dynamics, Learning, Messages, Projection
 
 __all__ = ["build", "layered", "from_area_graph", "positions"]
 
@@ -72,15 +72,15 @@ def _rf_sources(src: Area, proj: Projection, n_dst: int) -> list[np.ndarray]:
 
 def build(areas: Sequence[Area], projections: Sequence[Projection], *,
           clocks: Clocks = Clocks(), messages: Messages = Messages(),
-          learning: Learning = Learning(), delay=0.1, partner_delay: float = 0.1,
-          seed=0, allow_cycles: bool = False) -> Network:
+          learning: Learning = Learning(), dynamics: Dynamics = Dynamics(), delay=0.1,
+          partner_delay: float = 0.1, seed=0, allow_cycles: bool = False) -> Network:
     """Build a neuron-level network from areas and projections.
 
     Parameters
     ----------
     areas, projections
         The populations and who predicts whom.
-    clocks, messages, learning
+    clocks, messages, learning, dynamics
         Network-wide neuron settings (see their classes).
     delay : distribution spec
         Default delay (ms) of predict and feedback edges without their own; may be the
@@ -164,7 +164,8 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
             g.add_node(nid, kind="value", area=name, index=i, activation=a.activation, role=a.role,
                        tau=float(a.tau_x), x0=float(a.x0), period=float(periods[nid]),
                        phase=float(phases[nid]), eta=float(learning.eta),
-                       x=float(pos[name][i, 0]), y=float(pos[name][i, 1]), **common)
+                       x=float(pos[name][i, 0]), y=float(pos[name][i, 1]), **common,
+                       **dynamics.value_attrs())
             value_ids[name].append(nid)
             nid += 1
         if has_parents[name]:
@@ -174,7 +175,8 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
                            tau=float(a.tau_e), bias=0.0, period=float(periods[nid]),
                            phase=float(phases[nid]), eta=float(learning.eta),
                            eta_b=float(learning.bias_rate),
-                           x=float(pos[name][i, 0]), y=float(pos[name][i, 1]), **common)
+                           x=float(pos[name][i, 0]), y=float(pos[name][i, 1]), **common,
+                           **dynamics.error_attrs(a.role))
                 error_ids[name].append(nid)
                 nid += 1
             for v, e in zip(value_ids[name], error_ids[name]):
@@ -233,7 +235,7 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
 
 
 def layered(sizes: Sequence[int], direction: str = "discriminative", *, activation="tanh",
-            names: Sequence[str] | None = None, tau_x: float = 1.0, tau_e: float = 0.0,
+            names: Sequence[str] | None = None, tau_x: float | Mapping[str, float] = 1.0, tau_e: float = 0.0,
             shapes: Mapping[str, tuple[int, int]] | None = None, p: float = 1.0,
             rf: Mapping[str, int] | None = None, output_activation: str | None = None,
             positions: Mapping[str, tuple[float, float]] | None = None, sheet_size: float = 1.0,
@@ -248,7 +250,9 @@ def layered(sizes: Sequence[int], direction: str = "discriminative", *, activati
     a receptive-field patch size. ``positions`` maps an area name to the centre (mm) of
     its patch on the cortical sheet (default ``(0, 0)``: the areas lie on top of each
     other, like the layers of one column); ``sheet_size`` and ``layout`` apply to every
-    area (see :class:`Area`). Other keyword arguments go to :func:`build`.
+    area (see :class:`Area`). ``tau_x`` is one time constant for every area, or a mapping
+    area name -> tau_x (areas not listed take 1.0). Other keyword arguments go to
+    :func:`build`.
 
     Examples
     --------
@@ -271,11 +275,15 @@ def layered(sizes: Sequence[int], direction: str = "discriminative", *, activati
     for nm in where:
         if nm not in names:
             raise SpecError(f"network.positions.{nm}: no area {nm!r}; areas: {list(names)}")
+    taus = dict(tau_x) if isinstance(tau_x, Mapping) else {nm: tau_x for nm in names}
+    for nm in taus:
+        if nm not in names:
+            raise SpecError(f"network.tau_x.{nm}: no area {nm!r}; areas: {list(names)}")
     areas = []
     for i, (name, size) in enumerate(zip(names, sizes)):
         role = "sensory" if i == 0 else "label" if i == n - 1 else "hidden"
         act = output_activation if (i == n - 1 and output_activation) else activation
-        areas.append(Area(name, size, activation=act, role=role, tau_x=tau_x, tau_e=tau_e,
+        areas.append(Area(name, size, activation=act, role=role, tau_x=taus.get(name, 1.0), tau_e=tau_e,
                           shape=shapes.get(name), position=tuple(where.get(name, (0.0, 0.0))),
                           sheet_size=sheet_size, layout=layout))
     rf = dict(rf or {})

@@ -220,3 +220,45 @@ class Learning:
         return self.eta if self.eta_b is None else self.eta_b
 
 
+
+
+@dataclass(frozen=True)
+class Dynamics:
+    """Options of the neuron dynamics for learning from a stream (docs/learning.md); each is
+    off at its default, which gives the plain equations of docs/model.md.
+
+    ``speedup`` (c > 0): a value neuron settles faster while its own error is large, at
+    rate ``min(1, dt/tau_x * (1 + |e|/c))``. ``self_lag`` (ms > 0): a value neuron
+    rebuilds its self term from its own past, ``e + x - xbar`` with ``xbar`` its x
+    low-passed over ``self_lag`` (the error it receives was computed from an older x).
+    ``feedback_gain`` (> 0): gain on the feedback drive of value neurons (a precision
+    ratio). ``prospective``: hidden error neurons learn from the top-down drive their
+    partner received, recovered from its rate of change of x (estimated over
+    ``prospective_window`` ms; 0: since the error neuron's previous tick). ``gate`` (> 0): plasticity is
+    damped by ``1 / (1 + (change / gate)^2)`` while the owner's own state changes fast.
+    """
+
+    speedup: float = 0.0
+    self_lag: float = 0.0
+    feedback_gain: float = 1.0
+    prospective: bool = False
+    prospective_window: float = 0.0
+    gate: float = 0.0
+
+    def __post_init__(self):
+        for k in ("speedup", "self_lag", "gate", "prospective_window"):
+            _finite(getattr(self, k), f"neurons.{k}", lo=0)
+        _finite(self.feedback_gain, "neurons.feedback_gain", lo=0, lo_open=True)
+        if not isinstance(self.prospective, bool):
+            raise SpecError(f"neurons.prospective: must be true or false, got {self.prospective!r}")
+
+    def value_attrs(self) -> dict:
+        """Graph attributes of a value neuron."""
+        return dict(speedup=float(self.speedup), self_lag=float(self.self_lag), fb_gain=float(self.feedback_gain),
+                    gate=float(self.gate))
+
+    def error_attrs(self, role: str) -> dict:
+        """Graph attributes of an error neuron of an area with ``role`` (only hidden areas'
+        error neurons are prospective: a clamped partner's jumps are the environment's)."""
+        return dict(gate=float(self.gate), prospective=bool(self.prospective and role == "hidden"),
+                    p_window=float(self.prospective_window))

@@ -82,6 +82,7 @@ class DensePC:
         # the delivered inbox, as given, until a step replaces it by the outputs of the state
         # that step read (kept as that state: x and eps before the step)
         self._inbox_given = np.asarray(st.inbox, dtype=np.float64).copy()
+        self._aux_given = np.asarray(st.aux, dtype=np.float64).copy()
         self._read: tuple | None = None
         # tau_e = 0 marks an instantaneous error neuron; divide by 1 there, the result is unused
         self._tau_e = [np.where(a.tau_e > 0, a.tau_e, 1.0) for a in L.areas]
@@ -347,12 +348,19 @@ class DensePC:
         for a, b in zip(L.areas, self._b):
             bias[a.errors] = b
         N = c.n_neurons
+        inbox = self._inbox_given.copy() if self._read is None else self._outputs(self._global_s(self._read))
+        # aux (options off): a value neuron's x before its last tick, an error neuron's partner x it read
+        if self._read is None:
+            aux = self._aux_given.copy()
+        else:
+            aux = self._global_s(self._read).copy()
+            err = np.flatnonzero((c.kind != 0) & (c.has_partner != 0))
+            aux[err] = inbox[c.in_ptr[err]]
         return NetState(t=self.t, s=s, w=w, bias=bias, clamped=self.clamped.copy(),
                         clamp_val=self.clamp_val.copy(), gain=self.gain.copy(),
                         last_tick=np.full(N, self.t - 1, np.int64), next_tick=np.full(N, self.t, np.int64),
                         ticks=self._ticks0 + (self.t - self._t0), last_sent=s.copy(),
-                        inbox=self._inbox_given.copy() if self._read is None else
-                        self._outputs(self._global_s(self._read)), sent=self.sent, delivered=self.delivered,
+                        inbox=inbox, aux=aux, sent=self.sent, delivered=self.delivered,
                         dropped=self.dropped)
 
     def _check_state(self, st: NetState) -> None:

@@ -7,6 +7,7 @@ import re
 from types import MappingProxyType
 
 from ..environment import BUILTIN_SOURCES, NORMALIZE
+from ..model import Dynamics
 from ._parse_network import check_tau, parse_network
 from ._reader import MAX_STEPS, Ctx, Table, describe
 from ._spec import (ClockSpec, DataSpec, DelaysSpec, GenerateSpec, LearningSpec, MessagesSpec, NetworkSpec,
@@ -92,7 +93,12 @@ def _neurons(t: Table, run: RunSpec, graphml) -> NeuronsSpec:
         c.fail("jitter", f"must be below the clock period ({period:g} ms), got {jitter:g}")
     c.done()
     t.sub("clock", c)
-    spec = NeuronsSpec(tau_x, tau_e, x0, ClockSpec(period, phase, jitter))
+    dyn = Dynamics(speedup=t.number("speedup", 0.0, lo=0), self_lag=t.number("self_lag", 0.0, lo=0, unit="ms"),
+                   feedback_gain=t.number("feedback_gain", 1.0, lo=0, lo_open=True),
+                   prospective=t.boolean("prospective", False),
+                   prospective_window=t.number("prospective_window", 0.0, lo=0, unit="ms"),
+                   gate=t.number("gate", 0.0, lo=0))
+    spec = NeuronsSpec(tau_x, tau_e, x0, ClockSpec(period, phase, jitter), dyn)
     check_tau(t, "tau_x", tau_x, spec)
     check_tau(t, "tau_e", tau_e, spec, zero_ok=True)
     t.done()

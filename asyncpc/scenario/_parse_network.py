@@ -18,7 +18,7 @@ KINDS = ("layered", "area_graph", "graphml")
 ROLES = ("sensory", "label", "hidden")
 AREA_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _LAYERED = ("sizes", "names", "direction", "output_activation", "p", "rf", "rf_stride", "shapes",
-            "init_scale", "positions")
+            "init_scale", "positions", "tau_x")
 _AREA_GRAPH = ("areas", "projections", "allow_cycles")
 
 
@@ -159,11 +159,18 @@ def _layered(t: Table, activation, neurons: NeuronsSpec, delays, image_shape) ->
         return tt.put(nm, tt.check_int(nm, v, lo=1))
 
     stride = area_table("rf_stride", stride_of)
+
+    def tau_of(tt, nm, v):
+        tau = tt.check_number(nm, v, lo=0, lo_open=True, unit="ms")
+        check_tau(tt, nm, tau, neurons)
+        return tt.put(nm, tau)
+
+    taus = area_table("tau_x", tau_of)
     areas = []
     for i, (nm, size) in enumerate(zip(names, sizes)):
         role = "sensory" if i == 0 else "label" if i == n - 1 else "hidden"
         areas.append(AreaSpec(nm, size, role, out_act if i == n - 1 else activation, shapes.get(nm),
-                              neurons.tau_x, neurons.tau_e, neurons.x0, positions.get(nm, (0.0, 0.0)),
+                              taus.get(nm, neurons.tau_x), neurons.tau_e, neurons.x0, positions.get(nm, (0.0, 0.0)),
                               sheet_size, layout))
     projections = tuple(ProjectionSpec(s, d, p, rf.get(s), stride.get(s, 1), delays.forward, delays.feedback,
                                        init_scale) for s, d in pairs)

@@ -91,6 +91,7 @@ class Scenario:
             net = build(areas, projs, clocks=Clocks(_plain(c.period), c.phase, c.jitter),
                         messages=Messages(m.send, m.threshold, m.loss, m.jitter),
                         learning=Learning(lr.eta, lr.eta_b, lr.decay, lr.feedback, lr.feedback_init),
+                        dynamics=self.neurons.dynamics,
                         delay=_plain(self.delays.forward), partner_delay=self.delays.partner,
                         seed=self.run.seed, allow_cycles=n.allow_cycles)
             if n.kind == "layered":

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ..model import Dynamics
+
 __all__ = ["RunSpec", "AreaSpec", "ProjectionSpec", "NetworkSpec", "ClockSpec", "NeuronsSpec",
            "DelaysSpec", "MessagesSpec", "LearningSpec", "GenerateSpec", "DataSpec", "ReadoutSpec",
            "TraceSpec", "OutputSpec"]
@@ -109,6 +111,7 @@ class NeuronsSpec:
     tau_e: float = 0.0
     x0: float = 0.0
     clock: ClockSpec = field(default_factory=ClockSpec)
+    dynamics: Dynamics = field(default_factory=Dynamics)
 
 
 @dataclass(frozen=True)
