@@ -87,8 +87,9 @@ def test_sigkilled_run_resumes_bit_identical(tmp_path, reference):
     # what a run killed later would leave too: rows and a trace part after the checkpoint
     with open(d / "metrics.csv", "a") as f:
         f.write("999,train,0,0,0,0,,1,1,half a ro")
-    parts = sorted((d / "trace" / "messages").glob("part-*.parquet"))
-    shutil.copy(parts[0], d / "trace" / "messages" / "part-00999.parquet")
+    parts_dir = d / "trace" / json.loads((d / "trace" / "meta.json").read_text())["storage"]
+    parts = sorted(parts_dir.glob("part-*.parquet"))
+    shutil.copy(parts[0], parts_dir / "part-00999.parquet")
 
     assert main(["resume", str(d), "--quiet", "--threads", "1"]) == 0
     assert_same_run(reference, d)
@@ -168,7 +169,7 @@ def test_ctrl_c_leaves_a_checkpoint_at_the_last_finished_chunk(tmp_path, monkeyp
 def test_recording_in_pieces_changes_nothing(tmp_path, monkeypatch, short_ref):
     from asyncpc.cli import _resources, _run
 
-    monkeypatch.setattr(_resources, "RECORD_ROWS", 5_000)  # ~50 steps per call: 4 per chunk
+    monkeypatch.setattr(_resources, "RECORD_ROWS", 1_300)  # sends: ~50 steps per call, 4 per chunk
     real, calls = _run.pick_runtime, []
     monkeypatch.setattr(_run, "pick_runtime", lambda name: lambda *a, **k: calls.append(1) or real(name)(*a, **k))
     d = tmp_path / "pieces"
@@ -228,11 +229,12 @@ def test_divergence_names_neuron_area_time_inputs_and_keeps_what_was_written(tmp
 
 def test_a_huge_trace_is_refused_up_front_with_the_estimate(tmp_path, capsys):
     d = tmp_path / "huge"
-    code = main(argv(DIGITS, d, ["trace.enabled=true", "trace.max_rows=1000000000000"], "--max-disk", "20GB"))
+    # every message of digits: ~1.2e10 messages, stored as ~2e8 sends (~4 GB)
+    code = main(argv(DIGITS, d, ["trace.enabled=true", "trace.max_rows=1000000000000"], "--max-disk", "2GB"))
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "this trace would write ~" in err and "GB" in err, err
-    assert "trace.neurons" in err and "trace.max_rows" in err and "20 GB" in err
+    assert "trace.neurons" in err and "trace.max_rows" in err and "2 GB" in err
     assert not d.exists()  # refused before anything was written
     # the default max_rows keeps the same trace small: no refusal on that account
     assert main(argv(DIGITS, d, ["trace.enabled=true"], "--max-memory", "1MB")) == 2

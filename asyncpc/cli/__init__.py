@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     te = tsub.add_parser("export", help="export for the Perfetto UI (Chrome trace-event JSON)")
     te.add_argument("run")
     te.add_argument("--perfetto", required=True, metavar="OUT.json")
+    te.add_argument("--from", dest="t_from", help="only messages sent from then, e.g. 10ms")
+    te.add_argument("--to", dest="t_to", help="only messages sent before then, e.g. 12ms")
     tp = tsub.add_parser("plot", help="activity, prediction, error and message latency of a neuron")
     tp.add_argument("run")
     tp.add_argument("--neuron", required=True)
@@ -197,7 +199,8 @@ def _cmd_trace(args) -> int:
         if not rows:
             print("no messages match")
     elif args.trace_command == "export":
-        n = trace.to_perfetto(tr, args.perfetto)
+        n = trace.to_perfetto(tr, args.perfetto, t_from=trace.parse_time(args.t_from, tr.h, "--from"),
+                              t_to=trace.parse_time(args.t_to, tr.h, "--to"))
         print(f"wrote {args.perfetto}: {n:,} trace events (open it at ui.perfetto.dev)")
     else:
         out = args.out or str(Path(args.run) / "plots" / f"trace-{args.neuron.replace(':', '_')}.png")

@@ -21,6 +21,7 @@ read with ``allow_pickle=False``: loading a checkpoint never runs code.
 from __future__ import annotations
 
 import json
+import tokenize
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -147,7 +148,8 @@ def read_checkpoint(run_dir) -> Checkpoint:
         for k in ("chunk", "t", "scenario_hash", "metrics_rows", "metrics_bytes"):
             if k not in info:
                 raise ValueError(f"'{k}' missing")
-    except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError,
+            SyntaxError, tokenize.TokenError) as exc:  # the last two: numpy parsing a damaged array header
         raise AsyncPCError(f"{path}: corrupt checkpoint ({type(exc).__name__}: {exc}); delete it and start the "
                            "run again with asyncpc run") from None
     return Checkpoint(path, info, state, metrics)

@@ -3,8 +3,9 @@ checkpoints and metrics. A run that would not fit is refused before it starts
 (:class:`~asyncpc.errors.ResourceError`, exit 2) with the estimate and the fix.
 
 The figures are deliberately pessimistic: every neuron is assumed to send at every
-tick (``on_delta`` sends less), and a trace row is counted at 10 bytes on disk
-(measured: ~7 with zstd).
+tick (``on_delta`` sends less), and a trace's send row is counted at 20 bytes on disk
+(measured: ~11 with zstd on digits; a send row stands for all the traced messages of
+the send).
 """
 
 from __future__ import annotations
@@ -21,24 +22,25 @@ from ..errors import AsyncPCError, ResourceError
 
 __all__ = [
     "RECORD_ROWS",
-    "TRACE_BYTES_PER_ROW",
+    "TRACE_BYTES_PER_SEND",
     "Estimate",
     "check_resources",
     "estimate",
     "fmt_bytes",
     "messages_per_step",
     "parse_size",
+    "sends_per_step",
 ]
 
-#: Bytes a trace row takes on disk (Parquet, zstd), conservatively: measured 1.1 on digits
-#: (tools/bench_trace.py), up to ~7 on tiny traces where the dictionaries do not pay off.
-TRACE_BYTES_PER_ROW = 10
+#: Bytes a trace's send row (t, src, s, rate) takes on disk (Parquet, zstd), conservatively:
+#: measured ~11 on digits (tools/bench_trace.py), more on tiny traces.
+TRACE_BYTES_PER_SEND = 20
 #: Bytes a state-snapshot row (t, neuron, s) takes on disk, conservatively.
 STATE_BYTES_PER_ROW = 16
-#: Messages the runtime records per chunk at most while tracing (chunks are cut shorter
+#: Send events the runtime records per call at most while tracing (chunks are cut shorter
 #: inside the trace window to keep to it): the recording buffer stays ~0.25-0.4 GB.
 RECORD_ROWS = 2_000_000
-#: Bytes per recorded message while a chunk is held in memory (buffers, concatenation,
+#: Bytes per recorded send while a chunk is held in memory (buffers, concatenation,
 #: sort, filter): engine numpy columns; actor runtime Python lists.
 RECORD_BYTES = {"engine": 120, "actors": 200}
 
@@ -46,6 +48,14 @@ RECORD_BYTES = {"engine": 120, "actors": 200}
 def messages_per_step(c) -> np.ndarray:
     """Expected messages per step on each edge: its sender ticks every ``period`` steps."""
     return 1.0 / np.maximum(np.asarray(c.period, np.float64), 1.0)[c.src] if c.n_edges else np.zeros(0)
+
+
+def sends_per_step(c, mask=None) -> np.ndarray:
+    """Expected send events per step of each neuron that has an out-edge (on ``mask``,
+    a boolean mask over edges): it sends every ``period`` steps."""
+    has = np.zeros(c.n_neurons, bool)
+    has[np.asarray(c.src)[mask] if mask is not None else np.asarray(c.src)] = True
+    return np.where(has, 1.0 / np.maximum(np.asarray(c.period, np.float64), 1.0), 0.0)
 
 
 def fmt_bytes(n: float) -> str:
@@ -74,6 +84,7 @@ class Estimate:
     """What a run (or the rest of a resumed run) needs, in bytes."""
 
     trace_rows: int = 0
+    trace_sends: int = 0
     trace_bytes: int = 0
     state_rows: int = 0
     state_bytes: int = 0
@@ -100,12 +111,11 @@ def _ring_rows(c) -> int:
 
 def estimate(c, schedule, scn, *, runtime: str, plan, t0: int = 0, trace_rows_done: int = 0) -> Estimate:
     """Estimate the rest of a run from step ``t0``; ``plan`` (``_run.Plan``) gives its chunk
-    ends, which chunks record messages for the trace and the longest recorded stretch."""
+    ends, which chunks record send events for the trace and the longest recorded stretch."""
     est = Estimate()
     N, E = c.n_neurons, c.n_edges
     end = int(schedule.end)
     rate = messages_per_step(c)
-    total_rate = float(rate.sum())
     t = scn.trace
     if t.enabled:
         from ..trace import TraceFilter, select_neurons
@@ -116,16 +126,19 @@ def estimate(c, schedule, scn, *, runtime: str, plan, t0: int = 0, trace_rows_do
         lo, hi = max(filt.t_from, t0), min(filt.t_to, end)
         rows = float(rate[filt.edge_mask].sum()) * max(0, hi - lo) / filt.every
         est.trace_rows = int(min(rows, max(0, t.max_rows - trace_rows_done)))
-        est.trace_bytes = est.trace_rows * TRACE_BYTES_PER_ROW
+        sends = float(sends_per_step(c, filt.edge_mask).sum()) * max(0, hi - lo)
+        est.trace_sends = int(sends * (est.trace_rows / rows if rows else 0.0)) + 1  # the cap cuts sends too
+        est.trace_bytes = est.trace_sends * TRACE_BYTES_PER_SEND
         if t.state_every:
             n_sel = int(select_neurons(c, list(t.neurons)).sum())
             est.state_rows = n_sel * (max(0, hi - lo) // t.state_every)
             est.state_bytes = est.state_rows * STATE_BYTES_PER_ROW
+        send_rate = float(sends_per_step(c).sum())
         prev = t0
         for u in plan.ends:
             if u > t0 and plan.records(prev, u):
                 steps = min(u - prev, plan.rec_steps or (u - prev))
-                est.record_rows = max(est.record_rows, int(total_rate * steps) + 1)
+                est.record_rows = max(est.record_rows, int(send_rate * steps) + 1)
             prev = max(prev, u)
     # the carried state: what a checkpoint holds and what the runtime works on
     L = _ring_rows(c)
@@ -185,9 +198,11 @@ def check_resources(est: Estimate, run_dir, *, max_disk: int | None = None, max_
                  "metrics": est.metrics_bytes}
         worst = max(parts, key=parts.get)
         if worst == "trace":
-            room = max(0, limit - (need - est.trace_bytes - est.state_bytes)) // TRACE_BYTES_PER_ROW
+            per_row = est.trace_bytes / max(est.trace_rows, 1)
+            room = int(max(0, limit - (need - est.trace_bytes - est.state_bytes)) / max(per_row, 1e-9))
             detail = (f"this trace would write ~{fmt_bytes(est.trace_bytes + est.state_bytes)} "
-                      f"(~{est.trace_rows:.3g} messages at ~{TRACE_BYTES_PER_ROW} B each")
+                      f"(~{est.trace_rows:.3g} messages as ~{est.trace_sends:.3g} sends at "
+                      f"~{TRACE_BYTES_PER_SEND} B each")
             detail += f", {est.state_rows:.3g} state rows)" if est.state_rows else ")"
             fix = ("narrow trace.neurons, trace.roles or trace.from / trace.to, raise trace.every, or set "
                    f"trace.max_rows (~{room:.2g} rows would fit)")

@@ -47,8 +47,8 @@ N_CHUNKS = 200
 class Plan:
     """Chunk ends (steps), the ends after which a checkpoint is written, the state-snapshot
     steps of the trace, the trace window ``[rec_lo, rec_hi)`` in which chunks record
-    messages, and the longest stretch (steps) one runtime call may record: a recording
-    chunk is run in pieces of at most ``rec_steps``, so the messages held in memory stay
+    send events, and the longest stretch (steps) one runtime call may record: a recording
+    chunk is run in pieces of at most ``rec_steps``, so the sends held in memory stay
     bounded (pieces never change a result; continuation is exact)."""
 
     ends: list
@@ -89,7 +89,7 @@ def _chunks(schedule, n_chunks: int, snapshots=(), checkpoint_every: int = 0):
 
 def _plan(scn, c, schedule) -> Plan:
     from ..errors import ResourceError
-    from ._resources import RECORD_ROWS, messages_per_step
+    from ._resources import RECORD_ROWS, sends_per_step
 
     t = scn.trace
     end = int(schedule.end)
@@ -103,7 +103,7 @@ def _plan(scn, c, schedule) -> Plan:
                 raise ResourceError(f"trace.state_every: {n:,} state snapshots exceed {MAX_SNAPSHOTS:,}; raise "
                                     "trace.state_every or narrow trace.from / trace.to")
             snaps = range(lo + t.state_every, hi + 1, t.state_every)
-        rate = float(messages_per_step(c).sum())
+        rate = float(sends_per_step(c).sum())
         rec_steps = max(1, int(RECORD_ROWS / max(rate, 1e-9)))
     ends, ck = _chunks(schedule, N_CHUNKS, snaps, scn.output.checkpoint_every)
     return Plan(ends, ck, set(snaps), lo, hi, rec_steps)
@@ -120,7 +120,7 @@ def _trace_writer(scn, c, rd, runtime, resume=None):
     filt = TraceFilter.build(c, neurons=list(t.neurons), roles=roles, t_from_ms=t.from_ms, t_to_ms=t.to_ms,
                              every=t.every, max_rows=t.max_rows)
     mask = select_neurons(c, list(t.neurons)) if t.state_every else None
-    return TraceWriter(rd.path, c, filt=filt, state_mask=mask, resume=resume,
+    return TraceWriter(rd.path, c, filt=filt, seed=scn.run.seed, state_mask=mask, resume=resume,
                        meta=dict(scenario_hash=scn.hash(), asyncpc_version=__version__, runtime=runtime))
 
 
@@ -353,7 +353,7 @@ def _write_checkpoint(job, rd, metrics, tracer, state, chunk: int, wall: float) 
 def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before: float, quiet: bool) -> dict:
     from ._progress import Progress
 
-    scn, c, schedule, plan = job.scn, job.c, job.schedule, job.plan
+    c, schedule, plan = job.c, job.schedule, job.plan
     run_fn = pick_runtime(job.runtime)
     t_wall = time.perf_counter()
     wall = lambda: wall_before + time.perf_counter() - t_wall
@@ -366,29 +366,10 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
             for i in range(start, len(plan.ends)):
                 until = plan.ends[i]
                 t0 = int(state.t) if state is not None else 0
-                record = tracer is not None and not tracer.full and plan.records(t0, until)
                 results = []
-                for u in plan.pieces(t0, until, record):
-                    st = results[-1].state if results else state
-                    if record and tracer.full:  # max_rows reached: run the rest unrecorded
-                        record = False
-                    log = None
-                    if job.runtime == "engine":
-                        kwargs["record_messages"] = record
-                    elif record:
-                        from ..observe import MessageLog
-
-                        log = MessageLog()
-                        kwargs["observers"] = [log]
-                    else:
-                        kwargs["observers"] = []
-                    res = run_fn(c, schedule, seed=scn.run.seed, until=u, state=st, **kwargs)
+                for res in _chunk_results(job, run_fn, tracer, state, until, kwargs):
                     settled = False  # from here until the chunk is booked, files and state disagree
                     results.append(res)
-                    if record:
-                        rows = res.extra.get("messages") if log is None else log.table()
-                        if rows is not None and len(rows["edge"]):
-                            tracer.add_messages(rows)
                 res = _merge(results)
                 prev, state = state, res.state
                 if tracer is not None and until in plan.snaps:
@@ -428,6 +409,36 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
     if status == "interrupted":
         raise KeyboardInterrupt
     return summary
+
+
+def _chunk_results(job, run_fn, tracer, state, until: int, kwargs: dict):
+    """Run from ``state`` (None: the start) to ``until`` in the plan's pieces, yielding each
+    piece's result; when the chunk is traced, each piece's send events go to ``tracer``
+    (on the next iteration, so a caller never sees a result the trace already holds)."""
+    plan, c = job.plan, job.c
+    t0 = int(state.t) if state is not None else 0
+    record = tracer is not None and not tracer.full and plan.records(t0, until)
+    st = state
+    for u in plan.pieces(t0, until, record):
+        if record and tracer.full:  # max_rows reached: run the rest unrecorded
+            record = False
+        log = None
+        if job.runtime == "engine":
+            kwargs["record_sends"] = record
+        elif record:
+            from ..trace import SendLog
+
+            log = SendLog()
+            kwargs["observers"] = [log]
+        else:
+            kwargs["observers"] = []
+        res = run_fn(c, job.schedule, seed=job.scn.run.seed, until=u, state=st, **kwargs)
+        st = res.state
+        yield res
+        if record:
+            sends = res.extra.get("sends") if log is None else log.table()
+            if sends is not None and len(sends["t"]):
+                tracer.add_sends(sends)
 
 
 def _merge(results):

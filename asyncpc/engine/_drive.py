@@ -41,6 +41,8 @@ def _window_end(t, t1, pk, probes, rec, record, lo, hi, msg_per_step, width, cap
                 tb = min(tb, t + (cap - rec.n[p]) // msg_per_step[p])
             if record & 2:
                 tb = min(tb, t + (capt - rec.tk_cnt[p]) // (hi[p] - lo[p]))
+            if record & 4:  # sends: at most one per neuron and step, like ticks
+                tb = min(tb, t + (capt - rec.sd_cnt[p, 0]) // (hi[p] - lo[p]))
     return max(tb, t)
 
 

@@ -1,10 +1,11 @@
 """Recording buffers and observers.
 
-The compiled loop appends every message sent (and, when asked, every tick) to
-per-partition buffers; the run loop returns before a buffer could overflow, and
-:class:`Recorder` empties them: into the message table of ``record_messages=True``
-(canonical order by ``(t_send, edge)``, the rows of the actor runtime's ``MessageLog``)
-and into the observers' hooks. Hooks are called chunk by chunk, in an order the actor
+The compiled loop appends what it is asked to record (every message sent, every tick,
+every send event) to per-partition buffers; the run loop returns before a buffer could
+overflow, and :class:`Recorder` empties them: into the message table of
+``record_messages=True`` (canonical order by ``(t_send, edge)``, the rows of the actor
+runtime's ``MessageLog``), the send table of ``record_sends=True`` (by ``(t, src)``), and
+into the observers' hooks. Hooks are called chunk by chunk, in an order the actor
 runtime could have produced: step by step; in a step, deliveries (by arrival, send step,
 edge), then neuron by neuron in id order its messages (by edge) and its tick.
 A run nobody observes allocates one-element dummies and compiles without recording.
@@ -21,6 +22,7 @@ __all__ = ["Recorder", "subscribed"]
 HOOKS = ("before_run", "after_run", "message_sent", "message_delivered", "neuron_ticked")
 _MSG_DTYPES = (("t_send", np.int64), ("t_arrive", np.int64), ("src", np.int32), ("dst", np.int32),
                ("edge", np.int64), ("value", np.float64), ("dropped", np.bool_))
+_SEND_DTYPES = (("t", np.int64), ("src", np.int32), ("s", np.float64), ("rate", np.float64))
 
 
 def subscribed(observers, name: str) -> list:
@@ -39,24 +41,32 @@ def subscribed(observers, name: str) -> list:
 class Recorder:
     """Per-partition buffers (:class:`~asyncpc.engine._step.Rec`) and what drains them."""
 
-    def __init__(self, c, lo, hi, order, *, messages: bool, observers, in_flight0):
+    def __init__(self, c, lo, hi, order, *, messages: bool, observers, in_flight0, sends: bool = False):
         P = len(lo)
         self.c = c
         self.hooks = {h: subscribed(observers, h) for h in HOOKS}
         self.keep = messages
         want_msgs = messages or bool(self.hooks["message_sent"] or self.hooks["message_delivered"])
         want_ticks = bool(self.hooks["neuron_ticked"])
-        self.mode = (1 if want_msgs else 0) | (2 if want_ticks else 0)
+        self.keep_sends = sends
+        self.mode = (1 if want_msgs else 0) | (2 if want_ticks else 0) | (4 if sends else 0)
         outdeg = np.diff(c.out_ptr)
         self.msg_per_step = np.array([int(outdeg[order[a:b]].sum()) for a, b in zip(lo, hi)], np.int64)
         self.cap = max(1 << 16, 8 * int(self.msg_per_step.max(initial=1))) if want_msgs else 1
-        self.capt = max(1 << 14, 8 * int((hi - lo).max(initial=1))) if want_ticks else 1
+        # ticks and sends: at most one per neuron and step; sends are long-lived (traces)
+        per_step = int((hi - lo).max(initial=1))
+        self.capt = (max(1 << 16, 64 * per_step) if sends else max(1 << 14, 8 * per_step)) \
+            if (want_ticks or sends) else 1
         cm, ct = (self.cap if want_msgs else 1), (self.capt if want_ticks else 1)
+        cs = self.capt if sends else 1
         self.rec = Rec(ts=np.zeros((P, cm), np.int64), ta=np.zeros((P, cm), np.int64),
                        edge=np.zeros((P, cm), np.int64), val=np.zeros((P, cm)), drop=np.zeros((P, cm), np.int8),
                        n=np.zeros(P, np.int64), tk_t=np.zeros((P, ct), np.int64), tk_n=np.zeros((P, ct), np.int64),
-                       tk_s=np.zeros((P, ct)), tk_cnt=np.zeros(P, np.int64))
+                       tk_s=np.zeros((P, ct)), tk_cnt=np.zeros(P, np.int64), sd_t=np.zeros((P, cs), np.int64),
+                       sd_n=np.zeros((P, cs), np.int32), sd_s=np.zeros((P, cs)), sd_r=np.zeros((P, cs)),
+                       sd_cnt=np.zeros((P, 8), np.int64))
         self._chunks: list[tuple] = []
+        self._send_chunks: list[tuple] = []
         self._pending = None
         if self.hooks["message_delivered"]:  # deliveries still to come: the messages in flight
             fl = in_flight0()
@@ -69,6 +79,8 @@ class Recorder:
         ticks = [np.concatenate([a[p, :r.tk_cnt[p]] for p in range(len(r.tk_cnt))]) for a in (r.tk_t, r.tk_n, r.tk_s)]
         r.n[:] = 0
         r.tk_cnt[:] = 0
+        if self.keep_sends:
+            self._take_sends()
         if self.keep and len(msgs[0]):
             # a flush holds the steps [previous flush, t_end): sorting each flush by
             # (t_send, edge) sorts the table; small sorts stay in cache
@@ -79,6 +91,16 @@ class Recorder:
                                  self.c.dst[e].astype(np.int32, copy=False), e, va[order], dr[order] != 0))
         if any(self.hooks[h] for h in ("message_sent", "message_delivered", "neuron_ticked")):
             self._dispatch(msgs, ticks, t_end)
+
+    def _take_sends(self) -> None:
+        r = self.rec
+        k = r.sd_cnt[:, 0]
+        cols = [np.concatenate([a[p, :k[p]] for p in range(len(k))]) for a in (r.sd_t, r.sd_n, r.sd_s, r.sd_r)]
+        r.sd_cnt[:, 0] = 0
+        if len(cols[0]):
+            t, n = cols[0], cols[1]
+            order = np.argsort((t - t.min()) * self.c.n_neurons + n, kind="stable")
+            self._send_chunks.append(tuple(a[order] for a in cols))
 
     def _dispatch(self, msgs, ticks, t_end):
         ts, ta, ed, va, dr = msgs
@@ -125,6 +147,15 @@ class Recorder:
                 args = (int(dta[j]), int(ded[j]), float(dva[j]))
                 for f in deliv:
                     f(*args)
+
+    def sends(self) -> dict:
+        """Every send event recorded, as columns ``t, src, s, rate`` by ``(t, src)``."""
+        names = [k for k, _ in _SEND_DTYPES]
+        if not self._send_chunks:
+            return {k: np.zeros(0, dt) for k, dt in _SEND_DTYPES}
+        if len(self._send_chunks) == 1:
+            return dict(zip(names, self._send_chunks[0]))
+        return {k: np.concatenate(col) for k, col in zip(names, zip(*self._send_chunks))}
 
     def table(self) -> dict:
         """Every message recorded, as columns in the canonical order (by t_send, then edge)."""

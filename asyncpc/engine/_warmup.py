@@ -99,7 +99,8 @@ def entry(fn, args, *, literal_at: int, notice: Notice):
 
 def warmup(threads: int = 2) -> float:
     """Compile (or load from the on-disk cache) the engine's common specialisations: the
-    serial and the parallel loop, with and without message recording. Returns seconds.
+    serial and the parallel loop, without recording, recording messages, and recording
+    send events (what a trace stores). Returns seconds.
 
     Runs are correct without it; it moves the JIT cost out of the first run.
 
@@ -122,9 +123,9 @@ def warmup(threads: int = 2) -> float:
                                     messages=Messages(loss=0.1, jitter=0.1)), h=0.1)
         sch = Schedule.from_events([(0, EV_CLAMP, 0, 1.0)], probe_t=[3], readout=[0], end=6)
         for th in sorted({1, max(1, int(threads))}):
-            for rec in (False, True):
-                r = run(c, sch, seed=0, until=3, threads=th, record_messages=rec)
-                run(c, sch, seed=0, state=r.state, threads=th, record_messages=rec)
+            for rec in ({}, {"record_messages": True}, {"record_sends": True}):
+                r = run(c, sch, seed=0, until=3, threads=th, **rec)
+                run(c, sch, seed=0, state=r.state, threads=th, **rec)
     finally:
         Notice._printed = quiet
     return time.perf_counter() - t

@@ -1,11 +1,13 @@
-"""Message-level traces: filters, Parquet storage, readers, views and exporters.
+"""Message-level traces: filters, storage of send events (Parquet), message rows
+re-derived from them, views and exporters.
 
 See docs/traces.md.
 """
 
 from ._filter import TraceFilter, select_neurons
-from ._store import MESSAGE_COLUMNS, Trace, TraceWriter, load
+from ._sendlog import SEND_COLUMNS, SendLog
+from ._store import MESSAGE_COLUMNS, Trace, TraceWriter, choose_storage, load
 from ._views import info, parse_time, plot_neuron, show, to_perfetto
 
-__all__ = ["MESSAGE_COLUMNS", "Trace", "TraceFilter", "TraceWriter", "info", "load", "parse_time",
-           "plot_neuron", "select_neurons", "show", "to_perfetto"]
+__all__ = ["MESSAGE_COLUMNS", "SEND_COLUMNS", "SendLog", "Trace", "TraceFilter", "TraceWriter", "choose_storage",
+           "info", "load", "parse_time", "plot_neuron", "select_neurons", "show", "to_perfetto"]

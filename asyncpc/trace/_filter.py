@@ -38,7 +38,9 @@ def select_neurons(c, selectors, *, kinds=("value", "error")) -> np.ndarray:
 
 @dataclass
 class TraceFilter:
-    """Masks and windows for message rows (all in steps)."""
+    """Which messages a trace keeps: an edge mask (sender or receiver selected, role
+    listed), the window ``[t_from, t_to)`` of send steps, every ``every``-th of those in
+    the canonical order (counted across the run), at most ``max_rows`` rows."""
 
     edge_mask: np.ndarray
     t_from: int
@@ -65,25 +67,3 @@ class TraceFilter:
         if every < 1:
             raise SpecError(f"trace.every: must be >= 1, got {every}")
         return cls(mask, t0, t1, int(every), max_rows)
-
-    @property
-    def keeps_all(self) -> bool:
-        """Whether the masks select every edge (then :meth:`apply` copies nothing)."""
-        if getattr(self, "_all", None) is None:
-            self._all = bool(self.edge_mask.all())
-        return self._all
-
-    def apply(self, rows: dict, seen: int) -> tuple[dict, int]:
-        """Filter a chunk of rows (canonical order); ``seen`` counts rows kept by the masks
-        so far (for every-k-th sampling across chunks). Returns (rows, new seen)."""
-        if self.every == 1 and self.t_from <= 0 and self.t_to == np.iinfo(np.int64).max and self.keeps_all:
-            return rows, seen + len(rows["edge"])
-        m = self.edge_mask[rows["edge"]] & (rows["t_send"] >= self.t_from) & (rows["t_send"] < self.t_to)
-        idx = np.flatnonzero(m)
-        if self.every > 1:
-            k = (seen + np.arange(len(idx))) % self.every == 0
-            seen += len(idx)
-            idx = idx[k]
-        else:
-            seen += len(idx)
-        return {k: v[idx] for k, v in rows.items()}, seen

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..compile import EDGE_ROLES as ROLES
 from ..errors import AsyncPCError
+from ._expand import NO_CUT
 from ._store import Trace
 
 __all__ = ["info", "show", "to_perfetto", "plot_neuron", "parse_time"]
@@ -29,45 +31,96 @@ def parse_time(text: str | None, h: float, what: str) -> int | None:
     return int(round(v * (1000.0 if unit == "s" else 1.0) / h))
 
 
+def _counts(tr: Trace) -> dict:
+    """Message rows in total, by role and by receiving area, their send-step span and how
+    many were dropped -- from the sends, without deriving the rows where it can: a send
+    of neuron n stands for n's traced out-edges (every-k-th sampling and the row cap's
+    last step are derived exactly; ``dropped`` from the lossy edges' rows only)."""
+    E = tr.edge_arrays
+    N = E.n_neurons
+    areas = tr.neurons.column("area").to_pylist()
+    area_names = sorted(set(areas))
+    area_of = np.array([area_names.index(a) for a in areas], np.int64)
+    n_roles = len(ROLES)
+    by_role = np.zeros(n_roles, np.int64)
+    by_area = np.zeros(len(area_names), np.int64)
+    span = [None, None]
+    dropped = 0
+
+    def add_rows(tab):
+        if not tab.num_rows:
+            return
+        ts = tab.column("t_send").to_numpy()
+        span[0] = ts[0] if span[0] is None else min(span[0], ts[0])
+        span[1] = ts[-1] if span[1] is None else max(span[1], ts[-1])
+        by_role[:] += np.bincount(tab.column("role").combine_chunks().indices.to_numpy(), minlength=n_roles)
+        by_area[:] += np.bincount(area_of[tab.column("dst").to_numpy()], minlength=len(area_names))
+
+    cut_t = tr.cut[0]
+    if tr.every == 1 and tr.storage == "sends":  # a send of n stands for all of n's traced out-edges
+        tr_e = np.flatnonzero(E.traced)
+        role_of = np.zeros((N, n_roles), np.int64)
+        np.add.at(role_of, (E.src[tr_e], E.role[tr_e]), 1)
+        area_cnt = np.zeros((N, len(area_names)), np.int64)
+        np.add.at(area_cnt, (E.src[tr_e], area_of[E.dst[tr_e]]), 1)
+        sends = np.zeros(N, np.int64)
+        for part in tr.parts:
+            t, src = (col.to_numpy() for col in _read(part.path, ["t", "src"]))
+            full = t < cut_t
+            if full.any():
+                span[0] = t[0] if span[0] is None else min(span[0], t[0])
+                span[1] = t[full][-1] if span[1] is None else max(span[1], t[full][-1])
+            sends += np.bincount(src[full], minlength=N)
+        by_role += sends @ role_of
+        by_area += sends @ area_cnt
+        if cut_t != NO_CUT[0]:
+            add_rows(tr.messages_between(cut_t, cut_t + 1))
+        lossy = E.loss > 0
+        if (lossy & E.traced).any():
+            for b in tr.message_batches(edges=lossy):
+                dropped += int(np.sum(b.column("dropped").to_numpy(zero_copy_only=False)))
+    else:  # every k-th or message rows stored: read or derive the rows, batch by batch
+        for b in tr.message_batches():
+            add_rows(b)
+            dropped += int(np.sum(b.column("dropped").to_numpy(zero_copy_only=False)))
+    return dict(rows=int(by_role.sum()), span=span, dropped=dropped,
+                by_role={ROLES[r]: int(by_role[r]) for r in range(n_roles) if by_role[r]},
+                by_area={a: int(by_area[i]) for i, a in enumerate(area_names) if by_area[i]})
+
+
+def _read(path, columns):
+    import pyarrow.parquet as pq
+
+    tab = pq.read_table(path, columns=columns)
+    return [tab.column(k) for k in columns]
+
+
 def info(tr: Trace) -> dict:
-    """Rows by role and by receiving area, time span, size on disk."""
-    m = tr.messages
-    out = dict(rows=m.num_rows, state_rows=tr.states.num_rows, parts=tr.meta.get("parts"),
-               truncated=tr.meta.get("truncated"), resolution_ms=tr.h)
-    if m.num_rows:
-        ts = m.column("t_send").to_numpy()
-        out["span_ms"] = [float(ts.min()) * tr.h, float(ts.max()) * tr.h]
-        roles = np.asarray(m.column("role").to_pylist())
-        out["by_role"] = {str(r): int((roles == r).sum()) for r in sorted(set(roles.tolist()))}
-        area = np.asarray(tr.neurons.column("area").to_pylist())
-        dst_area = area[m.column("dst").to_numpy()]
-        out["by_receiving_area"] = {str(a): int((dst_area == a).sum()) for a in sorted(set(dst_area.tolist()))}
-        out["dropped"] = int(np.sum(m.column("dropped").to_numpy(zero_copy_only=False)))
+    """Message rows by role and by receiving area, time span, dropped, size on disk and
+    bytes per message row (computed from the send rows, see :func:`_counts`)."""
+    k = _counts(tr)
+    n_sends = tr.n_sends()
+    out = dict(rows=k["rows"], storage=tr.storage, state_rows=tr.states.num_rows, parts=tr.meta.get("parts"),
+               every=tr.every, truncated=tr.meta.get("truncated"), resolution_ms=tr.h)
+    if n_sends is not None:
+        out["sends"] = n_sends
+    if k["rows"]:
+        out["span_ms"] = [float(k["span"][0]) * tr.h, float(k["span"][1]) * tr.h]
+        out["by_role"] = k["by_role"]
+        out["by_receiving_area"] = k["by_area"]
+        out["dropped"] = k["dropped"]
     size = sum(p.stat().st_size for p in Path(tr.path).rglob("*") if p.is_file())
     out["bytes_on_disk"] = size
-    out["bytes_per_row"] = round(size / max(m.num_rows, 1), 2)
+    out["bytes_per_row"] = round(size / max(k["rows"], 1), 3)
+    if n_sends is not None:
+        out["bytes_per_send"] = round(size / max(n_sends, 1), 2)
     return out
 
 
-def _select(tr: Trace, neuron=None, role=None, t_from=None, t_to=None):
-    m = tr.messages
-    mask = np.ones(m.num_rows, bool)
-    if neuron is not None:
-        nid = tr.neuron_id(neuron)
-        mask &= (m.column("src").to_numpy() == nid) | (m.column("dst").to_numpy() == nid)
-    if role is not None:
-        mask &= np.asarray(m.column("role").to_pylist()) == role
-    ts = m.column("t_send").to_numpy()
-    if t_from is not None:
-        mask &= ts >= t_from
-    if t_to is not None:
-        mask &= ts < t_to
-    return m.filter(mask)
-
-
 def show(tr: Trace, *, neuron=None, role=None, t_from=None, t_to=None, limit=50) -> list[dict]:
-    """Rows as dicts with readable neuron names and times in ms."""
-    sel = _select(tr, neuron, role, t_from, t_to).slice(0, limit).to_pylist()
+    """Rows as dicts with readable neuron names and times in ms (only the first ``limit``
+    rows are derived)."""
+    sel = tr.messages_between(t_from, t_to, neuron=neuron, role=role, limit=limit).to_pylist()
     n = tr.neurons.to_pydict()
     name = {i: f"{a}:{ix}{'' if k == 'value' else 'ε'}" for i, a, ix, k in
             zip(n["id"], n["area"], n["index"], n["kind"])}
@@ -75,11 +128,18 @@ def show(tr: Trace, *, neuron=None, role=None, t_from=None, t_to=None, limit=50)
                  dst=name[r["dst"]], role=r["role"], value=r["value"], dropped=r["dropped"]) for r in sel]
 
 
-def to_perfetto(tr: Trace, path, *, max_events: int = 2_000_000) -> int:
-    """Chrome trace-event JSON: a process per area, a thread per neuron, each send a
-    tick slice on the sender, each delivered message a flow arrow to the receiver."""
-    m = tr.messages
+def to_perfetto(tr: Trace, path, *, t_from: int | None = None, t_to: int | None = None,
+                max_events: int = 2_000_000) -> int:
+    """Chrome trace-event JSON of the messages sent in ``[t_from, t_to)`` (steps): a
+    process per area, a thread per neuron, each send a tick slice on the sender, each
+    delivered message a flow arrow to the receiver. Refused (before deriving any row)
+    when the messages would exceed ``max_events``."""
     n = tr.neurons.to_pydict()
+    rows = _rows_bound(tr, t_from, t_to)
+    if 3 * rows > max_events:
+        raise AsyncPCError(f"trace export: ~{rows:,} messages exceed {max_events:,} events; export a window "
+                           "(--from / --to) or narrow the trace (trace.neurons / trace.from / trace.to)")
+    m = tr.messages_between(t_from, t_to)
     areas = sorted(set(n["area"]), key=n["area"].index)
     us = tr.h * 1000.0
     ev = []
@@ -100,8 +160,8 @@ def to_perfetto(tr: Trace, path, *, max_events: int = 2_000_000) -> int:
     for s, t in ticks:
         ev.append(dict(ph="X", name="tick", cat="tick", pid=pid[s], tid=s, ts=t * us, dur=us * 0.5))
     if len(ev) + 3 * len(ts) > max_events:
-        raise AsyncPCError(f"trace export: {len(ts):,} messages exceed {max_events:,} events; narrow the "
-                           "trace (trace.neurons / trace.from / trace.to) or export a window")
+        raise AsyncPCError(f"trace export: {len(ts):,} messages exceed {max_events:,} events; export a window "
+                           "(--from / --to) or narrow the trace (trace.neurons / trace.from / trace.to)")
     for k in range(len(ts)):
         s, d = int(src[k]), int(dst[k])
         args = dict(value=float(val[k]), role=roles[k])
@@ -113,6 +173,28 @@ def to_perfetto(tr: Trace, path, *, max_events: int = 2_000_000) -> int:
         ev.append(dict(ph="f", bp="e", name=roles[k], cat="msg", id=k, pid=pid[d], tid=d, ts=ta[k] * us))
     Path(path).write_text(json.dumps(dict(traceEvents=ev, displayTimeUnit="ms")))
     return len(ev)
+
+
+def _rows_bound(tr: Trace, t_from=None, t_to=None) -> int:
+    """At least the message rows sent in ``[t_from, t_to)``, without deriving them: sends
+    x traced out-degree (every k-th and the cap keep fewer), or the stored rows."""
+    lo = -1 if t_from is None else t_from
+    hi = np.iinfo(np.int64).max if t_to is None else t_to
+    total = 0
+    for p in tr.parts:
+        if p.t_max < lo or p.t_min >= hi:
+            continue
+        if tr.storage == "messages":
+            t = _read(p.path, ["t_send"])[0].to_numpy()
+            total += int(((t >= lo) & (t < hi)).sum())
+        else:
+            t, src = (col.to_numpy() for col in _read(p.path, ["t", "src"]))
+            total += int(tr.edge_arrays.out_degree()[src[(t >= lo) & (t < hi)]].sum())
+    if tr.storage == "sends":
+        total = -(-total // tr.every)
+        if tr.meta.get("max_rows"):
+            total = min(total, int(tr.meta["max_rows"]))
+    return total
 
 
 def plot_neuron(tr: Trace, neuron: str, out) -> Path:
@@ -145,8 +227,9 @@ def plot_neuron(tr: Trace, neuron: str, out) -> Path:
     a1.set_xlabel("simulated time (ms)")
     a1.set_title(f"{area}:{index}")
     a1.legend()
-    sel = _select(tr, neuron=neuron)
-    lat = (sel.column("t_arrive").to_numpy() - sel.column("t_send").to_numpy()) * tr.h
+    lat = [(b.column("t_arrive").to_numpy() - b.column("t_send").to_numpy()) * tr.h
+           for b in tr.message_batches(neuron=neuron)]
+    lat = np.concatenate(lat) if lat else np.zeros(0)
     a2.hist(lat, bins=min(50, max(5, len(np.unique(lat)))))
     a2.set_xlabel("message latency (ms)")
     a2.set_ylabel("messages")
