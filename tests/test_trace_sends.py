@@ -171,11 +171,13 @@ def test_parts_batches_queries_and_info(tmp_path):
     assert d["span_ms"] == [ts.min() * c.h, ts.max() * c.h]
     area = np.asarray(tr.neurons.column("area").to_pylist())[dst]
     assert d["by_receiving_area"] == {a: int((area == a).sum()) for a in set(area.tolist())}
-    # and without sampling: from the sends alone
-    write(tmp_path / "all", c, trace.TraceFilter.build(c, roles=["predict", "feedback"]), seed, sends)
+    # and without sampling: from the sends alone (the step of the cut derived)
+    write(tmp_path / "all", c, trace.TraceFilter.build(c, roles=["predict", "feedback"], max_rows=1501), seed, sends)
     tr = trace.load(tmp_path / "all")
-    assert tr.storage == "sends"
+    assert tr.storage == "sends" and tr.meta["cut"] is not None
     m = tr.messages
     d = trace.info(tr)
-    assert d["rows"] == m.num_rows and d["dropped"] == int(m.column("dropped").to_numpy(zero_copy_only=False).sum())
-    assert sum(d["by_role"].values()) == m.num_rows and d["bytes_per_row"] < d["bytes_per_send"]
+    role, ts = np.asarray(m.column("role").to_pylist()), m.column("t_send").to_numpy()
+    assert d["rows"] == m.num_rows == 1501 and d["dropped"] == int(m.column("dropped").to_numpy(zero_copy_only=False).sum())
+    assert d["by_role"] == {r: int((role == r).sum()) for r in set(role.tolist())}
+    assert d["span_ms"] == [ts.min() * c.h, ts.max() * c.h] and d["bytes_per_row"] < d["bytes_per_send"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import jit
 from ._step import Rec
 
 __all__ = ["Recorder", "subscribed"]
@@ -23,6 +24,51 @@ HOOKS = ("before_run", "after_run", "message_sent", "message_delivered", "neuron
 _MSG_DTYPES = (("t_send", np.int64), ("t_arrive", np.int64), ("src", np.int32), ("dst", np.int32),
                ("edge", np.int64), ("value", np.float64), ("dropped", np.bool_))
 _SEND_DTYPES = (("t", np.int64), ("src", np.int32), ("s", np.float64), ("rate", np.float64))
+
+
+@jit
+def _sorted_sends(sd_t, sd_n, sd_s, sd_r, sd_cnt, N):
+    """The sends in the partitions' buffers, in ``(t, src)`` order. Each buffer is in step
+    order and a neuron sends at most once a step, so step by step the sends are placed in
+    a neuron-indexed row (cache-resident) and read back in neuron order."""
+    P = sd_t.shape[0]
+    t0, t1, total = np.int64(1) << 62, np.int64(-1), 0
+    for p in range(P):
+        c = sd_cnt[p, 0]
+        if c:
+            t0 = min(t0, sd_t[p, 0])
+            t1 = max(t1, sd_t[p, c - 1])
+            total += c
+    t = np.empty(total, np.int64)
+    n = np.empty(total, np.int32)
+    s = np.empty(total)
+    r = np.empty(total)
+    row_p = np.full(N, -1, np.int64)  # per neuron: (partition, index) of its send this step
+    row_i = np.zeros(N, np.int64)
+    ptr = np.zeros(P, np.int64)
+    j = 0
+    for tt in range(t0, t1 + 1):
+        lo, hi = N, -1
+        for p in range(P):
+            i = ptr[p]
+            while i < sd_cnt[p, 0] and sd_t[p, i] == tt:
+                m = sd_n[p, i]
+                row_p[m] = p
+                row_i[m] = i
+                lo, hi = min(lo, m), max(hi, m)
+                i += 1
+            ptr[p] = i
+        for m in range(lo, hi + 1):
+            p = row_p[m]
+            if p >= 0:
+                i = row_i[m]
+                t[j] = tt
+                n[j] = m
+                s[j] = sd_s[p, i]
+                r[j] = sd_r[p, i]
+                j += 1
+                row_p[m] = -1
+    return t, n, s, r
 
 
 def subscribed(observers, name: str) -> list:
@@ -55,7 +101,7 @@ class Recorder:
         self.cap = max(1 << 16, 8 * int(self.msg_per_step.max(initial=1))) if want_msgs else 1
         # ticks and sends: at most one per neuron and step; sends are long-lived (traces)
         per_step = int((hi - lo).max(initial=1))
-        self.capt = (max(1 << 16, 64 * per_step) if sends else max(1 << 14, 8 * per_step)) \
+        self.capt = (max(1 << 18, 64 * per_step) if sends else max(1 << 14, 8 * per_step)) \
             if (want_ticks or sends) else 1
         cm, ct = (self.cap if want_msgs else 1), (self.capt if want_ticks else 1)
         cs = self.capt if sends else 1
@@ -94,13 +140,9 @@ class Recorder:
 
     def _take_sends(self) -> None:
         r = self.rec
-        k = r.sd_cnt[:, 0]
-        cols = [np.concatenate([a[p, :k[p]] for p in range(len(k))]) for a in (r.sd_t, r.sd_n, r.sd_s, r.sd_r)]
+        if r.sd_cnt[:, 0].any():
+            self._send_chunks.append(_sorted_sends(r.sd_t, r.sd_n, r.sd_s, r.sd_r, r.sd_cnt, self.c.n_neurons))
         r.sd_cnt[:, 0] = 0
-        if len(cols[0]):
-            t, n = cols[0], cols[1]
-            order = np.argsort((t - t.min()) * self.c.n_neurons + n, kind="stable")
-            self._send_chunks.append(tuple(a[order] for a in cols))
 
     def _dispatch(self, msgs, ticks, t_end):
         ts, ta, ed, va, dr = msgs
