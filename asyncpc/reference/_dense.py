@@ -348,12 +348,12 @@ class DensePC:
         for a, b in zip(L.areas, self._b):
             bias[a.errors] = b
         N = c.n_neurons
-        inbox = self._inbox_given.copy() if self._read is None else self._outputs(self._global_s(self._read))
         # aux (options off): a value neuron's x before its last tick, an error neuron's partner x it read
         if self._read is None:
-            aux = self._aux_given.copy()
+            inbox, aux = self._inbox_given.copy(), self._aux_given.copy()
         else:
-            aux = self._global_s(self._read).copy()
+            aux = self._global_s(self._read)
+            inbox = self._outputs(aux)
             err = np.flatnonzero((c.kind != 0) & (c.has_partner != 0))
             aux[err] = inbox[c.in_ptr[err]]
         return NetState(t=self.t, s=s, w=w, bias=bias, clamped=self.clamped.copy(),
