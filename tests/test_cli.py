@@ -52,6 +52,18 @@ def test_xor_learns_all_four_patterns_and_runtimes_agree(tmp_path):
     s = summary(d)
     assert SUMMARY_KEYS <= set(s) and s["status"] == "completed"
     assert s["test_accuracy"] == 1.0
+    # time to the default target (0.9): the training stream up to the end of the first
+    # epoch whose test pass reached it, from metrics.csv's rows
+    import tomllib
+    present = tomllib.loads((d / "scenario.toml").read_text())["data"]["present"]
+    rows = list(csv.DictReader(open(d / "metrics.csv")))
+    acc = {}
+    for r in rows:
+        if r["split"] == "test":
+            acc.setdefault(int(r["epoch"]), []).append(r["correct"] == "1")
+    first = min(e for e, v in acc.items() if np.mean(v) >= 0.9)
+    n_train = sum(r["split"] == "train" and int(r["epoch"]) <= first for r in rows)
+    assert s["time_to_accuracy_ms"] == pytest.approx(n_train * present)
     assert s["messages_sent"] == s["messages_delivered"] + s["messages_dropped"] + \
         (s["messages_sent"] - s["messages_delivered"] - s["messages_dropped"])
     for f in ("scenario.toml", "manifest.json", "metrics.csv", "plots/energy.png", "plots/accuracy.png"):
@@ -70,10 +82,12 @@ def test_xor_learns_all_four_patterns_and_runtimes_agree(tmp_path):
 
 def test_digits_short_run_writes_everything(tmp_path):
     code, d = run(tmp_path, "digits.toml", "data.max_train=120", "data.max_test=40", "data.train_eval=20",
-                  "data.epochs=1", "data.present=5.0")
+                  "data.epochs=1", "data.present=5.0", "output.target_accuracy=0.01")
     assert code == 0
     s = summary(d)
     assert SUMMARY_KEYS <= set(s)
+    # the training stream up to the end of the first epoch that reached the target
+    assert s["target_accuracy"] == 0.01 and s["time_to_accuracy_ms"] == pytest.approx(120 * 5.0)
     assert 0.0 <= s["test_accuracy"] <= 1.0 and s["train_accuracy"] is not None
     assert "backprop_test_accuracy" in s
     rows = list(csv.DictReader(open(d / "metrics.csv")))
@@ -96,6 +110,12 @@ def test_weight_transport_scenario_plots_alignment(tmp_path):
     assert (d / "plots" / "alignment.png").exists()
     s = summary(d)
     assert set(s["w_v_angle_deg"]) == {"input->hidden1", "hidden1->label"}
+    assert all(a > 30 for a in s["w_v_angle_deg_start"].values())  # random V: far from W^T
+    # under transport the feedback the dynamics use is W itself
+    code, d = run(tmp_path, "weight_transport.toml", "data.max_train=20", "data.max_test=5", "data.epochs=1",
+                  "data.present=2.0", "data.train_eval=0", "learning.feedback=\"transport\"", out="tr")
+    assert code == 0
+    assert summary(d)["w_v_angle_deg"] == {"input->hidden1": 0.0, "hidden1->label": 0.0}
 
 
 def test_validate_graph_describe(tmp_path, capsys):

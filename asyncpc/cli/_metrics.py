@@ -13,7 +13,8 @@ __all__ = ["Metrics", "alignment_angles"]
 
 
 def alignment_angles(c, w: np.ndarray) -> dict[str, float]:
-    """Angle (degrees) between W and V^T per projection 'src->dst' (feedback alignment)."""
+    """Angle (degrees) between W and V^T per projection 'src->dst' (feedback alignment).
+    Under weight transport the dynamics use W itself as feedback: 0 degrees."""
     roles = c.edge_role()
     pred = np.flatnonzero((roles == 0) & (c.mirror >= 0))
     if len(pred) == 0:
@@ -24,7 +25,8 @@ def alignment_angles(c, w: np.ndarray) -> dict[str, float]:
     out = {}
     for a, b in sorted(set(zip(src_area.tolist(), dst_area.tolist()))):
         m = (src_area == a) & (dst_area == b)
-        x, y = w[pred[m]], w[fb[m]]
+        x = w[pred[m]]
+        y = x if c.transport else w[fb[m]]
         den = np.linalg.norm(x) * np.linalg.norm(y)
         cos = float(x @ y / den) if den > 0 else 1.0
         out[f"{c.area_names[a]}->{c.area_names[b]}"] = float(np.degrees(np.arccos(np.clip(cos, -1, 1))))
@@ -144,10 +146,20 @@ class Metrics:
         last = np.flatnonzero(m)[-min(200, m.sum()):]
         return float(self.correct[last].mean())
 
-    def summary(self) -> dict:
+    def summary(self, target: float = 0.9) -> dict:
+        """Accuracies per split and epoch, energy, alignment. ``time_to_accuracy_ms``: the
+        simulated training time (ms of the training stream presented, test passes
+        excluded) up to the end of the first epoch whose test accuracy reached ``target``
+        (``output.target_accuracy``); None when no test pass reached it."""
         test_code = self.split_names.index("test") if "test" in self.split_names else -1
         epochs = sorted({int(e) for e in self.epoch[(self.split == test_code) & (self.correct >= 0)]})
         by_epoch = [self._acc("test", e) for e in epochs]
+        tta = None
+        if "train" in self.split_names and "present_steps" in self.schedule.meta:
+            train = self.split == self.split_names.index("train")
+            hit = [e for e, a in zip(epochs, by_epoch) if a is not None and a >= target]
+            if hit:
+                tta = float(np.sum(train & (self.epoch <= hit[0])) * self.schedule.meta["present_steps"] * self.c.h)
         train_epochs = sorted({int(e) for e in self.epoch[(self.split == self.split_names.index("train_eval"))
                                                          & (self.correct >= 0)]}) \
             if "train_eval" in self.split_names else []
@@ -155,7 +167,7 @@ class Metrics:
                    train_accuracy=self._acc("train_eval", train_epochs[-1]) if train_epochs else None,
                    test_accuracy_by_epoch=by_epoch,
                    final_energy=float(np.sum(self.energy[-1])) if self.energy else None,
-                   presentations=int(self._done))
+                   presentations=int(self._done), target_accuracy=float(target), time_to_accuracy_ms=tta)
         if self.align:
             out["w_v_angle_deg"] = self.align[-1]
             out["w_v_angle_deg_start"] = self.align[0]

@@ -466,7 +466,7 @@ def _finish(job, rd, manifest, metrics, tracer, state, status, wall) -> dict:
             except Exception as exc:  # noqa: BLE001 - keep the rest of the run directory
                 print(f"asyncpc: warning: the trace's last part was not written ({type(exc).__name__}: {exc})",
                       file=sys.stderr)
-        summary = metrics.summary()
+        summary = metrics.summary(target=scn.output.target_accuracy)
         summary.update(messages_sent=int(state.sent) if state else 0,
                        messages_delivered=int(state.delivered) if state else 0,
                        messages_dropped=int(state.dropped) if state else 0,

@@ -357,5 +357,6 @@ def _output(t: Table, run: RunSpec) -> OutputSpec:
     out_dir = t.string("dir", f"runs/{run.name}")
     plots = t.boolean("plots", True)
     ck = t.integer("checkpoint_every", 0, lo=0)
+    target = t.number("target_accuracy", 0.9, lo=0, lo_open=True, hi=1)
     t.done()
-    return OutputSpec(out_dir, plots, ck)
+    return OutputSpec(out_dir, plots, ck, target)

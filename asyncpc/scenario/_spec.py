@@ -211,3 +211,4 @@ class OutputSpec:
     dir: str
     plots: bool = True
     checkpoint_every: int = 0
+    target_accuracy: float = 0.9
