@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _sweeps import ROOT, run_sweep  # noqa: E402
+
 OUT = ROOT / "runs" / "learning"
 SHORT = ["delays.forward=0.1", "delays.feedback=0.1"]
 GATE, NO_GATE = "neurons.gate=0.01", "neurons.gate=0"
@@ -56,14 +57,7 @@ def _gate_of(point_dir: Path) -> float:
 
 def run_arm(name: str, seeds: int, jobs: int) -> None:
     sets, grid = ARMS[name]
-    cmd = [sys.executable, "-m", "asyncpc", "sweep", str(ROOT / "scenarios" / "digits.toml"), "--seeds", str(seeds),
-           "--jobs", str(jobs), "--out", str(OUT / name), "--quiet", "--set", "run.threads=1"]
-    for s in sets:
-        cmd += ["--set", s]
-    for g in grid:
-        cmd += ["--grid", g]
-    print("$", " ".join(cmd[2:]), flush=True)
-    subprocess.run(cmd, check=True)
+    run_sweep(OUT / name, sets, grid, seeds=seeds, jobs=jobs)
 
 
 def results(name: str) -> list[dict]:
