@@ -41,3 +41,15 @@ def finished(out: Path) -> list[dict]:
             r["summary"] = json.loads(p.read_text()) if p.exists() else {}
             rows.append(r)
     return rows
+
+
+def study_args(doc: str, parts: list[str], argv=None):
+    """The study tools' command line: ``--plot-only``, ``--only PART...``, ``--seeds``, ``--jobs``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--plot-only", action="store_true", help="only the table and figure from finished points")
+    ap.add_argument("--only", nargs="*", default=list(parts), choices=list(parts), help="run only these parts")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=2)
+    return ap.parse_args(argv)

@@ -16,7 +16,6 @@ Writes ``docs/img/learning_ablation.png`` and prints a table of mean +- sd.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _sweeps import ROOT, run_sweep  # noqa: E402
+from _sweeps import ROOT, run_sweep, study_args  # noqa: E402
 
 OUT = ROOT / "runs" / "learning"
 SHORT = ["delays.forward=0.1", "delays.feedback=0.1"]
@@ -131,14 +130,9 @@ def plot(path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--plot-only", action="store_true")
-    ap.add_argument("--arms", nargs="*", default=list(ARMS), choices=list(ARMS))
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--jobs", type=int, default=2)
-    a = ap.parse_args(argv)
+    a = study_args(__doc__, list(ARMS), argv)
     if not a.plot_only:
-        for name in a.arms:
+        for name in a.only:
             run_arm(name, a.seeds, a.jobs)
     print(f"{'arm':<14} {'ms/sample':>9} {'test acc':>16} {'n':>2} {'backprop':>8}")
     for name, p, m, sd, n, bp in table():

@@ -11,7 +11,7 @@ allow, as yardsticks for the ones it does (docs/learning.md, "Diagnosis"):
   m <- m + h/T (|d_eps|/h - m), plasticity x 1/(1 + (m/G)^2), T = 1 ms, G = 0.03 /ms;
 - online backprop on the same initialisation and sample order, lr 0.01 and 0.1 per sample.
 
-    python tools/stream_diagnosis.py [--seeds 3] [--epochs 4]   # ~2 min on one core
+    python tools/stream_diagnosis.py [--seeds 3] [--epochs 4] [--anneal 0.3] [--protocols ...]   # ~4 min
 
 Same data, split, network (64-128-10, relu hidden, linear output), tau_x = 1 ms,
 h = 0.1 ms, 10 ms per sample, eta = 0.01 /ms with the scenario's anneal 0.3 per epoch.
@@ -119,17 +119,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--anneal", type=float, default=0.3, help="plasticity gain anneal^epoch (the scenario's 0.3)")
+    ap.add_argument("--protocols", nargs="*", default=[*PROTOCOLS, "backprop"], choices=[*PROTOCOLS, "backprop"])
     a = ap.parse_args(argv)
     from asyncpc.scenario import load_scenario
 
     d = load_scenario(DIGITS).load_data()
     data = (d.X_train, d.y_train, d.X_test, d.y_test)
-    arms = [(k, {}) for k in PROTOCOLS] + [("backprop", dict(lr=0.01)), ("backprop", dict(lr=0.1))]
+    arms = [(k, dict(anneal=a.anneal)) for k in PROTOCOLS if k in a.protocols]
+    if "backprop" in a.protocols:
+        arms += [("backprop", dict(lr=0.01)), ("backprop", dict(lr=0.1))]
     print(f"{'protocol':<22} {'test accuracy per seed':<28} mean +- sd   (by epoch, seed 0)")
     for kind, kw in arms:
         curves = [run(kind, s, a.epochs, data, **kw) for s in range(a.seeds)]
         final = [c[-1] for c in curves]
-        name = kind + (f" lr {kw['lr']}" if kw else "")
+        name = kind + (f" lr {kw['lr']}" if "lr" in kw else "")
         print(f"{name:<22} {' '.join(f'{v:.3f}' for v in final):<28} {np.mean(final):.3f} +- {np.std(final):.3f}"
               f"   ({' '.join(f'{v:.3f}' for v in curves[0])})", flush=True)
     return 0

@@ -134,8 +134,9 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record):
     """Advance the neurons at positions ``lo..hi-1`` of the processing order (partition
     ``p``) over steps ``ta..tb-1``.
 
-    ``record``: bit 1 logs every message sent, bit 2 every tick (separate compiled
-    specialisations; 0 costs nothing).
+    ``record``: bit 1 logs every message sent, bit 2 every tick, bit 4 every send event
+    (one row per send; its messages are re-derived on read, docs/traces.md) -- separate
+    compiled specialisations; 0 costs nothing.
     """
     N, L, NC = net.N, net.L, net.NC
     LNC = L * NC
