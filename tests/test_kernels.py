@@ -55,8 +55,17 @@ def test_value_tick_matches_twin(code, x, aux, n, has_partner, clamped, plastic,
                       st.sampled_from([0.0, 0.05])),
        data=st.data())
 def test_error_tick_matches_twin(eps, aux, n, tau, gain, bias, opts, data):
-    inbox = np.array(data.draw(st.lists(finite, min_size=n + 1, max_size=n + 1)), dtype=float)
-    w = np.array(data.draw(st.lists(finite, min_size=n + 1, max_size=n + 1)), dtype=float)
+    _error_tick_pair(eps, aux, n, tau, gain, bias, opts, data.draw)
+
+
+def test_gate_twin_squares_like_the_kernel():
+    # q = -12.000000000000002: libm's pow(q, 2) is one ulp below q * q (found by hypothesis)
+    _error_tick_pair(1.8, 0.0, 0, 0.3, 1.0, 0.0, (0.0, 0.0, 0.0, 0.05), lambda strategy: [0.0])
+
+
+def _error_tick_pair(eps, aux, n, tau, gain, bias, opts, draw):
+    inbox = np.array(draw(st.lists(finite, min_size=n + 1, max_size=n + 1)), dtype=float)
+    w = np.array(draw(st.lists(finite, min_size=n + 1, max_size=n + 1)), dtype=float)
     w2 = list(w)
     a = K.error_tick(eps, aux, 0.1, tau, inbox, w, bias, 0.05, 0.02, 0.001, gain, *opts)
     b = P.error_tick(eps, aux, 0.1, tau, list(inbox), w2, bias, 0.05, 0.02, 0.001, gain, *opts)

@@ -46,7 +46,8 @@ def value_tick(x, aux, dt, tau, code, has_partner, inbox, w, eta, decay, gain, c
     if plastic and gain != 0.0:
         a = dt * gain
         if gate > 0.0:
-            a = a / (1.0 + ((xn - x) / gate) ** 2)
+            q = (xn - x) / gate
+            a = a / (1.0 + q * q)  # not q ** 2: libm's pow can differ from q * q by an ulp
         for j in range(s, len(inbox)):
             w[j] += a * (eta * inbox[j] * fx - decay * w[j])
     return xn, aux_new
@@ -69,7 +70,8 @@ def error_tick(eps, aux, dt, tau, inbox, w, bias, eta, eta_b, decay, gain, p_tau
     if gain != 0.0:
         a = dt * gain
         if gate > 0.0:
-            a = a / (1.0 + ((en - eps) / gate) ** 2)
+            q = (en - eps) / gate
+            a = a / (1.0 + q * q)
         for j in range(1, len(inbox)):
             w[j] += a * (eta * signal * inbox[j] - decay * w[j])
         bias = bias + a * eta_b * signal
