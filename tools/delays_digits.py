@@ -9,6 +9,8 @@ Sweeps (``scenarios/digits.toml`` as shipped, plus):
 - ``delay``: every predict and feedback edge the same constant delay, 0.1-0.6 ms
   (= tau_x), the scenario's 4 epochs;
 - ``asym``: forward and feedback delays apart (0.1 / 0.5 ms and 0.5 / 0.1 ms, mean 0.3);
+- ``distance``: distance-based delays, 0.1 ms synaptic + distance at 2 m/s, each area a
+  0.5 mm patch, input, hidden1 and label centres 0-1 mm apart in a row, 4 epochs;
 - ``loss``: ``messages.loss`` 0-0.5 on the scenario's delays, one epoch
   (``data.epochs=1 data.train_eval=0``: lossy edges make the engine several times slower);
   ``loss_nogate``: the same with the plain equations (``neurons.gate=0``).
@@ -23,14 +25,18 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _sweeps import ROOT, finished, run_sweep, study_args  # noqa: E402
+from _sweeps import DIGITS, ROOT, finished, run_sweep, study_args  # noqa: E402
 
 OUT = ROOT / "runs" / "delays"
 DELAYS = (0.1, 0.2, 0.3, 0.45, 0.6)
 LOSS = (0.0, 0.1, 0.3, 0.5)
+SEPARATION = (0.0, 0.25, 0.5, 0.75, 1.0)  # mm between consecutive areas' centres
+DISTANCE = ['delays={forward={dist="distance",velocity=2.0,synaptic=0.1}}', "network.sheet_size=0.5"]
 SWEEPS = {
     "delay": ([], ["delays=" + ",".join(f"{{forward={d}}}" for d in DELAYS)]),
     "asym": ([], ["delays={forward=0.1,feedback=0.5},{forward=0.5,feedback=0.1}"]),
+    "distance": (DISTANCE, ["network.positions=" + ",".join(f"{{hidden1=[{d},0.0],label=[{2 * d},0.0]}}"
+                                                            for d in SEPARATION)]),
     "loss": (["data.epochs=1", "data.train_eval=0"], ["messages.loss=" + ",".join(map(str, LOSS))]),
     "loss_nogate": (["data.epochs=1", "data.train_eval=0", "neurons.gate=0"],
                     ["messages.loss=" + ",".join(map(str, LOSS))]),
@@ -77,6 +83,19 @@ def bp(r):
     return r["backprop_test_accuracy"] or None
 
 
+def separation_of(r):
+    return float(re.search(r"hidden1\s*=\s*\[\s*([0-9.eE+-]+)", r["network.positions"]).group(1))
+
+
+def mean_delay(separation: float) -> float:
+    """Mean predict/feedback delay (ms) of the distance sweep's network at one separation."""
+    from asyncpc.scenario import load_scenario
+
+    c = load_scenario(DIGITS, [*DISTANCE, f"network.positions={{hidden1=[{separation},0.0],"
+                                          f"label=[{2 * separation},0.0]}}"]).compile()
+    return float(c.delay[c.edge_role() < 2].mean() * c.h)
+
+
 def loss_of(r):
     return float(r["messages.loss"])
 
@@ -99,6 +118,9 @@ def report() -> None:
     print("\nforward / feedback delays apart (mean 0.3 ms), 4 epochs")
     for k, v in grouped("asym", delay_of, acc).items():
         print(f"  forward {k[0]:g} ms, feedback {k[1]:g} ms: {fmt(v)}")
+    print("\ndistance-based delays (2 m/s + 0.1 ms, 0.5 mm patches), 4 epochs")
+    for k, v in grouped("distance", separation_of, acc).items():
+        print(f"  areas {k:g} mm apart (mean delay {mean_delay(k):.3f} ms): {fmt(v)}")
     for name in ("loss", "loss_nogate"):
         print(f"\n(c) message loss, 1 epoch ({name})")
         la, lg = grouped(name, loss_of, acc), grouped(name, loss_of, angle)
@@ -121,13 +143,15 @@ def plot(path) -> None:
             ax.errorbar(xs, [np.mean(v) for v in d.values()], yerr=[np.std(v) for v in d.values()], marker="o",
                         capsize=3, **kw)
 
-    band(axes[0], grouped("delay", fwd_of, acc), label="asyncpc (gate 0.01)")
+    band(axes[0], grouped("delay", fwd_of, acc), label="constant delay, every edge")
     b = grouped("delay", fwd_of, bp)
     if b:
         axes[0].axhline(np.mean(sum(b.values(), [])), color="k", ls="--", label="online backprop")
     for k, v in grouped("asym", delay_of, acc).items():
         axes[0].errorbar([0.3], [np.mean(v)], yerr=[np.std(v)], marker="s" if k[0] < k[1] else "^", ls="none",
                          capsize=3, label=f"fwd {k[0]:g} / fb {k[1]:g} ms")
+    dist = grouped("distance", separation_of, acc)
+    band(axes[0], {mean_delay(k): v for k, v in dist.items()}, label="distance-based, 2 m/s (mean delay)")
     axes[0].set(xlabel="delay on every edge (ms = tau_x)", ylabel="test accuracy (4 epochs)",
                 title="(b) accuracy against delay")
     axes[0].legend(fontsize=7)
