@@ -32,8 +32,11 @@ class NetState:
 
     ``inbox[e]`` is the latest value delivered on edge ``e``. ``aux`` is the one extra
     variable a neuron's dynamics options keep (docs/learning.md): a value neuron's
-    low-passed x (``self_lag``), an error neuron's partner x at its previous tick. Runtimes that need more to
-    continue a run exactly (messages in flight, history rings) subclass this.
+    low-passed x (``self_lag``), an error neuron's partner x at its previous tick, or its
+    error's speed (``gate_tau``). ``syn_in``/``syn_m`` are per-edge state of the matched
+    trace gate (``gate_tau``): a feedback synapse's input at its owner's previous tick and
+    that input's low-passed speed; empty arrays when no neuron uses it. Runtimes that need
+    more to continue a run exactly (messages in flight, history rings) subclass this.
     """
 
     t: int
@@ -52,6 +55,8 @@ class NetState:
     sent: int = 0
     delivered: int = 0
     dropped: int = 0
+    syn_in: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    syn_m: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @classmethod
     def initial(cls, c: CompiledNet) -> "NetState":
@@ -64,10 +69,15 @@ class NetState:
         aux = s0.copy()
         err = np.flatnonzero((c.kind == KIND_ERROR) & (c.has_partner != 0))
         aux[err] = s0[c.src[c.in_ptr[err]]]
+        gt = c.gate_tau
+        aux[(c.kind == KIND_ERROR) & (gt > 0)] = 0.0  # the error's speed starts at rest
+        traced = bool(np.any(gt > 0))
         return cls(t=0, s=s0.copy(), w=c.w.copy(), bias=c.bias.copy(), clamped=np.zeros(N, np.int8),
                    clamp_val=np.zeros(N), gain=np.ones(N),
                    last_tick=c.phase.astype(np.int64) - c.period, next_tick=c.phase.astype(np.int64),
-                   ticks=np.zeros(N, np.int64), last_sent=s0.copy(), inbox=inbox.astype(np.float64), aux=aux)
+                   ticks=np.zeros(N, np.int64), last_sent=s0.copy(), inbox=inbox.astype(np.float64), aux=aux,
+                   syn_in=inbox.astype(np.float64) if traced else np.zeros(0),
+                   syn_m=np.zeros(c.n_edges) if traced else np.zeros(0))
 
     def copy(self) -> "NetState":
         import copy

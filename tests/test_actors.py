@@ -76,11 +76,11 @@ def sync_loop(c, schedule, T):
             if c.kind[i] == KIND_VALUE:
                 x, _ = P.value_tick(s[i], 0.0, h, float(c.tau[i]), int(c.act[i]), bool(c.has_partner[i]),
                                     inbox[lo:hi], wi, float(c.eta[i]), float(c.decay[i]), gain[i], clamped[i],
-                                    cval[i], True, 0.0, 0.0, 1.0, 0.0)
+                                    cval[i], True, 0.0, 0.0, 1.0, 0.0, 0.0, [], [])
             else:
                 x, bias[i], _ = P.error_tick(s[i], 0.0, h, float(c.tau[i]), inbox[lo:hi], wi, bias[i],
                                              float(c.eta[i]), float(c.eta_b[i]), float(c.decay[i]), gain[i],
-                                             0.0, 0.0, 0.0, 0.0)
+                                             0.0, 0.0, 0.0, 0.0, 0.0)
             w[lo:hi] = wi
             new.append(x)
         s = new
@@ -337,7 +337,7 @@ async def test_resume_equals_one_long_run():
     assert len(first.state.in_flight.env_t_arrive) >= 1
     second = await arun(c, sched, seed=4, state=first.state, observers=[log_cut])
     for f in ("t", "s", "w", "bias", "clamped", "clamp_val", "gain", "last_tick", "next_tick", "ticks",
-              "last_sent", "inbox", "aux", "sent", "delivered", "dropped"):
+              "last_sent", "inbox", "aux", "syn_in", "syn_m", "sent", "delivered", "dropped"):
         assert np.array_equal(getattr(long.state, f), getattr(second.state, f)), f
     assert log_long.equals(log_cut)
     assert np.array_equal(long.probe_x, np.concatenate([first.probe_x, second.probe_x]))

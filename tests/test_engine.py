@@ -24,7 +24,7 @@ from asyncpc.model import ACTIVATIONS, Clocks, Dynamics, Learning, Messages, fro
 from asyncpc.reference import DensePC
 
 FIELDS = ("s", "w", "bias", "clamped", "clamp_val", "gain", "last_tick", "next_tick", "ticks",
-          "last_sent", "inbox", "aux")
+          "last_sent", "inbox", "aux", "syn_in", "syn_m")
 COUNTERS = ("t", "sent", "delivered", "dropped")
 
 
@@ -89,7 +89,8 @@ def scenarios(draw):
     learning = Learning(eta=draw(st.sampled_from([0.0, 0.05])), decay=draw(st.sampled_from([0.0, 0.01])))
     delay = {"dist": "uniform", "low": 0.1, "high": draw(st.sampled_from([0.1, 0.4, 1.0]))}
     dynamics = draw(st.sampled_from([Dynamics(), Dynamics(speedup=0.05, self_lag=0.3, feedback_gain=0.6,
-                                                           prospective=True, gate=0.1)]))
+                                                           prospective=True, gate=0.1),
+                                     Dynamics(speedup=0.05, self_lag=0.3, gate=0.5, gate_tau=1.0)]))
     kw = dict(clocks=clocks, messages=messages, learning=learning, delay=delay, seed=seed,
               partner_delay=draw(st.sampled_from([0.1, 0.2])), dynamics=dynamics)
     tau_e = draw(st.sampled_from([0.0, 1.0]))

@@ -30,37 +30,49 @@ def test_derivatives_are_derivatives():
 #: the dynamics options (docs/learning.md): off (their neutral values) or on
 options = st.tuples(st.sampled_from([0.0, 0.02, 0.5]), st.sampled_from([0.0, 0.1, 0.35]),
                     st.sampled_from([1.0, 0.6]), st.sampled_from([0.0, 0.05]))
+#: the matched trace gate (gate_tau, ms; needs gate > 0)
+gate_taus = st.sampled_from([0.0, 0.0, 1.0, 0.05])
 
 
 @settings(max_examples=150, deadline=None)
 @given(code=codes, x=finite, aux=finite, n=st.integers(0, 6), has_partner=st.booleans(), clamped=st.booleans(),
-       plastic=st.booleans(), gain=st.sampled_from([0.0, 1.0, 0.5]), opts=options, data=st.data())
-def test_value_tick_matches_twin(code, x, aux, n, has_partner, clamped, plastic, gain, opts, data):
+       plastic=st.booleans(), gain=st.sampled_from([0.0, 1.0, 0.5]), opts=options, gate_tau=gate_taus,
+       data=st.data())
+def test_value_tick_matches_twin(code, x, aux, n, has_partner, clamped, plastic, gain, opts, gate_tau, data):
     m = n + (1 if has_partner else 0)
     inbox = np.array(data.draw(st.lists(finite, min_size=m, max_size=m)), dtype=float)
     w = np.array(data.draw(st.lists(finite, min_size=m, max_size=m)), dtype=float)
     w2 = list(w)
+    if gate_tau > 0:  # the matched trace gate: needs a gate, keeps per-synapse state
+        opts = (*opts[:3], 0.05)
+        s_in = np.array(data.draw(st.lists(finite, min_size=m, max_size=m)), dtype=float)
+        s_m = np.abs(np.array(data.draw(st.lists(finite, min_size=m, max_size=m)), dtype=float))
+    else:
+        s_in, s_m = np.zeros(0), np.zeros(0)
+    s_in2, s_m2 = list(s_in), list(s_m)
     args = (0.1, 1.3, code, has_partner)
-    rest = (0.05, 0.01, gain, clamped, 0.7, plastic, *opts)
-    a = K.value_tick(x, aux, *args, inbox, w, *rest)
-    b = P.value_tick(x, aux, *args, list(inbox), w2, *rest)
+    rest = (0.05, 0.01, gain, clamped, 0.7, plastic, *opts, gate_tau)
+    a = K.value_tick(x, aux, *args, inbox, w, *rest, s_in, s_m)
+    b = P.value_tick(x, aux, *args, list(inbox), w2, *rest, s_in2, s_m2)
     assert a == b
-    assert list(w) == w2
+    assert list(w) == w2 and list(s_in) == s_in2 and list(s_m) == s_m2
 
 
 @settings(max_examples=150, deadline=None)
 @given(eps=finite, aux=finite, n=st.integers(0, 6), tau=st.sampled_from([0.0, 0.3]),
        gain=st.sampled_from([0.0, 1.0]), bias=finite,
        opts=st.tuples(st.sampled_from([0.0, 1.0]), st.sampled_from([0.0, 0.02]), st.sampled_from([0.0, 0.3]),
-                      st.sampled_from([0.0, 0.05])),
+                      st.sampled_from([0.0, 0.05]), st.sampled_from([0.0, 0.0, 1.0])),
        data=st.data())
 def test_error_tick_matches_twin(eps, aux, n, tau, gain, bias, opts, data):
+    if opts[4] > 0:  # the matched trace gate: a gate, no prospective signal
+        opts = (0.0, 0.0, 0.0, 0.05, opts[4])
     _error_tick_pair(eps, aux, n, tau, gain, bias, opts, data.draw)
 
 
 def test_gate_twin_squares_like_the_kernel():
     # q = -12.000000000000002: libm's pow(q, 2) is one ulp below q * q (found by hypothesis)
-    _error_tick_pair(1.8, 0.0, 0, 0.3, 1.0, 0.0, (0.0, 0.0, 0.0, 0.05), lambda strategy: [0.0])
+    _error_tick_pair(1.8, 0.0, 0, 0.3, 1.0, 0.0, (0.0, 0.0, 0.0, 0.05, 0.0), lambda strategy: [0.0])
 
 
 def _error_tick_pair(eps, aux, n, tau, gain, bias, opts, draw):
@@ -75,7 +87,7 @@ def _error_tick_pair(eps, aux, n, tau, gain, bias, opts, draw):
 def test_instantaneous_error_is_prediction_error():
     inbox = np.array([0.8, 0.5, -1.0])  # partner x, two rates
     w = np.array([1.0, 0.4, 0.3])
-    eps, _, _ = K.error_tick(0.0, 0.0, 0.1, 0.0, inbox, w, 0.1, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+    eps, _, _ = K.error_tick(0.0, 0.0, 0.1, 0.0, inbox, w, 0.1, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     assert eps == 0.8 - (0.1 + 0.4 * 0.5 + 0.3 * -1.0)
 
 

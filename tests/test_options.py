@@ -27,7 +27,9 @@ OPTIONS = {
     "feedback_gain": Dynamics(feedback_gain=0.5),
     "prospective": Dynamics(prospective=True),
     "gate": Dynamics(gate=0.2),
+    "gate_tau": Dynamics(gate=0.5, gate_tau=1.0),
     "all": ALL_ON,
+    "all_traced": Dynamics(speedup=0.05, self_lag=0.3, feedback_gain=0.6, gate=0.5, gate_tau=1.0),
 }
 
 
@@ -67,6 +69,7 @@ def _replay(c, n, events):
     st = NetState.initial(c)
     lo, hi = int(c.in_ptr[n]), int(c.in_ptr[n + 1])
     inbox, w = list(st.inbox[lo:hi]), list(st.w[lo:hi])
+    s_in, s_m = (list(st.syn_in[lo:hi]), list(st.syn_m[lo:hi])) if len(st.syn_in) else ([], [])
     s, aux, bias, last = float(st.s[n]), float(st.aux[n]), float(st.bias[n]), int(st.last_tick[n])
     ticks = 0
     # deliveries of a step come before its ticks (the timing contract)
@@ -78,11 +81,13 @@ def _replay(c, n, events):
         if c.kind[n] == KIND_VALUE:
             s, aux = P.value_tick(s, aux, dt, float(c.tau[n]), int(c.act[n]), bool(c.has_partner[n]), inbox, w,
                                   float(c.eta[n]), float(c.decay[n]), 1.0, False, 0.0, True, float(c.speedup[n]),
-                                  float(c.lag[n]), float(c.fb_gain[n]), float(c.gate[n]))
+                                  float(c.lag[n]), float(c.fb_gain[n]), float(c.gate[n]), float(c.gate_tau[n]),
+                                  s_in, s_m)
         else:
             s, bias, aux = P.error_tick(s, aux, dt, float(c.tau[n]), inbox, w, bias, float(c.eta[n]),
                                         float(c.eta_b[n]), float(c.decay[n]), 1.0, float(c.p_tau[n]),
-                                        float(c.p_speedup[n]), float(c.p_window[n]), float(c.gate[n]))
+                                        float(c.p_speedup[n]), float(c.p_window[n]), float(c.gate[n]),
+                                        float(c.gate_tau[n]))
         assert s == value, f"tick {ticks} at step {t}"
         last, ticks = t, ticks + 1
     return ticks, w
@@ -122,3 +127,14 @@ def test_dense_reference_refuses_options_and_matches_with_them_off():
     ref, eng = DensePC.from_compiled(off).run(sch), engine.run(off, sch, seed=0)
     for k in ("s", "w", "bias", "aux"):
         np.testing.assert_allclose(getattr(eng.state, k), getattr(ref.state, k), rtol=0, atol=1e-12, err_msg=k)
+
+
+def test_trace_gate_needs_a_gate_and_excludes_prospective():
+    with pytest.raises(SpecError, match="gate_tau"):
+        Dynamics(gate_tau=1.0)
+    with pytest.raises(SpecError, match="prospective"):
+        Dynamics(gate=0.1, gate_tau=1.0, prospective=True)
+    c = compile_network(layered([3, 2], seed=1, dynamics=Dynamics(gate=0.1, gate_tau=1.0)), h=0.1)
+    st = NetState.initial(c)
+    assert st.syn_in.shape == st.syn_m.shape == (c.n_edges,) and not st.syn_m.any()
+    assert NetState.initial(compile_network(layered([3, 2], seed=1), h=0.1)).syn_in.shape == (0,)

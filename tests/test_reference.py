@@ -52,10 +52,10 @@ def literal_run(c, sch, until):
             if c.kind[i] == KIND_VALUE:
                 new[i], _ = P.value_tick(s[i], 0.0, c.h, c.tau[i], int(c.act[i]), bool(c.has_partner[i]), ib,
                                          ww, c.eta[i], c.decay[i], gain[i], bool(clamped[i]), clamp_val[i], True,
-                                         0.0, 0.0, 1.0, 0.0)
+                                         0.0, 0.0, 1.0, 0.0, 0.0, [], [])
             else:
                 new[i], bias[i], _ = P.error_tick(s[i], 0.0, c.h, c.tau[i], ib, ww, bias[i], c.eta[i],
-                                                  c.eta_b[i], c.decay[i], gain[i], 0.0, 0.0, 0.0, 0.0)
+                                                  c.eta_b[i], c.decay[i], gain[i], 0.0, 0.0, 0.0, 0.0, 0.0)
         s = new
         for i in range(N):
             for e in c.out_edge[c.out_ptr[i]:c.out_ptr[i + 1]]:

@@ -186,7 +186,10 @@ class ValueNeuron(Neuron):
         self._args = (float(spec.tau), self._code, bool(spec.has_partner))
         self._learn = (float(spec.eta), float(spec.decay))
         self._plastic = not c.transport
-        self._options = (float(c.speedup[i]), float(c.lag[i]), float(c.fb_gain[i]), float(c.gate[i]))
+        sl = slice(spec.in_edges.start, spec.in_edges.stop) if len(state.syn_in) else slice(0, 0)
+        # the matched trace gate's per-synapse state: views of the run state, like inbox and w
+        self._options = (float(c.speedup[i]), float(c.lag[i]), float(c.fb_gain[i]), float(c.gate[i]),
+                         float(c.gate_tau[i]), state.syn_in[sl], state.syn_m[sl])
         self._sends_rate = 0 in out_roles(c, i)
         self._mirror = None
         if c.transport:  # NON-LOCAL: the synapses used are W, held by other neurons
@@ -213,7 +216,8 @@ class ErrorNeuron(Neuron):
         self._tau = float(spec.tau)
         self._learn = (float(spec.eta), float(spec.eta_b), float(spec.decay))
         c = ctx.net
-        self._options = (float(c.p_tau[i]), float(c.p_speedup[i]), float(c.p_window[i]), float(c.gate[i]))
+        self._options = (float(c.p_tau[i]), float(c.p_speedup[i]), float(c.p_window[i]), float(c.gate[i]),
+                         float(c.gate_tau[i]))
 
     def update(self, t, dt):
         st, i = self._st, self.id

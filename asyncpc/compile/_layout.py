@@ -7,7 +7,7 @@ Per neuron: ``kind`` (0 value, 1 error), ``area``, ``index``, ``role`` (0 hidden
 ``x0`` (initial state: x0 of a value neuron, 0 for an error neuron), ``bias``,
 ``period``/``phase``/``cjit`` (steps), ``send`` (0 always, 1 on_delta), ``thresh``,
 ``eta``, ``eta_b``, ``decay``, ``has_partner``; the dynamics options (docs/learning.md)
-``speedup``, ``lag`` (self_lag, ms), ``fb_gain``, ``gate``, and for a prospective error
+``speedup``, ``lag`` (self_lag, ms), ``fb_gain``, ``gate``, ``gate_tau`` (ms), and for a prospective error
 neuron its partner's ``p_tau`` and ``p_speedup`` (0 when it is not prospective) and its
 ``p_window`` (ms).
 
@@ -67,6 +67,7 @@ class CompiledNet:
     lag: np.ndarray
     fb_gain: np.ndarray
     gate: np.ndarray
+    gate_tau: np.ndarray
     p_tau: np.ndarray
     p_speedup: np.ndarray
     p_window: np.ndarray
@@ -188,8 +189,12 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
     eta = np.array([float(a["eta"]) for a in attrs])
     eta_b = np.array([float(a["eta_b"]) for a in attrs])
     decay = np.array([float(a["decay"]) for a in attrs])
-    speedup, lag, fb_gain, gate = (np.array([float(a[k]) for a in attrs])
-                                   for k in ("speedup", "self_lag", "fb_gain", "gate"))
+    speedup, lag, fb_gain, gate, gate_tau = (np.array([float(a[k]) for a in attrs])
+                                             for k in ("speedup", "self_lag", "fb_gain", "gate", "gate_tau"))
+    for i in np.flatnonzero((gate_tau > 0) & ~(gate > 0)):
+        raise SpecError(f"node {nodes[i]!r}.gate_tau: needs gate > 0")
+    for i in np.flatnonzero((gate_tau > 0) & np.array([bool(a["prospective"]) for a in attrs])):
+        raise SpecError(f"node {nodes[i]!r}.gate_tau: cannot be combined with prospective")
     dt_max = (period + cjit) * h
     for i in np.flatnonzero((tau > 0) & (dt_max / np.where(tau > 0, tau, 1) > 1.0)):
         raise SpecError(f"node {nodes[i]!r}.tau: a tick of {dt_max[i]:g} ms exceeds tau = {tau[i]:g} ms; "
@@ -255,6 +260,6 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
                        index=index, role=role, act=act, tau=tau, x0=x0, bias=bias, period=period,
                        phase=phase, cjit=cjit, send=send, thresh=thresh, eta=eta, eta_b=eta_b,
                        decay=decay, has_partner=has_partner, speedup=speedup, lag=lag, fb_gain=fb_gain,
-                       gate=gate, p_tau=p_tau, p_speedup=p_speedup, p_window=p_window, in_ptr=in_ptr, src=src, delay=delay,
+                       gate=gate, gate_tau=gate_tau, p_tau=p_tau, p_speedup=p_speedup, p_window=p_window, in_ptr=in_ptr, src=src, delay=delay,
                        w=w, loss=loss, jit=jit, out_ptr=out_ptr, out_edge=out_edge, dst=dst,
                        mirror=mirror, transport=transport, area_shapes=shapes)

@@ -42,7 +42,7 @@ WINDOW_CAP = 32
 Net = namedtuple("Net", [
     "N", "L", "NC", "h", "plastic", "transport",
     "kind", "act", "tau", "has_partner", "period", "cjit", "send", "thresh", "eta", "eta_b", "decay",
-    "speedup", "lag", "fb_gain", "gate", "p_tau", "p_speedup", "p_window",
+    "speedup", "lag", "fb_gain", "gate", "gate_tau", "p_tau", "p_speedup", "p_window",
     "in_ptr", "goff", "noisy_in", "src", "delay", "jit", "loss", "erate", "mirror",
     "out_ptr", "out_edge", "outdeg", "lossy_out", "order", "pos",
 ])
@@ -102,7 +102,7 @@ class EngineLayout:
             cjit=c.cjit.astype(np.int64), send=c.send.astype(np.int8), thresh=c.thresh.astype(np.float64),
             eta=c.eta.astype(np.float64), eta_b=c.eta_b.astype(np.float64), decay=c.decay.astype(np.float64),
             speedup=_c(c.speedup, np.float64), lag=_c(c.lag, np.float64), fb_gain=_c(c.fb_gain, np.float64),
-            gate=_c(c.gate, np.float64), p_tau=_c(c.p_tau, np.float64), p_speedup=_c(c.p_speedup, np.float64),
+            gate=_c(c.gate, np.float64), gate_tau=_c(c.gate_tau, np.float64), p_tau=_c(c.p_tau, np.float64), p_speedup=_c(c.p_speedup, np.float64),
             p_window=_c(c.p_window, np.float64),
             in_ptr=c.in_ptr.astype(np.int64), goff=goff, noisy_in=noisy_in, src=_c(c.src, np.int32),
             delay=_c(c.delay, np.int32), jit=_c(c.jit, np.int16), loss=_c(c.loss, np.float32),

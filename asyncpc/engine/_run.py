@@ -114,7 +114,8 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     dyn = Dyn(s=f8(st.s), w=f8(st.w), bias=f8(st.bias), clamped=np.ascontiguousarray(st.clamped, np.int8),
               clamp_val=f8(st.clamp_val), gain=f8(st.gain), last_tick=i8(st.last_tick),
               next_tick=i8(st.next_tick), ticks=i8(st.ticks), last_sent=f8(st.last_sent), out_rate=rates,
-              inbox=f8(st.inbox), aux=f8(st.aux), synced=np.full(N, t0 - 1, np.int64), hist=hist, flag=flag)
+              inbox=f8(st.inbox), aux=f8(st.aux), synced=np.full(N, t0 - 1, np.int64), hist=hist, flag=flag,
+              syn_in=f8(st.syn_in), syn_m=f8(st.syn_m))
 
     env, env_later = env_messages(schedule, t0, stop, start.env)
     pt = np.asarray(schedule.probe_t, np.int64)
@@ -136,7 +137,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
                    in_flight0=start.columns, sends=bool(record_sends))
     live = EngineState(t=t0, s=dyn.s, w=dyn.w, bias=dyn.bias, clamped=dyn.clamped, clamp_val=dyn.clamp_val,
                        gain=dyn.gain, last_tick=dyn.last_tick, next_tick=dyn.next_tick, ticks=dyn.ticks,
-                       last_sent=dyn.last_sent, inbox=dyn.inbox, aux=dyn.aux, sent=st.sent, delivered=st.delivered,
+                       last_sent=dyn.last_sent, inbox=dyn.inbox, aux=dyn.aux, syn_in=dyn.syn_in, syn_m=dyn.syn_m, sent=st.sent, delivered=st.delivered,
                        dropped=st.dropped)
     ctx = None
     if observers:
@@ -175,7 +176,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
                        env=env_later)
     out = EngineState(t=stop, s=dyn.s, w=dyn.w, bias=dyn.bias, clamped=dyn.clamped, clamp_val=dyn.clamp_val,
                       gain=dyn.gain, last_tick=dyn.last_tick, next_tick=dyn.next_tick, ticks=dyn.ticks,
-                      last_sent=dyn.last_sent, inbox=dyn.inbox, aux=dyn.aux, sent=sent, delivered=delivered,
+                      last_sent=dyn.last_sent, inbox=dyn.inbox, aux=dyn.aux, syn_in=dyn.syn_in, syn_m=dyn.syn_m, sent=sent, delivered=delivered,
                       dropped=dropped, history=hist_out)
     part = np.empty(N, np.int64)
     for q, (a, b) in enumerate(zip(lo, hi)):

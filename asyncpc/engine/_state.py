@@ -109,6 +109,10 @@ def _base_copy(state: NetState, c: CompiledNet) -> NetState:
         if np.shape(getattr(state, name)) != (n,):
             raise SpecError(f"state.{name}: shape {np.shape(getattr(state, name))} does not match the "
                             f"network ({n},)")
+    for name in ("syn_in", "syn_m"):  # the matched trace gate's per-synapse state
+        want = (E,) if np.any(c.gate_tau > 0) else (0,)
+        if np.shape(getattr(state, name)) != want:
+            raise SpecError(f"state.{name}: shape {np.shape(getattr(state, name))}, the network needs {want}")
     base = {f.name: getattr(state, f.name) for f in fields(NetState)}
     return NetState(**{k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in base.items()})
 

@@ -35,7 +35,8 @@ __all__ = ["Dyn", "Env", "Work", "Rec", "advance", "gather_noisy", "probe"]
 
 #: Mutable per-run state (struct of arrays; ``hist``/``flag`` are the history ring).
 Dyn = namedtuple("Dyn", ["s", "w", "bias", "clamped", "clamp_val", "gain", "last_tick", "next_tick",
-                         "ticks", "last_sent", "out_rate", "inbox", "aux", "synced", "hist", "flag"])
+                         "ticks", "last_sent", "out_rate", "inbox", "aux", "synced", "hist", "flag",
+                         "syn_in", "syn_m"])
 #: Environment messages by arrival step (schedule order within a step).
 Env = namedtuple("Env", ["arr", "kind", "neuron", "value"])
 #: Per-partition scratch: inbox gather buffer, transport weights, counters, event cursor.
@@ -181,11 +182,12 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record):
                     xn, an = value_tick(dyn.s[n], dyn.aux[n], dt, net.tau[n], net.act[n], net.has_partner[n],
                                         buf[:deg], w, net.eta[n], net.decay[n], dyn.gain[n], dyn.clamped[n] != 0,
                                         dyn.clamp_val[n], net.plastic, net.speedup[n], net.lag[n], net.fb_gain[n],
-                                        net.gate[n])
+                                        net.gate[n], net.gate_tau[n], dyn.syn_in[e0:e1], dyn.syn_m[e0:e1])
                 else:
                     xn, bn, an = error_tick(dyn.s[n], dyn.aux[n], dt, net.tau[n], buf[:deg], dyn.w[e0:e1],
                                             dyn.bias[n], net.eta[n], net.eta_b[n], net.decay[n], dyn.gain[n],
-                                            net.p_tau[n], net.p_speedup[n], net.p_window[n], net.gate[n])
+                                            net.p_tau[n], net.p_speedup[n], net.p_window[n], net.gate[n],
+                                            net.gate_tau[n])
                     dyn.bias[n] = bn
                 dyn.aux[n] = an
                 dyn.s[n] = xn

@@ -28,7 +28,7 @@ def dact(code, x):
 
 
 def value_tick(x, aux, dt, tau, code, has_partner, inbox, w, eta, decay, gain, clamped, clamp_value, plastic,
-               speedup, lag, fb_gain, gate):
+               speedup, lag, fb_gain, gate, gate_tau, s_in, s_m):
     s = 1 if has_partner else 0
     fx, dfx = act(code, x), dact(code, x)
     drive = 0.0
@@ -43,7 +43,15 @@ def value_tick(x, aux, dt, tau, code, has_partner, inbox, w, eta, decay, gain, c
     if speedup > 0.0:
         rate = min(1.0, rate * (1.0 + abs(e_self) / speedup))
     xn = clamp_value if clamped else x + rate * (-e_self + fb_gain * dfx * drive)
-    if plastic and gain != 0.0:
+    if gate_tau > 0.0:
+        for j in range(s, len(inbox)):
+            s_m[j] = s_m[j] + min(1.0, dt / gate_tau) * (abs(inbox[j] - s_in[j]) / dt - s_m[j])
+            s_in[j] = inbox[j]
+    if plastic and gain != 0.0 and gate_tau > 0.0:
+        for j in range(s, len(inbox)):
+            q = s_m[j] / gate
+            w[j] += dt * gain / (1.0 + q * q) * (eta * inbox[j] * fx - decay * w[j])
+    elif plastic and gain != 0.0:
         a = dt * gain
         if gate > 0.0:
             q = (xn - x) / gate
@@ -53,7 +61,8 @@ def value_tick(x, aux, dt, tau, code, has_partner, inbox, w, eta, decay, gain, c
     return xn, aux_new
 
 
-def error_tick(eps, aux, dt, tau, inbox, w, bias, eta, eta_b, decay, gain, p_tau, p_speedup, p_window, gate):
+def error_tick(eps, aux, dt, tau, inbox, w, bias, eta, eta_b, decay, gain, p_tau, p_speedup, p_window, gate,
+               gate_tau):
     mu = bias
     for j in range(1, len(inbox)):
         mu += w[j] * inbox[j]
@@ -67,9 +76,14 @@ def error_tick(eps, aux, dt, tau, inbox, w, bias, eta, eta_b, decay, gain, p_tau
             k = k / (1.0 + abs(eps) / p_speedup)
         signal = eps + k * (inbox[0] - aux)
         aux_new = aux + dt / window * (inbox[0] - aux)
+    if gate_tau > 0.0:
+        aux_new = aux + min(1.0, dt / gate_tau) * (abs(en - eps) / dt - aux)
     if gain != 0.0:
         a = dt * gain
-        if gate > 0.0:
+        if gate_tau > 0.0:
+            q = aux_new / gate
+            a = a / (1.0 + q * q)
+        elif gate > 0.0:
             q = (en - eps) / gate
             a = a / (1.0 + q * q)
         for j in range(1, len(inbox)):

@@ -45,6 +45,8 @@ NEURON_KINDS = {
                     ("self_lag", "ms", 0.0, "self term rebuilt as e + x - xbar (x low-passed over self_lag); 0 = off"),
                     ("fb_gain", "-", 1.0, "gain on the feedback drive (precision ratio)"),
                     ("gate", "-", 0.0, "plasticity x 1/(1 + (dx/gate)^2); 0 = off"),
+                    ("gate_tau", "ms", 0.0, "matched trace gate: V_ik x 1/(1 + (m_ik/gate)^2), m_ik its input's "
+                                            "speed low-passed over gate_tau; 0 = off"),
                     ("role", "-", "hidden", "sensory | label | hidden (who the environment clamps)"),
                     *_CLOCK),
         sends=(("predict", "f(x) to each child error neuron"), ("partner", "x to its own error neuron")),
@@ -66,6 +68,8 @@ NEURON_KINDS = {
                     ("prospective", "bool", False, "learn from the partner's top-down drive, eps + tau_x dx/dt"),
                     ("p_window", "ms", 0.0, "prospective: window of the dx/dt estimate (0 = one tick)"),
                     ("gate", "-", 0.0, "plasticity x 1/(1 + (deps/gate)^2); 0 = off"),
+                    ("gate_tau", "ms", 0.0, "matched trace gate: x 1/(1 + (m/gate)^2), m its speed |deps|/dt "
+                                            "low-passed over gate_tau; 0 = off"),
                     ("decay", "1/ms", 0.0, "weight decay lambda of W"),
                     *_CLOCK),
         sends=(("feedback", "eps to each parent value neuron"), ("partner", "eps to its own value neuron")),

@@ -47,7 +47,7 @@ __all__ = ["Network", "AreaInfo", "NODE_DEFAULTS", "EDGE_DEFAULTS"]
 NODE_DEFAULTS = dict(area="default", activation="linear", role="hidden", x0=0.0, bias=0.0,
                      period=0.1, phase=0.0, clock_jitter=0.0, send="always", threshold=0.0,
                      eta=0.0, eta_b=0.0, decay=0.0, speedup=0.0, self_lag=0.0, fb_gain=1.0, gate=0.0,
-                     prospective=False, p_window=0.0)
+                     gate_tau=0.0, prospective=False, p_window=0.0)
 TAU_DEFAULT = {"value": 1.0, "error": 0.0}
 EDGE_DEFAULTS = dict(delay=0.1, loss=0.0, jitter=0.0)
 ROLE_ENDS = {"predict": ("value", "error"), "feedback": ("error", "value")}
@@ -183,7 +183,7 @@ class Network:
             _num(a["period"], f"node {n!r}.period", lo=0, lo_open=True)
             _num(a["phase"], f"node {n!r}.phase", lo=0)
             _num(a["clock_jitter"], f"node {n!r}.clock_jitter", lo=0)
-            for k in ("threshold", "eta", "eta_b", "decay", "speedup", "self_lag", "fb_gain", "gate", "p_window"):
+            for k in ("threshold", "eta", "eta_b", "decay", "speedup", "self_lag", "fb_gain", "gate", "gate_tau", "p_window"):
                 _num(a[k], f"node {n!r}.{k}", lo=0)
             if not isinstance(a["prospective"], (bool, np.bool_)):
                 raise GraphError(f"node {n!r}.prospective: must be true or false, got {a['prospective']!r}")

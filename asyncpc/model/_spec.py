@@ -236,6 +236,10 @@ class Dynamics:
     partner received, recovered from its rate of change of x (estimated over
     ``prospective_window`` ms; 0: since the error neuron's previous tick). ``gate`` (> 0): plasticity is
     damped by ``1 / (1 + (change / gate)^2)`` while the owner's own state changes fast.
+    ``gate_tau`` (ms > 0, with ``gate``): the matched trace gate -- the change is a speed
+    (per ms) low-passed over ``gate_tau``: an error neuron's own, and for each feedback
+    synapse of a value neuron the speed of that synapse's input, so V_ik and W_ki are
+    gated by the same error's speed (not with ``prospective``).
     """
 
     speedup: float = 0.0
@@ -244,10 +248,16 @@ class Dynamics:
     prospective: bool = False
     prospective_window: float = 0.0
     gate: float = 0.0
+    gate_tau: float = 0.0
 
     def __post_init__(self):
-        for k in ("speedup", "self_lag", "gate", "prospective_window"):
+        for k in ("speedup", "self_lag", "gate", "prospective_window", "gate_tau"):
             _finite(getattr(self, k), f"neurons.{k}", lo=0)
+        if self.gate_tau > 0 and not self.gate > 0:
+            raise SpecError("neurons.gate_tau: needs neurons.gate > 0 (the speed, per ms, at which plasticity halves)")
+        if self.gate_tau > 0 and self.prospective:
+            raise SpecError("neurons.gate_tau: cannot be combined with neurons.prospective "
+                            "(both use the error neuron's one extra variable)")
         _finite(self.feedback_gain, "neurons.feedback_gain", lo=0, lo_open=True)
         if not isinstance(self.prospective, bool):
             raise SpecError(f"neurons.prospective: must be true or false, got {self.prospective!r}")
@@ -255,10 +265,11 @@ class Dynamics:
     def value_attrs(self) -> dict:
         """Graph attributes of a value neuron."""
         return dict(speedup=float(self.speedup), self_lag=float(self.self_lag), fb_gain=float(self.feedback_gain),
-                    gate=float(self.gate))
+                    gate=float(self.gate), gate_tau=float(self.gate_tau))
 
     def error_attrs(self, role: str) -> dict:
         """Graph attributes of an error neuron of an area with ``role`` (only hidden areas'
         error neurons are prospective: a clamped partner's jumps are the environment's)."""
-        return dict(gate=float(self.gate), prospective=bool(self.prospective and role == "hidden"),
+        return dict(gate=float(self.gate), gate_tau=float(self.gate_tau),
+                    prospective=bool(self.prospective and role == "hidden"),
                     p_window=float(self.prospective_window))

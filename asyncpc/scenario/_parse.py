@@ -97,7 +97,7 @@ def _neurons(t: Table, run: RunSpec, graphml) -> NeuronsSpec:
                    feedback_gain=t.number("feedback_gain", 1.0, lo=0, lo_open=True),
                    prospective=t.boolean("prospective", False),
                    prospective_window=t.number("prospective_window", 0.0, lo=0, unit="ms"),
-                   gate=t.number("gate", 0.0, lo=0))
+                   gate=t.number("gate", 0.0, lo=0), gate_tau=t.number("gate_tau", 0.0, lo=0, unit="ms"))
     spec = NeuronsSpec(tau_x, tau_e, x0, ClockSpec(period, phase, jitter), dyn)
     check_tau(t, "tau_x", tau_x, spec)
     check_tau(t, "tau_e", tau_e, spec, zero_ok=True)
