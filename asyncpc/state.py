@@ -86,6 +86,17 @@ class NetState:
                              for k, v in self.__dict__.items()})
 
 
+def check_syn_state(state: NetState, c: CompiledNet) -> None:
+    """The matched trace gate's per-synapse state has one slot per edge when a neuron of
+    ``c`` uses ``gate_tau``, none otherwise (a state from another network is refused)."""
+    from .errors import SpecError
+
+    want = (c.n_edges,) if np.any(c.gate_tau > 0) else (0,)
+    for name in ("syn_in", "syn_m"):
+        if np.shape(getattr(state, name)) != want:
+            raise SpecError(f"state.{name}: shape {np.shape(getattr(state, name))}, the network needs {want}")
+
+
 @dataclass
 class RunResult:
     """What a run observed. ``probe_x[p, r]``: activity of read-out neuron ``r`` at the end

@@ -21,7 +21,7 @@ from ..compile import KIND_ERROR, CompiledNet
 from ..environment import Schedule
 from ..errors import AsyncPCError, SpecError
 from ..observe import InFlight, RunContext, subscribers
-from ..state import NetState, RunResult
+from ..state import NetState, RunResult, check_syn_state
 from ._clock import Handle, VirtualClock
 from ._environment import Context, EnvChannel, ScheduleEnvironment
 from ._neurons import Actor, Neuron, NeuronSpec, builtin_neuron
@@ -76,10 +76,7 @@ def _start_state(c: CompiledNet, state) -> tuple[NetState, InFlight]:
         a = getattr(state, name)
         if np.shape(a) != (n,):
             raise SpecError(f"state.{name}: shape {np.shape(a)} does not match the network ({n},)")
-    for name in ("syn_in", "syn_m"):  # the matched trace gate's per-synapse state
-        want = (E,) if np.any(c.gate_tau > 0) else (0,)
-        if np.shape(getattr(state, name)) != want:
-            raise SpecError(f"state.{name}: shape {np.shape(getattr(state, name))}, the network needs {want}")
+    check_syn_state(state, c)
     base = {f.name: getattr(state, f.name) for f in fields(NetState)}
     st = NetState(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in base.items()})
     return st, fl

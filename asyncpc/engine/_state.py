@@ -18,7 +18,7 @@ import numpy as np
 
 from ..compile import CompiledNet
 from ..errors import AsyncPCError, SpecError
-from ..state import NetState, RunResult
+from ..state import NetState, RunResult, check_syn_state
 from ._carry import fill_ring, first_foreign_draw, in_flight_columns
 from ._env import ENV_COLS
 from ._layout import EngineLayout
@@ -109,10 +109,7 @@ def _base_copy(state: NetState, c: CompiledNet) -> NetState:
         if np.shape(getattr(state, name)) != (n,):
             raise SpecError(f"state.{name}: shape {np.shape(getattr(state, name))} does not match the "
                             f"network ({n},)")
-    for name in ("syn_in", "syn_m"):  # the matched trace gate's per-synapse state
-        want = (E,) if np.any(c.gate_tau > 0) else (0,)
-        if np.shape(getattr(state, name)) != want:
-            raise SpecError(f"state.{name}: shape {np.shape(getattr(state, name))}, the network needs {want}")
+    check_syn_state(state, c)
     base = {f.name: getattr(state, f.name) for f in fields(NetState)}
     return NetState(**{k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in base.items()})
 
