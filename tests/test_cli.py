@@ -90,6 +90,22 @@ def test_digits_short_run_writes_everything(tmp_path):
     assert s["target_accuracy"] == 0.01 and s["time_to_accuracy_ms"] == pytest.approx(120 * 5.0)
     assert 0.0 <= s["test_accuracy"] <= 1.0 and s["train_accuracy"] is not None
     assert "backprop_test_accuracy" in s
+    # the learned W as a plain feedforward net, recomputed from final_state.npz edge by edge
+    from asyncpc.compile import KIND_ERROR, KIND_VALUE
+    from asyncpc.scenario import load_scenario
+
+    scn = load_scenario(d / "scenario.toml")
+    c, data = scn.compile(), scn.load_data()
+    st = np.load(d / "final_state.npz")
+    h = data.X_test.T
+    for a, b in zip(c.area_names[:-1], c.area_names[1:]):
+        src, dst = c.neurons_of(a, KIND_VALUE), c.neurons_of(b, KIND_ERROR)
+        W = np.zeros((len(dst), len(src)))
+        for e in np.flatnonzero(c.edge_role() == 0):
+            if c.src[e] in src and c.dst[e] in dst:
+                W[np.flatnonzero(dst == c.dst[e])[0], np.flatnonzero(src == c.src[e])[0]] = st["w"][e]
+        h = W @ (np.maximum(h, 0) if a != c.area_names[0] else h) + st["bias"][dst][:, None]
+    assert s["feedforward_test_accuracy"] == pytest.approx(np.mean(h.argmax(0) == data.y_test))
     rows = list(csv.DictReader(open(d / "metrics.csv")))
     assert len(rows) == 120 + 40 + 20
     assert {"t_ms", "split", "correct", "energy_hidden1", "energy_label"} <= set(rows[0])

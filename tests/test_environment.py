@@ -198,6 +198,19 @@ def test_stream_probe_count_times_and_meta(xor_net):
     assert np.all(np.diff(s.ev_t) >= 0)
 
 
+def test_test_presentations_can_last_longer_than_training_ones(xor_net):
+    """``test_present_steps``: each test presentation (the network's free inference time)
+    lasts that long, training ones ``present_steps``; probes stay at each one's last step."""
+    d = load_dataset("xor")
+    s = stream_schedule(xor_net, d, sensory_area="input", label_area="label", present_steps=20,
+                        test_present_steps=70, epochs=2, seed=4)
+    split, t0 = s.meta["split"], s.meta["t0"]
+    length = np.diff(np.append(t0, s.end))
+    assert length[split == 0].tolist() == [20] * 8 and length[split == 1].tolist() == [70] * 8
+    np.testing.assert_array_equal(s.probe_t, t0 + length - 1)
+    assert s.end == 2 * (4 * 20 + 4 * 70) and s.meta["test_present_steps"] == 70
+
+
 def test_stream_clamps_unclamps_and_modulates_at_the_right_times(xor_net):
     d = load_dataset("xor")
     s = stream_schedule(xor_net, d, sensory_area="input", label_area="label", present_steps=20, epochs=2,

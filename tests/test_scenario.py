@@ -297,6 +297,10 @@ def test_load_data_and_schedule_from_a_scenario(tmp_path):
     assert len(sch.probe_t) == n and sch.end == 2 * 45 * 20 + 10 * 30
     assert sch.meta["readout_slices"]["image"] == (10, 74)
     assert sch.env_delay == 1
+    # data.test_present: test and train_eval presentations last 5 ms (50 steps), training 2 ms
+    s = load_scenario(write(tmp_path, DIGITS.replace("present = 2.0", "present = 2.0\ntest_present = 5.0", 1)))
+    sch = s.schedule(c, d)
+    assert sch.end == 2 * (30 * 20 + 15 * 50) + 10 * 30 and sch.meta["test_present_steps"] == 50
 
 
 def test_graphml_and_constant_schedules(tmp_path):
@@ -560,3 +564,15 @@ def test_docs_example_loads(tmp_path):
     c = s.compile()
     sch = s.schedule(c)
     assert len(sch.probe_t) > 0 and math.isfinite(sch.end)
+
+
+def test_layered_per_projection_eta_reaches_the_synapse_owners(tmp_path):
+    """``network.eta = { input = r }``: W at the error neurons input predicts (hidden1) and V
+    at input's own value neurons learn at r; every other synapse at ``learning.eta``."""
+    text = DIGITS.replace('rf = { input = 4 }', 'rf = { input = 4 }\neta = { input = 0.03 }')
+    s = load_scenario(write(tmp_path, text))
+    assert s.network.projections[0].eta == 0.03 and s.network.projections[1].eta is None
+    g = s.build_network().graph
+    rate = {(d["area"], d["kind"]) for n, d in g.nodes(data=True) if d["eta"] == 0.03}
+    assert rate == {("input", "value"), ("hidden1", "error")}
+    assert {d["eta"] for n, d in g.nodes(data=True) if (d["area"], d["kind"]) not in rate} == {0.01}

@@ -173,30 +173,49 @@ class Metrics:
             out["w_v_angle_deg_start"] = self.align[0]
         return out
 
-    def baselines(self, scn, lr: float = 0.01) -> dict:
-        """Online backprop on the same architecture, initialisation, split and number of
-        epochs (when the network is a discriminative chain and the data a dataset)."""
+    def _mlp(self, w=None, bias=None):
+        """The network's chain of areas as a feedforward MLP (initial weights, or ``w`` and
+        ``bias``), or None when it is not a discriminative chain fed by the dataset."""
+        import dataclasses
+
         from ..errors import AsyncPCError
         from ..reference import BackpropMLP
 
-        meta = self.schedule.meta
-        if self.data is None or meta.get("protocol") != "stream" or self.n_label == 0:
-            return {}
+        if self.data is None or self.schedule.meta.get("protocol") != "stream" or self.n_label == 0:
+            return None
+        c = self.c if w is None else dataclasses.replace(self.c, w=np.asarray(w), bias=np.asarray(bias))
         try:
-            mlp = BackpropMLP.from_compiled(self.c)
-            if mlp.weights[0].shape[1] != self.data.n_features:
-                return {}
-            Y = self.data.targets(self.data.y_train, self.n_label, meta["label_on"], meta["label_off"])
-            curve = []
-            for e in range(int(meta.get("epochs", 1))):
-                mlp.fit(self.data.X_train, Y, epochs=1, lr=lr, seed=scn.run.seed * 1000 + e)
-                out = mlp.predict(self.data.X_test)
-                pred = (out[:, 0] > self.threshold).astype(int) if self.n_label == 1 else out.argmax(1)
-                curve.append(float(np.mean(pred == self.data.y_test)))
+            mlp = BackpropMLP.from_compiled(c)
         except AsyncPCError:
+            return None
+        return mlp if mlp.weights[0].shape[1] == self.data.n_features else None
+
+    def _test_accuracy(self, mlp) -> float:
+        out = mlp.predict(self.data.X_test)
+        pred = (out[:, 0] > self.threshold).astype(int) if self.n_label == 1 else out.argmax(1)
+        return float(np.mean(pred == self.data.y_test))
+
+    def baselines(self, scn, state=None, lr: float = 0.01) -> dict:
+        """Online backprop on the same architecture, initialisation, split and number of
+        epochs, and ``feedforward_test_accuracy``: the learned W and biases of ``state``
+        used as a plain feedforward network (one sweep, no inference; how dense PC libraries
+        usually test), next to ``test_accuracy``, the network's own free inference. Both
+        only when the network is a discriminative chain and the data a dataset."""
+        meta = self.schedule.meta
+        mlp = self._mlp()
+        if mlp is None:
             return {}
+        Y = self.data.targets(self.data.y_train, self.n_label, meta["label_on"], meta["label_off"])
+        curve = []
+        for e in range(int(meta.get("epochs", 1))):
+            mlp.fit(self.data.X_train, Y, epochs=1, lr=lr, seed=scn.run.seed * 1000 + e)
+            curve.append(self._test_accuracy(mlp))
         self.backprop_curve = curve
-        return dict(backprop_test_accuracy=curve[-1], backprop_test_accuracy_by_epoch=curve, backprop_lr=lr)
+        out = dict(backprop_test_accuracy=curve[-1], backprop_test_accuracy_by_epoch=curve, backprop_lr=lr)
+        learned = None if state is None else self._mlp(state.w, state.bias)
+        if learned is not None:
+            out["feedforward_test_accuracy"] = self._test_accuracy(learned)
+        return out
 
     # ------------------------------------------------------------------ plots
     def plot(self, scn, state, net) -> None:

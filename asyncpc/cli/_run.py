@@ -475,7 +475,7 @@ def _finish(job, rd, manifest, metrics, tracer, state, status, wall) -> dict:
         if state is not None and summary.get("presentations"):
             summary["messages_per_sample"] = round(int(state.sent) / summary["presentations"], 1)
         if status == "completed":
-            summary.update(metrics.baselines(scn))
+            summary.update(metrics.baselines(scn, state))
             final = dict(w=np.asarray(state.w), s=np.asarray(state.s), bias=np.asarray(state.bias),
                          t=np.asarray(int(state.t)))
             atomic_replace(rd.path / "final_state.npz", lambda f: np.savez(f, **final))

@@ -103,7 +103,8 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
                     epochs: int, shuffle: bool = True, seed=0, label_on: float = 1.0,
                     label_off: float = 0.0, freeze_at_test: bool = True, test_every_epoch: bool = True,
                     env_delay: int = 1, label_delay_steps: int = 0, train_subset_eval: int | None = None,
-                    generate: Mapping | None = None, anneal: float = 1.0) -> Schedule:
+                    generate: Mapping | None = None, anneal: float = 1.0,
+                    test_present_steps: int | None = None) -> Schedule:
     """Stream a dataset through a network as one continuous presentation, never resetting.
 
     Each presentation lasts ``present_steps`` steps and starts at ``t0`` with the
@@ -115,7 +116,8 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
       frozen. With ``label_delay_steps > 0`` the label neurons are unclamped at ``t0``
       (the network predicts freely) and clamped to the target ``label_delay_steps`` later.
     - test: clamp the sensory neurons, unclamp the label neurons and, if
-      ``freeze_at_test``, broadcast ``modulate(gain=0)`` when the block starts.
+      ``freeze_at_test``, broadcast ``modulate(gain=0)`` when the block starts; each test
+      presentation lasts ``test_present_steps`` (default ``present_steps``).
     - train_eval: like a test, on ``train_subset_eval`` fixed training samples.
     - generate: per class, clamp the label neurons to the class's target, unclamp the
       sensory (image) neurons and broadcast ``modulate(gain=0)``; the network relaxes
@@ -174,10 +176,13 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
     epochs = _int(epochs, "epochs", 1)
     env_delay = _int(env_delay, "env_delay", 1)
     L = _int(label_delay_steps, "label_delay_steps", 0)
+    Pt = P if test_present_steps is None else _int(test_present_steps, "test_present_steps", 1)
     seed = normalize_seed(seed)
     if P <= env_delay + L:
         raise SpecError(f"present_steps: {P} steps must exceed the environment delay ({env_delay}) "
                         f"plus the label delay ({L}), or the probe would miss the sample")
+    if Pt <= env_delay:
+        raise SpecError(f"test_present_steps: {Pt} steps must exceed the environment delay ({env_delay})")
     sens = _ids(c, sensory_area, "sensory_area")
     lab = _ids(c, label_area, "label_area")
     if sensory_area == label_area:
@@ -214,14 +219,14 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
                      samples=order, classes=dataset.y_train[order], epoch=epoch, gain=float(anneal) ** epoch,
                      label_delay=L)
         if test_every_epoch or epoch == epochs - 1:
-            t = ev.block(t, P, dataset.X_test, sens, lab, None, split=_TEST, samples=np.arange(n_test),
+            t = ev.block(t, Pt, dataset.X_test, sens, lab, None, split=_TEST, samples=np.arange(n_test),
                          classes=dataset.y_test, epoch=epoch, gain=test_gain)
-            t = ev.block(t, P, dataset.X_train[eval_idx], sens, lab, None, split=_TRAIN_EVAL,
+            t = ev.block(t, Pt, dataset.X_train[eval_idx], sens, lab, None, split=_TRAIN_EVAL,
                          samples=eval_idx, classes=dataset.y_train[eval_idx], epoch=epoch, gain=test_gain)
     readout = lab
     meta = dict(protocol="stream", split_names=SPLITS, sensory_area=sensory_area, label_area=label_area,
                 label_ids=lab, sensory_ids=sens, readout_slices={"label": (0, len(lab))},
-                present_steps=P, epochs=epochs, n_classes=dataset.n_classes,
+                present_steps=P, test_present_steps=Pt, epochs=epochs, n_classes=dataset.n_classes,
                 class_names=tuple(dataset.class_names), label_on=float(label_on),
                 label_off=float(label_off), threshold=0.5 * (float(label_on) + float(label_off)),
                 n_train=n_train, n_test=n_test, n_train_eval=n_eval, freeze_at_test=bool(freeze_at_test),

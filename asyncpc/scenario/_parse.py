@@ -22,7 +22,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SELECTOR = re.compile(r"^([A-Za-z0-9_-]+)(?::(\d+)(?:-(\d+))?)?$")
 _FILE_HINT = {".npz": "an .npz archive with X and y, or X_train, y_train, X_test, y_test",
               ".csv": "a .csv file, one sample per row, the integer label last"}
-_STREAM_KEYS = ("test_fraction", "normalize", "present", "epochs", "shuffle", "label_on", "label_off",
+_STREAM_KEYS = ("test_fraction", "normalize", "present", "test_present", "epochs", "shuffle", "label_on", "label_off",
                 "label_delay", "test_every_epoch", "max_train", "max_test", "train_eval", "sensory_area",
                 "generate")
 _CONSTANT_KEYS = ("duration", "probe_every", "clamps")
@@ -232,6 +232,7 @@ def _data(d: Table, ctx: Ctx, run, neurons, delays, network, source, protocol, i
     tf = d.number("test_fraction", 0.2, lo=0, hi=1, hi_open=True)
     normalize = d.string("normalize", "minmax", choices=NORMALIZE)
     present = d.number("present", 20.0 * neurons.tau_x, lo=0, lo_open=True, hi=MAX_STEPS * h, unit="ms")
+    test_present = d.number("test_present", present, lo=0, lo_open=True, hi=MAX_STEPS * h, unit="ms")
     epochs = d.integer("epochs", 1, lo=1, hi=100_000)
     shuffle = d.boolean("shuffle", True)
     on = d.number("label_on", 1.0)
@@ -249,6 +250,8 @@ def _data(d: Table, ctx: Ctx, run, neurons, delays, network, source, protocol, i
         d.fail("present", f"{present:g} ms is {P} step(s); it must exceed the environment delay "
                           f"({env_steps} step(s)) plus the label delay ({L} step(s)), or the read-out "
                           "misses the sample")
+    if round(test_present / h) <= env_steps:
+        d.fail("test_present", f"{test_present:g} ms must exceed the environment delay ({delays.environment:g} ms)")
     n_classes = info[1] if info else None
     generate = None
     if d.has("generate"):
@@ -287,7 +290,7 @@ def _data(d: Table, ctx: Ctx, run, neurons, delays, network, source, protocol, i
                                                + " or ".join(map(str, ok)))
     d.done({k: "only used when data.source = 'constant'" for k in _CONSTANT_KEYS})
     return DataSpec(source=source, protocol="stream", test_fraction=tf, normalize=normalize, present=present,
-                    epochs=epochs, shuffle=shuffle, label_on=on, label_off=off, label_delay=label_delay,
+                    test_present=test_present, epochs=epochs, shuffle=shuffle, label_on=on, label_off=off, label_delay=label_delay,
                     test_every_epoch=tee, max_train=max_train, max_test=max_test, train_eval=train_eval,
                     sensory_area=sensory, generate=generate), label
 

@@ -18,7 +18,7 @@ KINDS = ("layered", "area_graph", "graphml")
 ROLES = ("sensory", "label", "hidden")
 AREA_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _LAYERED = ("sizes", "names", "direction", "output_activation", "p", "rf", "rf_stride", "shapes",
-            "init_scale", "positions", "tau_x")
+            "init_scale", "positions", "tau_x", "eta")
 _AREA_GRAPH = ("areas", "projections", "allow_cycles")
 
 
@@ -166,6 +166,14 @@ def _layered(t: Table, activation, neurons: NeuronsSpec, delays, image_shape) ->
         return tt.put(nm, tau)
 
     taus = area_table("tau_x", tau_of)
+
+    def eta_of(tt, nm, v):
+        if nm not in sources:
+            tt.fail(nm, f"area {nm!r} predicts no other area in a {direction} chain; "
+                        f"eta is keyed by source area: one of {sorted(sources)}")
+        return tt.put(nm, tt.check_number(nm, v, lo=0))
+
+    etas = area_table("eta", eta_of)
     areas = []
     for i, (nm, size) in enumerate(zip(names, sizes)):
         role = "sensory" if i == 0 else "label" if i == n - 1 else "hidden"
@@ -173,7 +181,7 @@ def _layered(t: Table, activation, neurons: NeuronsSpec, delays, image_shape) ->
                               taus.get(nm, neurons.tau_x), neurons.tau_e, neurons.x0, positions.get(nm, (0.0, 0.0)),
                               sheet_size, layout))
     projections = tuple(ProjectionSpec(s, d, p, rf.get(s), stride.get(s, 1), delays.forward, delays.feedback,
-                                       init_scale) for s, d in pairs)
+                                       init_scale, etas.get(s)) for s, d in pairs)
     return NetworkSpec(kind="layered", sizes=sizes, names=names, direction=direction, activation=activation,
                        output_activation=out_act, p=p, rf=MappingProxyType(dict(rf)),
                        rf_stride=MappingProxyType(dict(stride)), shapes=MappingProxyType(dict(shapes)),

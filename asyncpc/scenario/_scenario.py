@@ -194,6 +194,7 @@ class Scenario:
                     gen["classes"] = list(d.generate.classes)
             return stream_schedule(c, dataset, sensory_area=sensory, label_area=label,
                                    present_steps=self.steps(d.present), epochs=d.epochs, shuffle=d.shuffle,
+                                   test_present_steps=self.steps(d.test_present or d.present),
                                    seed=self.run.seed, label_on=d.label_on, label_off=d.label_off,
                                    freeze_at_test=self.learning.freeze_at_test,
                                    anneal=self.learning.anneal,

@@ -165,6 +165,7 @@ class DataSpec:
     test_fraction: float = 0.2
     normalize: str = "minmax"
     present: float = 20.0
+    test_present: float | None = None
     epochs: int = 1
     shuffle: bool = True
     label_on: float = 1.0
