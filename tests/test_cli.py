@@ -134,8 +134,24 @@ def test_weight_transport_scenario_plots_alignment(tmp_path):
     assert summary(d)["w_v_angle_deg"] == {"input->hidden1": 0.0, "hidden1->label": 0.0}
 
 
+def test_plain_baseline_is_the_main_jobs_stream_with_every_option_off():
+    """scenarios/digits_plain.toml: the main job's network, delays, clocks and data, with the
+    plain equations (every dynamics option at its neutral value, one learning rate)."""
+    from asyncpc.scenario import load_scenario
+
+    plain, main_job = load_scenario(SC / "digits_plain.toml"), load_scenario(SC / "digits.toml")
+    assert plain.delays == main_job.delays and plain.neurons.clock == main_job.neurons.clock
+    assert plain.network.sizes == main_job.network.sizes and plain.data.source == main_job.data.source
+    assert all(p.eta is None for p in plain.network.projections)
+    c = plain.compile()
+    for name in ("gate", "gate_tau", "speedup", "lag", "p_tau"):
+        assert not getattr(c, name).any(), name
+    assert (c.fb_gain == 1.0).all()
+
+
 def test_validate_graph_describe(tmp_path, capsys):
     assert main(["validate", str(SC / "digits.toml")]) == 0
+    assert main(["validate", str(SC / "digits_plain.toml")]) == 0
     assert "ok" in capsys.readouterr().out
     out = tmp_path / "net.graphml"
     assert main(["graph", str(SC / "xor.toml"), "--export", str(out)]) == 0

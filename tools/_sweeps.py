@@ -11,6 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS = ROOT / "scenarios" / "digits.toml"
+#: the plain-equations baseline the 4-epoch studies ran on (the main job's stream, no options)
+PLAIN = ROOT / "scenarios" / "digits_plain.toml"
 
 
 def run_sweep(out: Path, sets: list[str], grid: list[str], *, seeds: int, jobs: int, scenario: Path = DIGITS) -> None:

@@ -5,7 +5,7 @@ each, every point an ``asyncpc sweep`` point (resumable: a rerun runs only what 
     python tools/delays_digits.py               # ~30 min on 2 cores
     python tools/delays_digits.py --plot-only   # table + docs/img/digits_delays.png from runs/delays/*
 
-Sweeps (``scenarios/digits.toml`` as shipped, plus):
+Sweeps (``scenarios/digits_plain.toml`` with the per-tick gate 0.01 of ``PIN``, plus):
 - ``delay``: every predict and feedback edge the same constant delay, 0.1-0.6 ms
   (= tau_x), the scenario's 4 epochs;
 - ``asym``: forward and feedback delays apart (0.1 / 0.5 ms and 0.5 / 0.1 ms, mean 0.3);
@@ -25,15 +25,15 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _sweeps import DIGITS, ROOT, finished, run_sweep, study_args  # noqa: E402
+from _sweeps import PLAIN, ROOT, finished, run_sweep, study_args  # noqa: E402
 
 OUT = ROOT / "runs" / "delays"
 DELAYS = (0.1, 0.2, 0.3, 0.45, 0.6)
 LOSS = (0.0, 0.1, 0.3, 0.5)
 SEPARATION = (0.0, 0.25, 0.5, 0.75, 1.0)  # mm between consecutive areas' centres
 DISTANCE = ['delays={forward={dist="distance",velocity=2.0,synaptic=0.1}}', "network.sheet_size=0.5"]
-#: the scenario as shipped when these results were recorded, pinned so that a later change
-#: of its defaults does not change what a rerun measures (later --set values win)
+#: the main job's settings when these results were recorded, on the plain baseline scenario,
+#: so that a later change of scenarios/digits.toml does not change a rerun (later --set values win)
 PIN = ["neurons.gate=0.01", "neurons.gate_tau=0", "data.epochs=4", "data.present=10.0", "learning.anneal=0.3", "learning.eta=0.01"]
 SWEEPS = {
     "delay": ([], ["delays=" + ",".join(f"{{forward={d}}}" for d in DELAYS)]),
@@ -94,7 +94,7 @@ def mean_delay(separation: float) -> float:
     """Mean predict/feedback delay (ms) of the distance sweep's network at one separation."""
     from asyncpc.scenario import load_scenario
 
-    c = load_scenario(DIGITS, [*DISTANCE, f"network.positions={{hidden1=[{separation},0.0],"
+    c = load_scenario(PLAIN, [*DISTANCE, f"network.positions={{hidden1=[{separation},0.0],"
                                           f"label=[{2 * separation},0.0]}}"]).compile()
     return float(c.delay[c.edge_role() < 2].mean() * c.h)
 
@@ -182,7 +182,7 @@ def main(argv=None) -> int:
     if not a.plot_only:
         for name in a.only:
             sets, grid = SWEEPS[name]
-            run_sweep(OUT / name, PIN + sets, grid, seeds=a.seeds, jobs=a.jobs)
+            run_sweep(OUT / name, PIN + sets, grid, seeds=a.seeds, jobs=a.jobs, scenario=PLAIN)
     report()
     plot(ROOT / "docs" / "img" / "digits_delays.png")
     return 0

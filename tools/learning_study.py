@@ -3,14 +3,18 @@ combined, on the digits stream, 3 seeds each, with and without per-edge delays, 
 online backprop on the same network, split and epochs. Each arm is one ``asyncpc sweep``
 (resumable: rerunning the script reruns nothing that finished); then one figure.
 
-    python tools/learning_study.py                    # ~40 min on 2 cores
+    python tools/learning_study.py                    # ~40 min on 2 cores, + ~17 min per (3) arm
     python tools/learning_study.py --plot-only        # redraw from runs/learning/*
 
-Arms (``scenarios/digits.toml`` plus the overrides listed in ``ARMS``):
-(1) options at 10 ms (10 tau_x) per sample, with the scenario's per-edge delays
-    (uniform 0.1-0.5 ms, mean 0.3 tau_x) and unsynchronised clocks;
+Arms (a scenario plus the overrides listed in ``ARMS``):
+(1) options at 10 ms (10 tau_x) per sample, 4 epochs, on ``scenarios/digits_plain.toml``
+    (the main job's per-edge delays, uniform 0.1-0.5 ms, mean 0.3 tau_x, and
+    unsynchronised clocks; no options);
 (2) steps per sample: ``data.present`` = 5, 10, 20 ms for the plain equations and the
-    gate, with those delays and with the shortest delays (one step, 0.1 tau_x).
+    per-tick gate, with those delays and with the shortest delays (one step, 0.1 tau_x);
+(3) the shipped configuration (``SHIPPED``: matched trace gate, feedback gain 0.5 with the
+    input projection's rate doubled, 20 ms per sample, 20 epochs) with those delays and with
+    the shortest, and with parts of it taken back out.
 Writes ``docs/img/learning_ablation.png`` and prints a table of mean +- sd.
 """
 
@@ -24,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _sweeps import ROOT, run_sweep, study_args  # noqa: E402
+from _sweeps import DIGITS, PLAIN, ROOT, run_sweep, study_args  # noqa: E402
 
 OUT = ROOT / "runs" / "learning"
 SHORT = ["delays.forward=0.1", "delays.feedback=0.1"]
@@ -48,6 +52,19 @@ ARMS = {
     "gate_10ep": ([GATE, "data.epochs=10", "learning.anneal=0.7"], ["neurons.gate_tau=0"]),
 }
 
+#: scenarios/digits.toml's values, pinned so that a later change of its defaults does not
+#: change what a rerun of the (3) arms measures
+SHIPPED = ["neurons.gate=0.03", "neurons.gate_tau=1.0", "neurons.feedback_gain=0.5", "network.eta={input=0.01}",
+           "learning.eta=0.005", "learning.anneal=0.8", "data.epochs=20", "data.present=20.0",
+           "data.test_present=20.0"]
+SHIPPED_ARMS = {
+    "shipped": ([], ["data.present=20.0"]),
+    "shipped_short": (SHORT, ["data.present=20.0"]),
+    "shipped-gain": (["neurons.feedback_gain=1.0", "network.eta={}"], ["data.present=20.0"]),
+    "shipped-trace": (["neurons.gate=0.01", "neurons.gate_tau=0"], ["data.present=20.0"]),
+}
+ARMS.update({k: (SHIPPED + sets, grid) for k, (sets, grid) in SHIPPED_ARMS.items()})
+
 
 def _gate_of(point_dir: Path) -> float:
     """The gate a finished point ran with (its resolved scenario.toml)."""
@@ -64,7 +81,10 @@ BASE = ["data.epochs=4", "learning.anneal=0.3", "neurons.gate_tau=0", "data.pres
 
 def run_arm(name: str, seeds: int, jobs: int) -> None:
     sets, grid = ARMS[name]
-    run_sweep(OUT / name, BASE + sets, grid, seeds=seeds, jobs=jobs)
+    if name in SHIPPED_ARMS:
+        run_sweep(OUT / name, sets, grid, seeds=seeds, jobs=jobs, scenario=DIGITS)
+    else:
+        run_sweep(OUT / name, BASE + sets, grid, seeds=seeds, jobs=jobs, scenario=PLAIN)
 
 
 def results(name: str) -> list[dict]:
@@ -104,8 +124,12 @@ def plot(path: Path) -> None:
 
     panels = [(s, t) for s, t in (("", "per-edge delays U(0.1, 0.5) tau_x"), ("_short", "shortest delays (0.1 tau_x)"))
               if results("plain" + s) or results("gate" + s)]  # arms not run yet: no empty panel
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels) + 0.5, 4.2), sharey=True, squeeze=False)
+    shipped = [k for k in SHIPPED_ARMS if results(k)]
+    n = len(panels) + bool(shipped)
+    fig, axes = plt.subplots(1, n, figsize=(5.5 * n + 0.5, 4.2), squeeze=False)
     axes = axes[0]
+    if shipped:
+        _plot_shipped(axes[-1], shipped)
     for ax, (suffix, title) in zip(axes, panels):
         bp = {}
         for arm, label in (("plain", "plain equations"), ("gate", "gate 0.01")):
@@ -130,11 +154,34 @@ def plot(path: Path) -> None:
         ax.set_title(title)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy (4 epochs, mean +- sd of 3 seeds)")
+    for ax in axes[1:len(panels)]:
+        ax.sharey(axes[0])
     for ax in axes:
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"wrote {path}")
+
+
+def _plot_shipped(ax, arms: list[str]) -> None:
+    """The shipped configuration over 20 epochs, with each part taken out and with the
+    shortest delays: free-inference test accuracy (filled) and the learned W used as a
+    feedforward net (open), against online backprop over the same epochs."""
+    for i, arm in enumerate(arms):
+        rows = results(arm)
+        for key, style in (("test_accuracy", "o"), ("feedforward_test_accuracy", "s")):
+            v = [float(r[key]) for r in rows if r.get(key)]
+            if v:
+                ax.errorbar([i + (0.15 if style == "s" else 0)], [np.mean(v)], yerr=[np.std(v)], marker=style,
+                            mfc="none" if style == "s" else None, color="C0", capsize=3, ls="none",
+                            label=None if i else ("free inference (test_accuracy)" if style == "o"
+                                                  else "learned W, feedforward"))
+    bp = [float(r["backprop_test_accuracy"]) for r in results(arms[0])]
+    ax.axhline(np.mean(bp), color="k", ls="--", label="online backprop")
+    ax.set_xticks(range(len(arms)), [a.replace("shipped", "shipped ") for a in arms], fontsize=8)
+    ax.set_title("scenarios/digits.toml, 20 epochs (20 tau_x per sample)")
+    ax.set_ylabel("test accuracy (mean +- sd of 3 seeds)")
+    ax.grid(alpha=0.3)
 
 
 def main(argv=None) -> int:

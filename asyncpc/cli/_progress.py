@@ -46,7 +46,8 @@ class Progress:
         table = Table(title=f"asyncpc run -> {path}", show_header=True)
         table.add_column("metric")
         table.add_column("value", justify="right")
-        for k in ("status", "test_accuracy", "train_accuracy", "backprop_test_accuracy", "final_energy",
+        for k in ("status", "test_accuracy", "train_accuracy", "feedforward_test_accuracy", "backprop_test_accuracy",
+                  "final_energy",
                   "messages_sent", "messages_dropped", "sim_time_ms", "wall_seconds", "runtime", "threads"):
             v = summary.get(k)
             if v is None:

@@ -19,7 +19,8 @@ __all__ = ["parse_grid", "sweep"]
 
 SUMMARY_FIELDS = ("status", "test_accuracy", "train_accuracy", "final_energy", "messages_sent",
                   "messages_delivered", "messages_dropped", "sim_time_ms", "wall_seconds",
-                  "backprop_test_accuracy", "time_to_accuracy_ms", "messages_per_sample")
+                  "backprop_test_accuracy", "feedforward_test_accuracy", "time_to_accuracy_ms",
+                  "messages_per_sample")
 
 
 def parse_grid(items: list[str]) -> dict[str, list[str]]:
