@@ -1,9 +1,9 @@
 """The ablation study of docs/learning.md: every dynamics option of the neurons, alone and
 combined, on the digits stream, 3 seeds each, with and without per-edge delays, against
 online backprop on the same network, split and epochs. Each arm is one ``asyncpc sweep``
-(resumable: rerunning the script reruns nothing that finished); then one figure.
+(resumable: rerunning the script reruns nothing that finished); then the figures.
 
-    python tools/learning_study.py                    # ~40 min on 2 cores, + ~17 min per (3) arm
+    python tools/learning_study.py                    # ~40 min on 2 cores, + ~22 min per (3) arm
     python tools/learning_study.py --plot-only        # redraw from runs/learning/*
 
 Arms (a scenario plus the overrides listed in ``ARMS``):
@@ -13,9 +13,11 @@ Arms (a scenario plus the overrides listed in ``ARMS``):
 (2) steps per sample: ``data.present`` = 5, 10, 20 ms for the plain equations and the
     per-tick gate, with those delays and with the shortest delays (one step, 0.1 tau_x);
 (3) the shipped configuration (``SHIPPED``: matched trace gate, feedback gain 0.5 with the
-    input projection's rate doubled, 20 ms per sample, 20 epochs) with those delays and with
-    the shortest, and with parts of it taken back out.
-Writes ``docs/img/learning_ablation.png`` and prints a table of mean +- sd.
+    input projection's rate doubled, 20 ms per sample, 20 epochs) at 20 and at 10 ms per
+    sample (rates doubled, so every sample gets the same learning), with those delays and with
+    the shortest, and with parts of it taken back out at 20 ms.
+Writes ``docs/img/learning_ablation.png`` (1, 2) and ``docs/img/learning_shipped.png`` (3)
+and prints a table of mean +- sd.
 """
 
 from __future__ import annotations
@@ -57,9 +59,17 @@ ARMS = {
 SHIPPED = ["neurons.gate=0.03", "neurons.gate_tau=1.0", "neurons.feedback_gain=0.5", "network.eta={input=0.01}",
            "learning.eta=0.005", "learning.anneal=0.8", "data.epochs=20", "data.present=20.0",
            "data.test_present=20.0"]
+#: 10 ms per sample at twice the rates: every sample gets the same learning as at 20 ms
+TEN = ["learning.eta=0.01", "network.eta={input=0.02}"]
+#: what else the 20 vs 10 ms comparison runs under: the scenario's conditions, the shortest
+#: delays, synchronous clocks (every neuron steps every h, in phase), weight transport (V = W^T)
+CONDITIONS = {"": [], "_short": SHORT, "_sync": ["neurons.clock.period=0.1", "neurons.clock.phase=zero"],
+              "_transport": ["learning.feedback=transport"]}
 SHIPPED_ARMS = {
-    "shipped": ([], ["data.present=20.0"]),
-    "shipped_short": (SHORT, ["data.present=20.0"]),
+    **{name: arm for c, sets in CONDITIONS.items()
+       for name, arm in ((f"shipped{c}", (sets, ["data.present=20.0"])),
+                         (f"shipped_10ms{c}", (TEN + sets, ["data.present=10.0"])))},
+    # parts taken out, at 20 ms
     "shipped-gain": (["neurons.feedback_gain=1.0", "network.eta={}"], ["data.present=20.0"]),
     "shipped-trace": (["neurons.gate=0.01", "neurons.gate_tau=0"], ["data.present=20.0"]),
 }
@@ -102,8 +112,8 @@ def results(name: str) -> list[dict]:
 def by_present(rows: list[dict], key: str = "test_accuracy") -> dict[float, list[float]]:
     out: dict[float, list[float]] = {}
     for r in rows:
-        p = float(r.get("data.present") or 10.0)
-        out.setdefault(p, []).append(float(r[key]))
+        if r.get(key):  # runs recorded before a summary key existed leave its column empty
+            out.setdefault(float(r.get("data.present") or 10.0), []).append(float(r[key]))
     return dict(sorted(out.items()))
 
 
@@ -111,25 +121,33 @@ def table() -> list[tuple]:
     lines = []
     for name in ARMS:
         for p, accs in by_present(results(name)).items():
-            bp = by_present(results(name), "backprop_test_accuracy").get(p, [np.nan])
-            lines.append((name, p, np.mean(accs), np.std(accs), len(accs), np.mean(bp)))
+            bp, ff = (by_present(results(name), k).get(p, [np.nan])
+                      for k in ("backprop_test_accuracy", "feedforward_test_accuracy"))
+            lines.append((name, p, np.mean(accs), np.std(accs), len(accs), np.mean(ff), np.mean(bp)))
     return lines
 
 
-def plot(path: Path) -> None:
+def plot(img: Path) -> None:
+    """Two figures, each drawn only from arms that have results (so that redrawing on a
+    machine that ran only some arms does not erase the others' figure): the 4-epoch options
+    against steps per sample, and the shipped configuration with its parts taken out."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    shipped = [k for k in SHIPPED_ARMS if results(k)]
+    if shipped:
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        _plot_shipped(ax, shipped)
+        ax.legend(fontsize=7, loc="lower left")
+        _save(fig, img / "learning_shipped.png")
     panels = [(s, t) for s, t in (("", "per-edge delays U(0.1, 0.5) tau_x"), ("_short", "shortest delays (0.1 tau_x)"))
               if results("plain" + s) or results("gate" + s)]  # arms not run yet: no empty panel
-    shipped = [k for k in SHIPPED_ARMS if results(k)]
-    n = len(panels) + bool(shipped)
-    fig, axes = plt.subplots(1, n, figsize=(5.5 * n + 0.5, 4.2), squeeze=False)
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels) + 0.5, 4.2), squeeze=False)
     axes = axes[0]
-    if shipped:
-        _plot_shipped(axes[-1], shipped)
     for ax, (suffix, title) in zip(axes, panels):
         bp = {}
         for arm, label in (("plain", "plain equations"), ("gate", "gate 0.01")):
@@ -154,32 +172,49 @@ def plot(path: Path) -> None:
         ax.set_title(title)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy (4 epochs, mean +- sd of 3 seeds)")
-    for ax in axes[1:len(panels)]:
+    for ax in axes[1:]:
         ax.sharey(axes[0])
     for ax in axes:
         ax.legend(fontsize=7, loc="lower right")
+    _save(fig, img / "learning_ablation.png")
+
+
+def _save(fig, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"wrote {path}")
 
 
 def _plot_shipped(ax, arms: list[str]) -> None:
-    """The shipped configuration over 20 epochs, with each part taken out and with the
-    shortest delays: free-inference test accuracy (filled) and the learned W used as a
-    feedforward net (open), against online backprop over the same epochs."""
-    for i, arm in enumerate(arms):
-        rows = results(arm)
-        for key, style in (("test_accuracy", "o"), ("feedforward_test_accuracy", "s")):
-            v = [float(r[key]) for r in rows if r.get(key)]
-            if v:
-                ax.errorbar([i + (0.15 if style == "s" else 0)], [np.mean(v)], yerr=[np.std(v)], marker=style,
-                            mfc="none" if style == "s" else None, color="C0", capsize=3, ls="none",
-                            label=None if i else ("free inference (test_accuracy)" if style == "o"
-                                                  else "learned W, feedforward"))
-    bp = [float(r["backprop_test_accuracy"]) for r in results(arms[0])]
-    ax.axhline(np.mean(bp), color="k", ls="--", label="online backprop")
-    ax.set_xticks(range(len(arms)), [a.replace("shipped", "shipped ") for a in arms], fontsize=8)
-    ax.set_title("scenarios/digits.toml, 20 epochs (20 tau_x per sample)")
+    """The shipped configuration over 20 epochs against steps per sample (the rates scaled
+    so that every sample gets the same learning), with the scenario's delays and with the
+    shortest, and with parts taken out at 20 ms: free-inference test accuracy (filled) and the
+    learned W used as a feedforward net (open), against online backprop over the same epochs."""
+    labels = {"": "shipped: delays U(0.1, 0.5) tau_x, clocks U(0.1, 0.2) tau_x",
+              "_short": "  every delay 0.1 tau_x (one step)", "_sync": "  synchronous clocks (every h)",
+              "_transport": "  weight transport (V = W^T)"}
+    lines = {label: (f"shipped_10ms{c}", f"shipped{c}") for c, label in labels.items()}
+    points = {"shipped-gain": "- feedback gain (1, one rate)", "shipped-trace": "- trace gate (per-tick 0.01)"}
+    for i, (label, names) in enumerate(lines.items()):
+        for key, mfc, dx in (("test_accuracy", None, 0), ("feedforward_test_accuracy", "none", 3)):
+            d = {p: v for n in names if n in arms for p, v in by_present(results(n), key).items()}
+            if d:
+                ps = np.array(list(d)) * 10
+                ax.errorbar(ps + dx, [np.mean(v) for v in d.values()], yerr=[np.std(v) for v in d.values()],
+                            color=f"C{i}", marker="o", mfc=mfc, ls="-" if mfc is None else ":", capsize=3,
+                            label=label if mfc is None else None)
+    for i, (name, label) in enumerate(points.items()):
+        for key, mfc, dx in (("test_accuracy", None, 0), ("feedforward_test_accuracy", "none", 3)):
+            d = by_present(results(name), key) if name in arms else {}
+            for p, v in d.items():
+                ax.errorbar([p * 10 + 8 * (i + 1) + dx], [np.mean(v)], yerr=[np.std(v)], color=f"C{i + 2}",
+                            marker="s", mfc=mfc, ls="none", capsize=3, label=label if mfc is None else None)
+    bp = [float(r["backprop_test_accuracy"]) for r in results("shipped" if "shipped" in arms else arms[0])]
+    ax.axhline(np.mean(bp), color="k", ls="--", label="online backprop (20 epochs)")
+    ax.plot([], [], "ko", mfc="none", ls=":", label="open: learned W used feedforward")
+    ax.set_xlabel("steps per sample (h = 0.1 tau_x)")
+    ax.set_xlim(80, 240)
+    ax.set_title("scenarios/digits.toml, 20 epochs")
     ax.set_ylabel("test accuracy (mean +- sd of 3 seeds)")
     ax.grid(alpha=0.3)
 
@@ -189,10 +224,10 @@ def main(argv=None) -> int:
     if not a.plot_only:
         for name in a.only:
             run_arm(name, a.seeds, a.jobs)
-    print(f"{'arm':<14} {'ms/sample':>9} {'test acc':>16} {'n':>2} {'backprop':>8}")
-    for name, p, m, sd, n, bp in table():
-        print(f"{name:<14} {p:>9g} {m:>9.3f} +- {sd:.3f} {n:>2} {bp:>8.3f}")
-    plot(ROOT / "docs" / "img" / "learning_ablation.png")
+    print(f"{'arm':<16} {'ms/sample':>9} {'test acc':>16} {'n':>2} {'feedfwd':>8} {'backprop':>8}")
+    for name, p, m, sd, n, ff, bp in table():
+        print(f"{name:<16} {p:>9g} {m:>9.3f} +- {sd:.3f} {n:>2} {ff:>8.3f} {bp:>8.3f}")
+    plot(ROOT / "docs" / "img")
     return 0
 
 
