@@ -119,6 +119,17 @@ def test_generate_scenario_draws_digits(tmp_path):
     assert (d / "plots" / "generated.png").exists()
 
 
+def test_alignment_angle_is_exact_at_the_ends():
+    from asyncpc.cli._metrics import _angle_deg
+
+    x = np.random.default_rng(0).normal(size=1000)
+    assert _angle_deg(x, x) == 0.0
+    assert _angle_deg(x, 3 * x) < 1e-12  # arccos of the cosine: ~1e-6 degrees when rounded below 1
+    assert _angle_deg(x, -x) == 180.0
+    assert _angle_deg(np.array([1.0, 0]), np.array([0, 2.0])) == pytest.approx(90.0)
+    assert _angle_deg(np.array([1.0, 0]), np.array([0.5, np.sqrt(3) / 2])) == pytest.approx(60.0)
+
+
 def test_weight_transport_scenario_plots_alignment(tmp_path):
     code, d = run(tmp_path, "weight_transport.toml", "data.max_train=100", "data.max_test=20",
                   "data.epochs=1", "data.present=5.0", "data.train_eval=0")

@@ -27,10 +27,20 @@ def alignment_angles(c, w: np.ndarray) -> dict[str, float]:
         m = (src_area == a) & (dst_area == b)
         x = w[pred[m]]
         y = x if c.transport else w[fb[m]]
-        den = np.linalg.norm(x) * np.linalg.norm(y)
-        cos = float(x @ y / den) if den > 0 else 1.0
-        out[f"{c.area_names[a]}->{c.area_names[b]}"] = float(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+        out[f"{c.area_names[a]}->{c.area_names[b]}"] = _angle_deg(x, y)
     return out
+
+
+def _angle_deg(x: np.ndarray, y: np.ndarray) -> float:
+    """Angle between two vectors, 0 for parallel ones whatever the rounding: arccos of a
+    dot product loses half the digits near 0 degrees (arccos(1 - 1e-16) is already 1e-6
+    degrees), so the half-angle form 2 atan2(|u - v|, |u + v|) on the unit vectors. A zero
+    vector counts as aligned."""
+    nx, ny = np.linalg.norm(x), np.linalg.norm(y)
+    if nx == 0 or ny == 0:
+        return 0.0
+    u, v = x / nx, y / ny
+    return float(np.degrees(2 * np.arctan2(np.linalg.norm(u - v), np.linalg.norm(u + v))))
 
 
 class Metrics:
