@@ -15,7 +15,9 @@ Arms (a scenario plus the overrides listed in ``ARMS``):
 (3) the shipped configuration (``SHIPPED``: matched trace gate, feedback gain 0.5 with the
     input projection's rate doubled, 20 ms per sample, 20 epochs) at 20 and at 10 ms per
     sample (rates doubled, so every sample gets the same learning), with those delays and with
-    the shortest, and with parts of it taken back out at 20 ms.
+    the shortest, with synchronous clocks and with weight transport, with parts of it taken back
+    out at 20 ms, and with V starting at W^T or with weight decay (what the learned feedback
+    costs at 10 ms).
 Writes ``docs/img/learning_ablation.png`` (1, 2) and ``docs/img/learning_shipped.png`` (3)
 and prints a table of mean +- sd.
 """
@@ -69,6 +71,11 @@ SHIPPED_ARMS = {
     **{name: arm for c, sets in CONDITIONS.items()
        for name, arm in ((f"shipped{c}", (sets, ["data.present=20.0"])),
                          (f"shipped_10ms{c}", (TEN + sets, ["data.present=10.0"])))},
+    # what the learned feedback costs at 10 ms: V starting at W^T (symmetric at birth, not a
+    # learning rule), and weight decay, which makes W and V^T converge from independent starts
+    "shipped_10ms_symmetric": (TEN + ["learning.feedback_init=transpose"], ["data.present=10.0"]),
+    **{f"shipped_10ms_decay{d}": (TEN + [f"learning.decay={d}"], ["data.present=10.0"]) for d in ("1e-5", "3e-5", "1e-4")},
+    "shipped_decay3e-5": (["learning.decay=3e-5"], ["data.present=20.0"]),
     # parts taken out, at 20 ms
     "shipped-gain": (["neurons.feedback_gain=1.0", "network.eta={}"], ["data.present=20.0"]),
     "shipped-trace": (["neurons.gate=0.01", "neurons.gate_tau=0"], ["data.present=20.0"]),
