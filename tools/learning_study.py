@@ -96,12 +96,15 @@ def _gate_of(point_dir: Path) -> float:
 BASE = ["data.epochs=4", "learning.anneal=0.3", "neurons.gate_tau=0", "data.present=10.0"]
 
 
-def run_arm(name: str, seeds: int, jobs: int) -> None:
+def arm(name: str) -> tuple[Path, list[str], list[str]]:
+    """What an arm's sweep runs: its scenario, ``--set`` overrides and ``--grid`` items."""
     sets, grid = ARMS[name]
-    if name in SHIPPED_ARMS:
-        run_sweep(OUT / name, sets, grid, seeds=seeds, jobs=jobs, scenario=DIGITS)
-    else:
-        run_sweep(OUT / name, BASE + sets, grid, seeds=seeds, jobs=jobs, scenario=PLAIN)
+    return (DIGITS, sets, grid) if name in SHIPPED_ARMS else (PLAIN, BASE + sets, grid)
+
+
+def run_arm(name: str, seeds: int, jobs: int) -> None:
+    scenario, sets, grid = arm(name)
+    run_sweep(OUT / name, sets, grid, seeds=seeds, jobs=jobs, scenario=scenario)
 
 
 def results(name: str) -> list[dict]:
