@@ -56,6 +56,10 @@ ARMS = {
     "gate_10ep": ([GATE, "data.epochs=10", "learning.anneal=0.7"], ["neurons.gate_tau=0"]),
 }
 
+#: each single option at 5 and 20 ms per sample too (its 10 ms point is the arm above)
+ARMS.update({f"{k}_steps": (ARMS[k][0] + ARMS[k][1], ["data.present=5,20"])
+             for k in ("gate_0.05", "feedback_gain", "self_lag", "prospective")})
+
 #: scenarios/digits.toml's values, pinned so that a later change of its defaults does not
 #: change what a rerun of the (3) arms measures
 SHIPPED = ["neurons.gate=0.03", "neurons.gate_tau=1.0", "neurons.feedback_gain=0.5", "network.eta={input=0.01}",
