@@ -25,6 +25,7 @@ and prints a table of mean +- sd.
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import sys
 from pathlib import Path
@@ -111,7 +112,10 @@ def run_arm(name: str, seeds: int, jobs: int) -> None:
     run_sweep(OUT / name, sets, grid, seeds=seeds, jobs=jobs, scenario=scenario)
 
 
+@functools.cache
 def results(name: str) -> list[dict]:
+    """An arm's completed points (results.csv rows). Read once per process: the table and the
+    figures ask for the same arms many times, and ``main`` reads only after its runs."""
     path = OUT / name / "results.csv"
     if not path.exists():
         return []
@@ -201,28 +205,30 @@ def _save(fig, path: Path) -> None:
 
 def _plot_shipped(ax, arms: list[str]) -> None:
     """The shipped configuration over 20 epochs against steps per sample (the rates scaled
-    so that every sample gets the same learning), with the scenario's delays and with the
-    shortest, and with parts taken out at 20 ms: free-inference test accuracy (filled) and the
+    so that every sample gets the same learning) under each of ``CONDITIONS``, and with parts
+    taken out at 20 ms: free-inference test accuracy (filled) and the
     learned W used as a feedforward net (open), against online backprop over the same epochs."""
     labels = {"": "shipped: delays U(0.1, 0.5) tau_x, clocks U(0.1, 0.2) tau_x",
               "_short": "  every delay 0.1 tau_x (one step)", "_sync": "  synchronous clocks (every h)",
               "_transport": "  weight transport (V = W^T)"}
     lines = {label: (f"shipped_10ms{c}", f"shipped{c}") for c, label in labels.items()}
     points = {"shipped-gain": "- feedback gain (1, one rate)", "shipped-trace": "- trace gate (per-tick 0.01)"}
-    for i, (label, names) in enumerate(lines.items()):
+
+    def draw(names, label, x, style):
+        # free inference filled, the learned W used feedforward open and 3 steps to the right
         for key, mfc, dx in (("test_accuracy", None, 0), ("feedforward_test_accuracy", "none", 3)):
             d = {p: v for n in names if n in arms for p, v in by_present(results(n), key).items()}
             if d:
-                ps = np.array(list(d)) * 10
-                ax.errorbar(ps + dx, [np.mean(v) for v in d.values()], yerr=[np.std(v) for v in d.values()],
-                            color=f"C{i}", marker="o", mfc=mfc, ls="-" if mfc is None else ":", capsize=3,
-                            label=label if mfc is None else None)
+                ax.errorbar(x(np.array(list(d))) + dx, [np.mean(v) for v in d.values()],
+                            yerr=[np.std(v) for v in d.values()], mfc=mfc, capsize=3,
+                            label=label if mfc is None else None, **style(mfc))
+
+    for i, (label, names) in enumerate(lines.items()):
+        draw(names, label, lambda p: p * 10, lambda mfc, i=i: dict(color=f"C{i}", marker="o",
+                                                                    ls="-" if mfc is None else ":"))
     for i, (name, label) in enumerate(points.items()):
-        for key, mfc, dx in (("test_accuracy", None, 0), ("feedforward_test_accuracy", "none", 3)):
-            d = by_present(results(name), key) if name in arms else {}
-            for p, v in d.items():
-                ax.errorbar([p * 10 + 8 * (i + 1) + dx], [np.mean(v)], yerr=[np.std(v)], color=f"C{i + 2}",
-                            marker="s", mfc=mfc, ls="none", capsize=3, label=label if mfc is None else None)
+        draw([name], label, lambda p, i=i: p * 10 + 8 * (i + 1),
+             lambda mfc, i=i: dict(color=f"C{i + 2}", marker="s", ls="none"))
     bp = [float(r["backprop_test_accuracy"]) for r in results("shipped" if "shipped" in arms else arms[0])]
     ax.axhline(np.mean(bp), color="k", ls="--", label="online backprop (20 epochs)")
     ax.plot([], [], "ko", mfc="none", ls=":", label="open: learned W used feedforward")
