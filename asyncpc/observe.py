@@ -51,11 +51,12 @@ class Observer:
     Hooks (``t`` are integer steps, ``edge`` a CSR edge id of the compiled net):
 
     - ``before_run(ctx)`` / ``after_run(ctx)``: once per run, with a :class:`RunContext`.
-    - ``message_sent(t_send, t_arrive, edge, value, dropped)``: every message a neuron
-      emits on an edge; ``t_arrive`` is the step it arrives (or would have arrived, had
-      it not been dropped).
-    - ``message_delivered(t, edge, value)``: every message written into an inbox at
-      step ``t``, in delivery order (messages on one edge in order of their send step).
+    - ``message_sent(t_send, t_arrive, edge, value, dropped, signal)``: every message a
+      neuron emits on an edge; ``t_arrive`` is the step it arrives (or would have
+      arrived, had it not been dropped); ``signal`` is the learning signal it carries
+      (docs/model.md; equal to ``value`` unless error neurons send one apart).
+    - ``message_delivered(t, edge, value, signal)``: every message written into an inbox
+      at step ``t``, in delivery order (messages on one edge in order of their send step).
     - ``neuron_ticked(t, neuron, s)``: after a neuron's tick at step ``t``; ``s`` is its
       new state (x or eps).
 
@@ -74,10 +75,11 @@ class Observer:
     def after_run(self, ctx: RunContext) -> None:
         pass
 
-    def message_sent(self, t_send: int, t_arrive: int, edge: int, value: float, dropped: bool) -> None:
+    def message_sent(self, t_send: int, t_arrive: int, edge: int, value: float, dropped: bool,
+                     signal: float) -> None:
         pass
 
-    def message_delivered(self, t: int, edge: int, value: float) -> None:
+    def message_delivered(self, t: int, edge: int, value: float, signal: float) -> None:
         pass
 
     def neuron_ticked(self, t: int, neuron: int, s: float) -> None:
@@ -97,7 +99,7 @@ def subscribers(observers, name: str) -> list:
 
 
 class MessageLog(Observer):
-    """Records every message sent: ``(t_send, t_arrive, src, dst, edge, value, dropped)``.
+    """Records every message sent: ``(t_send, t_arrive, src, dst, edge, value, dropped, signal)``.
 
     Rows are kept in the order they were emitted; :meth:`table` and :meth:`rows` return
     them in the canonical order, by ``(t_send, edge)`` (unique: an edge carries at most
@@ -117,7 +119,7 @@ class MessageLog(Observer):
     True
     """
 
-    COLUMNS = ("t_send", "t_arrive", "src", "dst", "edge", "value", "dropped")
+    COLUMNS = ("t_send", "t_arrive", "src", "dst", "edge", "value", "dropped", "signal")
 
     def __init__(self):
         self._cols: list[list] = [[] for _ in self.COLUMNS]
@@ -127,8 +129,8 @@ class MessageLog(Observer):
         self._src = ctx.net.src.tolist()
         self._dst = ctx.net.dst.tolist()
 
-    def message_sent(self, t_send, t_arrive, edge, value, dropped):
-        ts, ta, s, d, e, v, x = self._cols
+    def message_sent(self, t_send, t_arrive, edge, value, dropped, signal):
+        ts, ta, s, d, e, v, x, g = self._cols
         ts.append(t_send)
         ta.append(t_arrive)
         s.append(self._src[edge])
@@ -136,13 +138,14 @@ class MessageLog(Observer):
         e.append(edge)
         v.append(float(value))
         x.append(bool(dropped))
+        g.append(float(signal))
 
     def __len__(self) -> int:
         return len(self._cols[0])
 
     def table(self) -> dict[str, np.ndarray]:
         """Columns as numpy arrays, in the canonical order (by ``t_send``, then ``edge``)."""
-        dtypes = (np.int64, np.int64, np.int32, np.int32, np.int64, np.float64, np.bool_)
+        dtypes = (np.int64, np.int64, np.int32, np.int32, np.int64, np.float64, np.bool_, np.float64)
         cols = {k: np.asarray(v, dtype=dt) for k, v, dt in zip(self.COLUMNS, self._cols, dtypes)}
         order = np.lexsort((cols["edge"], cols["t_send"]))
         return {k: v[order] for k, v in cols.items()}
@@ -162,8 +165,8 @@ class MessageLog(Observer):
 class InFlight:
     """Messages sent but not yet delivered when a run stopped: part of the carried state.
 
-    Edge messages: ``t_send, t_arrive, edge, value``, sorted by ``(t_arrive, t_send,
-    edge)``. Environment messages: ``env_t_send, env_t_arrive, env_kind, env_neuron,
+    Edge messages: ``t_send, t_arrive, edge, value, signal`` (the learning signal it
+    carries; ``value`` when not given), sorted by ``(t_arrive, t_send, edge)``. Environment messages: ``env_t_send, env_t_arrive, env_kind, env_neuron,
     env_value`` in arrival order (send order within one arrival step), or all ``None``
     when unknown (a state from a runtime that does not carry them: the actor runtime then
     re-derives them from the schedule).
@@ -173,31 +176,38 @@ class InFlight:
     t_arrive: np.ndarray
     edge: np.ndarray
     value: np.ndarray
+    signal: np.ndarray | None = None
     env_t_send: np.ndarray | None = None
     env_t_arrive: np.ndarray | None = None
     env_kind: np.ndarray | None = None
     env_neuron: np.ndarray | None = None
     env_value: np.ndarray | None = None
 
-    EDGE = ("t_send", "t_arrive", "edge", "value")
+    EDGE = ("t_send", "t_arrive", "edge", "value", "signal")
+
+    def __post_init__(self):
+        if self.signal is None:
+            object.__setattr__(self, "signal", self.value)
     ENV = ("env_t_send", "env_t_arrive", "env_kind", "env_neuron", "env_value")
 
     @classmethod
     def empty(cls) -> "InFlight":
         z = np.zeros(0, np.int64)
-        return cls(z, z, z, np.zeros(0), z, z, np.zeros(0, np.int8), np.zeros(0, np.int32), np.zeros(0))
+        return cls(z, z, z, np.zeros(0), np.zeros(0), z, z, np.zeros(0, np.int8), np.zeros(0, np.int32), np.zeros(0))
 
     @classmethod
     def from_mapping(cls, m) -> "InFlight":
         """From an ``InFlight`` or a mapping with its columns (the env ones optional)."""
         if isinstance(m, InFlight):
             return m
-        ts, ta, e, v = (np.asarray(m[k]) for k in cls.EDGE)
+        ts, ta, e, v = (np.asarray(m[k]) for k in cls.EDGE[:4])
+        g = np.asarray(m["signal"]) if "signal" in m and m["signal"] is not None else v
         env = [None] * 5
         if all(k in m and m[k] is not None for k in cls.ENV):
             env = [np.asarray(m[k]).astype(dt) for k, dt in
                    zip(cls.ENV, (np.int64, np.int64, np.int8, np.int32, np.float64))]
-        return cls(ts.astype(np.int64), ta.astype(np.int64), e.astype(np.int64), v.astype(np.float64), *env)
+        return cls(ts.astype(np.int64), ta.astype(np.int64), e.astype(np.int64), v.astype(np.float64),
+                   g.astype(np.float64), *env)
 
     @property
     def env_known(self) -> bool:

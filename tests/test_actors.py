@@ -17,8 +17,11 @@ from asyncpc.compile import KIND_ERROR, KIND_VALUE, compile_network
 from asyncpc.environment import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Schedule
 from asyncpc.errors import AsyncPCError, SpecError
 from asyncpc.kernels import _python as P
+from asyncpc.kernels import param_rows
 from asyncpc.model import Area, Clocks, Learning, Messages, Projection, build, layered
 from asyncpc.state import NetState, RunResult
+
+import per_tick
 
 UNIFORM = {"dist": "uniform", "low": 0.1, "high": 0.5}
 
@@ -31,26 +34,30 @@ class Trajectory(Observer):
         self.s, self.w = {}, {}
 
     def before_run(self, ctx):
-        self.state, self.ptr = ctx.state, ctx.net.in_ptr
+        self.state, self.c = ctx.state, ctx.net
 
     def neuron_ticked(self, t, neuron, s):
         self.s[t, neuron] = s
-        self.w[t, neuron] = self.state.w[self.ptr[neuron]:self.ptr[neuron + 1]].copy()
+        ptr = self.c.in_ptr
+        self.w[t, neuron] = self.state.weights(self.c)[ptr[neuron]:ptr[neuron + 1]]
 
 
 class Deliveries(Observer):
     def __init__(self):
         self.rows = []
 
-    def message_delivered(self, t, edge, value):
+    def message_delivered(self, t, edge, value, signal):
         self.rows.append((t, edge, value))
 
 
 def sync_loop(c, schedule, T):
-    """A plain per-neuron synchronous loop with the Python twins of the kernels: every
-    delay one step, every clock period one step, phase 0, no loss. Returns per step the
-    states and weights after the step's ticks, and per-area energies."""
+    """A plain per-neuron synchronous loop with the Python twins of the kernels and the
+    plasticity applied to every synapse at every tick (the rule the event-driven
+    synapses carry in closed form): every delay one step, every clock period one step,
+    phase 0, no loss. Returns per step the states and weights after the step's ticks,
+    and per-area energies."""
     N, h = c.n_neurons, c.h
+    prm = param_rows(c)
     st0 = NetState.initial(c)
     s, w, bias, inbox = st0.s.tolist(), st0.w.tolist(), st0.bias.tolist(), st0.inbox.tolist()
     clamped, cval, gain = [False] * N, [0.0] * N, [1.0] * N
@@ -71,17 +78,7 @@ def sync_loop(c, schedule, T):
                     gain[j] = v
         new = []
         for i in range(N):
-            lo, hi = ptr[i], ptr[i + 1]
-            wi = w[lo:hi]
-            if c.kind[i] == KIND_VALUE:
-                x, _ = P.value_tick(s[i], 0.0, h, float(c.tau[i]), int(c.act[i]), bool(c.has_partner[i]),
-                                    inbox[lo:hi], wi, float(c.eta[i]), float(c.decay[i]), gain[i], clamped[i],
-                                    cval[i], True, 0.0, 0.0, 1.0, 0.0, 0.0, [], [])
-            else:
-                x, bias[i], _ = P.error_tick(s[i], 0.0, h, float(c.tau[i]), inbox[lo:hi], wi, bias[i],
-                                             float(c.eta[i]), float(c.eta_b[i]), float(c.decay[i]), gain[i],
-                                             0.0, 0.0, 0.0, 0.0, 0.0)
-            w[lo:hi] = wi
+            x, bias[i] = per_tick.tick(c, prm, i, s, bias, inbox, w, h, gain[i], clamped[i], cval[i])
             new.append(x)
         s = new
         for e in range(len(inbox)):  # every message arrives one step later
@@ -205,11 +202,14 @@ def test_a_tick_reads_only_its_own_state_and_inbox():
     c = async_net(seed=4)
     base = run(c, clamp_schedule(c, 37), seed=2).state
     roles = c.edge_role()
-    own = ("s", "bias", "clamped", "clamp_val", "gain", "last_tick", "next_tick", "ticks", "last_sent")
+    own = ("s", "bias", "clamped", "clamp_val", "gain", "last_tick", "next_tick", "ticks", "last_sent", "aux",
+           "last_send", "lz_p", "lz_t", "lz_a", "lz_q", "lz_n")
+    edges = ("w", "inbox", "held", "syn_c")
+    ctx = SimpleNamespace(net=c, prm=param_rows(c))
     for i in (int(c.neurons_of("hidden1")[1]), int(c.neurons_of("hidden1", KIND_ERROR)[2])):
         lo, hi = c.in_ptr[i], c.in_ptr[i + 1]
         poisoned = base.copy()
-        for k in own + ("w", "inbox"):
+        for k in own + edges:
             a = getattr(poisoned, k)
             keep = a[i] if k in own else a[lo:hi].copy()
             a[:] = np.nan if a.dtype.kind == "f" else np.iinfo(a.dtype).min
@@ -220,13 +220,13 @@ def test_a_tick_reads_only_its_own_state_and_inbox():
         results = []
         for state in (base.copy(), poisoned):
             sent = []
-            wires = SimpleNamespace(send=lambda i_, t, s, r: sent.append((i_, t, s, r)))
+            wires = SimpleNamespace(send=lambda i_, t, s, r: sent.append((i_, t, s, r)), applied=0, rebased=0)
             nrn = ValueNeuron() if c.kind[i] == KIND_VALUE else ErrorNeuron()
-            before = {k: getattr(state, k).copy() for k in own + ("w", "inbox")}
-            nrn.bind(i, NeuronSpec.of(c, i, roles), state, SimpleNamespace(net=c), wires, 2)
+            before = {k: getattr(state, k).copy() for k in own + edges}
+            nrn.bind(i, NeuronSpec.of(c, i, roles), state, ctx, wires, 2)
             t = int(state.next_tick[i])
             nt = nrn.tick(t)
-            for k in own + ("w", "inbox"):  # nothing outside its own slot was written
+            for k in own + edges:  # nothing outside its own slot was written
                 a, b = getattr(state, k), before[k]
                 mask = np.ones(len(a), bool)
                 if k in own:
@@ -234,7 +234,8 @@ def test_a_tick_reads_only_its_own_state_and_inbox():
                 else:
                     mask[lo:hi] = False
                 assert np.array_equal(a[mask], b[mask], equal_nan=True), k
-            results.append((nt, state.s[i], state.bias[i], state.w[lo:hi].copy(), sent))
+            w = state.weights(c)[lo:hi]
+            results.append((nt, state.s[i], state.bias[i], w, sent))
         (nt0, s0, b0, w0, sent0), (nt1, s1, b1, w1, sent1) = results
         assert np.isfinite(s1) and np.all(np.isfinite(w1)) and sent1
         assert (nt0, s0, b0) == (nt1, s1, b1) and np.array_equal(w0, w1) and sent0 == sent1
@@ -336,8 +337,7 @@ async def test_resume_equals_one_long_run():
     assert isinstance(first.state, CarryState) and len(first.state.in_flight) > 0
     assert len(first.state.in_flight.env_t_arrive) >= 1
     second = await arun(c, sched, seed=4, state=first.state, observers=[log_cut])
-    for f in ("t", "s", "w", "bias", "clamped", "clamp_val", "gain", "last_tick", "next_tick", "ticks",
-              "last_sent", "inbox", "aux", "syn_in", "syn_m", "sent", "delivered", "dropped"):
+    for f in NetState.__dataclass_fields__:
         assert np.array_equal(getattr(long.state, f), getattr(second.state, f)), f
     assert log_long.equals(log_cut)
     assert np.array_equal(long.probe_x, np.concatenate([first.probe_x, second.probe_x]))

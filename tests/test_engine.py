@@ -9,6 +9,7 @@ checkpoint (run to T/2, continue) -- including continuing in the other runtime.
 
 import subprocess
 import sys
+from dataclasses import fields
 
 import networkx as nx
 import numpy as np
@@ -22,10 +23,10 @@ from asyncpc.environment import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Schedule
 from asyncpc.errors import AsyncPCError, SpecError
 from asyncpc.model import ACTIVATIONS, Clocks, Dynamics, Learning, Messages, from_area_graph, layered
 from asyncpc.reference import DensePC
+from asyncpc.state import NetState
 
-FIELDS = ("s", "w", "bias", "clamped", "clamp_val", "gain", "last_tick", "next_tick", "ticks",
-          "last_sent", "inbox", "aux", "syn_in", "syn_m")
-COUNTERS = ("t", "sent", "delivered", "dropped")
+COUNTERS = ("t", "sent", "delivered", "dropped", "applied", "rebased")
+FIELDS = tuple(f.name for f in fields(NetState) if f.name not in COUNTERS)
 
 
 def assert_same_state(a, b):
@@ -139,22 +140,25 @@ def test_engine_equals_actor_runtime(case):
     c, sch, seed = case
     log = actors.MessageLog()
     ref = actors.run(c, sch, seed=seed, observers=[log])
-    one = engine.run(c, sch, seed=seed, record_messages=True)
-    two = engine.run(c, sch, seed=seed, threads=2, record_messages=True)
-    assert_same_result(one, ref)
-    assert_same_result(two, ref)
-    assert_same_table(one.extra["messages"], log.table())
-    assert_same_table(two.extra["messages"], log.table())
-    assert_same_table(dict(one.extra["in_flight"]), dict(ref.extra["in_flight"]))
-    # resume at T/2 (engine, other thread count) == one run
-    half = sch.end // 2
-    a = engine.run(c, sch, seed=seed, until=half, threads=2, record_messages=True)
-    b = engine.run(c, sch, seed=seed, state=a.state, record_messages=True)
-    assert_same_state(b.state, ref.state)
-    for x, y in zip(concat(a, b), concat(ref)):
-        assert np.array_equal(x, y)
-    for k, col in log.table().items():
-        assert np.array_equal(np.concatenate([a.extra["messages"][k], b.extra["messages"][k]]), col), k
+    for delivery in ("push", "pull"):  # event-driven or ring: the same run
+        one = engine.run(c, sch, seed=seed, record_messages=True, delivery=delivery)
+        two = engine.run(c, sch, seed=seed, threads=2, record_messages=True, delivery=delivery)
+        assert one.extra["delivery"] == delivery
+        assert_same_result(one, ref)
+        assert_same_result(two, ref)
+        assert_same_table(one.extra["messages"], log.table())
+        assert_same_table(two.extra["messages"], log.table())
+        assert_same_table(dict(one.extra["in_flight"]), dict(ref.extra["in_flight"]))
+        # resume at T/2 (engine, other thread count, other delivery) == one run
+        half = sch.end // 2
+        a = engine.run(c, sch, seed=seed, until=half, threads=2, record_messages=True, delivery=delivery)
+        b = engine.run(c, sch, seed=seed, state=a.state, record_messages=True,
+                       delivery="pull" if delivery == "push" else "push")
+        assert_same_state(b.state, ref.state)
+        for x, y in zip(concat(a, b), concat(ref)):
+            assert np.array_equal(x, y)
+        for k, col in log.table().items():
+            assert np.array_equal(np.concatenate([a.extra["messages"][k], b.extra["messages"][k]]), col), k
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -164,16 +168,19 @@ def test_checkpoints_cross_runtimes(case):
     half = sch.end // 3
     ref = engine.run(c, sch, seed=seed)
     act_half = actors.run(c, sch, seed=seed, until=half)
-    eng_half = engine.run(c, sch, seed=seed, until=half)
-    assert_same_table(dict(eng_half.extra["in_flight"]), dict(act_half.extra["in_flight"]))
-    assert_same_state(engine.run(c, sch, seed=seed, state=act_half.state, threads=2).state, ref.state)
-    assert_same_state(actors.run(c, sch, seed=seed, state=eng_half.state).state, ref.state)
+    for delivery in ("push", "pull"):
+        eng_half = engine.run(c, sch, seed=seed, until=half, delivery=delivery)
+        assert_same_table(dict(eng_half.extra["in_flight"]), dict(act_half.extra["in_flight"]))
+        assert_same_state(engine.run(c, sch, seed=seed, state=act_half.state, threads=2, delivery=delivery).state,
+                          ref.state)
+        assert_same_state(actors.run(c, sch, seed=seed, state=eng_half.state).state, ref.state)
 
 
 def test_threads_repeats_and_partitions_are_identical():
     c = compile_network(layered([12, 9, 6, 3], seed=2, **NOISY), h=0.1)
     sch = random_schedule(c, np.random.default_rng(1), 150, n_events=20)
-    runs = [engine.run(c, sch, seed=7, threads=t) for t in (1, 2, 3, 2, 1)]
+    runs = [engine.run(c, sch, seed=7, threads=t, delivery=d) for t, d in ((1, "push"), (2, "push"), (3, "push"),
+                                                                           (2, "pull"), (1, "pull"))]
     for r in runs[1:]:
         assert_same_result(r, runs[0])
     assert runs[2].extra["partition"].max() == 2 and runs[2].extra["window"] >= 1
@@ -229,7 +236,7 @@ class Hooks(actors.Observer):
     def neuron_ticked(self, t, neuron, s):
         self.ticks += 1
 
-    def message_delivered(self, t, edge, value):
+    def message_delivered(self, t, edge, value, signal):
         self.delivered += 1
 
 

@@ -15,8 +15,9 @@ from asyncpc.compile import KIND_VALUE, compile_network
 from asyncpc.environment import EV_CLAMP, Schedule
 from asyncpc.errors import SpecError
 from asyncpc.kernels import _python as P
+from asyncpc.kernels import param_rows
 from asyncpc.model import Clocks, Dynamics, Learning, layered
-from asyncpc.observe import Observer
+from asyncpc.observe import MessageLog, Observer
 from asyncpc.reference import DensePC
 from asyncpc.state import NetState
 
@@ -41,13 +42,13 @@ class Record(Observer):
         c = ctx.net
         self.edges = range(int(c.in_ptr[self.n]), int(c.in_ptr[self.n + 1]))
 
-    def message_delivered(self, t, edge, value):
+    def message_delivered(self, t, edge, value, signal):
         if edge in self.edges:
-            self.events.append((t, 0, edge, value))
+            self.events.append((t, 0, edge, value, signal))
 
     def neuron_ticked(self, t, n, s):
         if n == self.n:
-            self.events.append((t, 1, n, s))
+            self.events.append((t, 1, n, s, None))
 
 
 def _net(dynamics):
@@ -65,32 +66,45 @@ def _net(dynamics):
 
 
 def _replay(c, n, events):
-    """Neuron ``n`` alone, from its initial state and the messages it received."""
+    """Neuron ``n`` alone, from its initial state and the messages it received, with the
+    plain-Python twins of the kernels (the event-driven synapses of docs/model.md)."""
     st = NetState.initial(c)
     lo, hi = int(c.in_ptr[n]), int(c.in_ptr[n + 1])
-    inbox, w = list(st.inbox[lo:hi]), list(st.w[lo:hi])
-    s_in, s_m = (list(st.syn_in[lo:hi]), list(st.syn_m[lo:hi])) if len(st.syn_in) else ([], [])
+    sl = lo + int(c.has_partner[n])
+    prm = param_rows(c)[n]
+    eta = float(c.eta[n])
+    sig = len(st.held_sig) > 0
+    inbox, syn_c, held = list(st.inbox), list(st.syn_c), list(st.held)
+    # without learning signals the signal of an edge is its value: the same lists
+    inbox_l, held_l = (list(st.inbox_sig), list(st.held_sig)) if sig else (inbox, held)
+    Pp, T, A, Q, count = 1.0, 0.0, float(st.lz_a[n]), float(st.lz_q[n]), 0
     s, aux, bias, last = float(st.s[n]), float(st.aux[n]), float(st.bias[n]), int(st.last_tick[n])
     ticks = 0
     # deliveries of a step come before its ticks (the timing contract)
-    for t, is_tick, key, value in sorted(events, key=lambda e: (e[0], e[1])):
+    for t, is_tick, key, value, signal in sorted(events, key=lambda e: (e[0], e[1])):
         if not is_tick:
-            inbox[key - lo] = value
+            inbox[key] = value
+            inbox_l[key] = signal  # the same list as inbox without signals (signal == value)
             continue
+        for j in range(sl, hi):  # the held inputs that changed, in edge order
+            if inbox[j] != held[j] or inbox_l[j] != held_l[j]:
+                A, Q = P.apply_input(j, inbox[j], inbox_l[j], syn_c, held, held_l, T, eta, A, Q)
+                count += 1
+        if hi > sl and P.needs_rebase(Pp, T, eta, count, hi - sl):
+            A, Q = P.rebase(sl, hi, syn_c, held, held_l, Pp, T, eta)
+            Pp, T, count = 1.0, 0.0, 0
+        total = P.lazy_sum(Pp, T, A, Q, eta)
         dt = (t - last) * c.h
+        p_in = inbox[lo] if sl > lo else 0.0
         if c.kind[n] == KIND_VALUE:
-            s, aux = P.value_tick(s, aux, dt, float(c.tau[n]), int(c.act[n]), bool(c.has_partner[n]), inbox, w,
-                                  float(c.eta[n]), float(c.decay[n]), 1.0, False, 0.0, True, float(c.speedup[n]),
-                                  float(c.lag[n]), float(c.fb_gain[n]), float(c.gate[n]), float(c.gate_tau[n]),
-                                  s_in, s_m)
+            s, aux, a, post = P.value_tick(prm, s, aux, dt, p_in, total, 1.0, False, 0.0, True)
         else:
-            s, bias, aux = P.error_tick(s, aux, dt, float(c.tau[n]), inbox, w, bias, float(c.eta[n]),
-                                        float(c.eta_b[n]), float(c.decay[n]), 1.0, float(c.p_tau[n]),
-                                        float(c.p_speedup[n]), float(c.p_window[n]), float(c.gate[n]),
-                                        float(c.gate_tau[n]))
+            s, bias, aux, a, post, _ = P.error_tick(prm, s, aux, dt, p_in, total, bias, 1.0)
+        if a != 0.0 and hi > sl:
+            Pp, T = P.lazy_advance(Pp, T, a, post, float(c.decay[n]))
         assert s == value, f"tick {ticks} at step {t}"
         last, ticks = t, ticks + 1
-    return ticks, w
+    return ticks, [Pp * (syn_c[j] + eta * held_l[j] * T) for j in range(sl, hi)]
 
 
 @pytest.mark.parametrize("option", sorted(OPTIONS))
@@ -102,7 +116,7 @@ def test_a_tick_reads_only_its_neuron_and_inbox(option, kind):
     res = engine.run(c, sch, seed=1, observers=[rec])
     ticks, w = _replay(c, n, rec.events)
     assert ticks > 50
-    lo, hi = c.in_ptr[n], c.in_ptr[n + 1]
+    lo, hi = c.in_ptr[n] + c.has_partner[n], c.in_ptr[n + 1]
     assert w == res.state.w[lo:hi].tolist()  # its synapses too
 
 
@@ -127,6 +141,7 @@ def test_dense_reference_refuses_options_and_matches_with_them_off():
     ref, eng = DensePC.from_compiled(off).run(sch), engine.run(off, sch, seed=0)
     for k in ("s", "w", "bias", "aux"):
         np.testing.assert_allclose(getattr(eng.state, k), getattr(ref.state, k), rtol=0, atol=1e-12, err_msg=k)
+    assert abs(eng.state.w - off.w).max() > 1e-3  # it did learn
 
 
 def test_trace_gate_needs_a_gate_and_excludes_prospective():
@@ -136,5 +151,21 @@ def test_trace_gate_needs_a_gate_and_excludes_prospective():
         Dynamics(gate=0.1, gate_tau=1.0, prospective=True)
     c = compile_network(layered([3, 2], seed=1, dynamics=Dynamics(gate=0.1, gate_tau=1.0)), h=0.1)
     st = NetState.initial(c)
-    assert st.syn_in.shape == st.syn_m.shape == (c.n_edges,) and not st.syn_m.any()
-    assert NetState.initial(compile_network(layered([3, 2], seed=1), h=0.1)).syn_in.shape == (0,)
+    assert c.signals and st.inbox_sig.shape == st.held_sig.shape == (c.n_edges,)
+    plain = compile_network(layered([3, 2], seed=1), h=0.1)
+    assert not plain.signals and NetState.initial(plain).inbox_sig.shape == (0,)
+
+
+def test_matched_gate_gates_v_and_w_by_the_same_factor():
+    """With the matched trace gate an error neuron learns its W at rate a = dt g and sends
+    its error times g as the learning signal, so the V synapse of its parent learns from
+    the same gated error (docs/model.md)."""
+    c, sch = _net(OPTIONS["gate_tau"])
+    log = MessageLog()
+    engine.run(c, sch, seed=1, record_messages=True, observers=[log])
+    tab = log.table()
+    fb = c.edge_codes()[tab["edge"]] == 2
+    assert fb.any() and np.all(np.abs(tab["signal"][fb]) <= np.abs(tab["value"][fb]))
+    assert np.any(tab["signal"][fb] != tab["value"][fb])
+    other = ~fb
+    assert np.array_equal(tab["signal"][other], tab["value"][other])

@@ -7,9 +7,12 @@ from asyncpc.compile import KIND_ERROR, KIND_VALUE, compile_network
 from asyncpc.environment import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Schedule
 from asyncpc.errors import SpecError
 from asyncpc.kernels import _python as P
+from asyncpc.kernels import param_rows
 from asyncpc.model import Area, Clocks, Learning, Messages, Projection, build, layered
 from asyncpc.reference import BackpropMLP, DensePC, backprop_gradients, relax
 from asyncpc.state import NetState
+
+import per_tick
 
 TOL = dict(rtol=1e-12, atol=1e-12)
 
@@ -26,6 +29,7 @@ def literal_run(c, sch, until):
     st = NetState.initial(c)
     s, w, bias, inbox = st.s.copy(), st.w.copy(), st.bias.copy(), st.inbox.copy()
     N = c.n_neurons
+    prm = param_rows(c)
     clamped, clamp_val, gain = np.zeros(N, bool), np.zeros(N), np.ones(N)
     carries_rate = c.edge_role() == 0
     in_flight: dict = {}
@@ -47,15 +51,8 @@ def literal_run(c, sch, until):
                     gain[i] = sch.ev_value[k]
         new = s.copy()
         for i in range(N):
-            lo, hi = c.in_ptr[i], c.in_ptr[i + 1]
-            ib, ww = list(inbox[lo:hi]), w[lo:hi]  # ww is a view: the twin learns in place
-            if c.kind[i] == KIND_VALUE:
-                new[i], _ = P.value_tick(s[i], 0.0, c.h, c.tau[i], int(c.act[i]), bool(c.has_partner[i]), ib,
-                                         ww, c.eta[i], c.decay[i], gain[i], bool(clamped[i]), clamp_val[i], True,
-                                         0.0, 0.0, 1.0, 0.0, 0.0, [], [])
-            else:
-                new[i], bias[i], _ = P.error_tick(s[i], 0.0, c.h, c.tau[i], ib, ww, bias[i], c.eta[i],
-                                                  c.eta_b[i], c.decay[i], gain[i], 0.0, 0.0, 0.0, 0.0, 0.0)
+            new[i], bias[i] = per_tick.tick(c, prm, i, s, bias, inbox, w, c.h, gain[i], bool(clamped[i]),
+                                            clamp_val[i])
         s = new
         for i in range(N):
             for e in c.out_edge[c.out_ptr[i]:c.out_ptr[i + 1]]:

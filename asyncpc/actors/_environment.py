@@ -84,15 +84,17 @@ class Context:
     Attributes: ``net`` (the :class:`~asyncpc.compile.CompiledNet`, read-only
     description), ``h`` (ms per step), ``seed``, ``t0`` (first step of this run),
     ``stop`` (first step *not* simulated), ``env_delay`` (default delay of environment
-    messages, from the schedule).
+    messages, from the schedule), ``prm`` (the per-neuron parameter rows the kernels
+    read, :func:`asyncpc.kernels.param_rows`).
     """
 
-    __slots__ = ("_handle", "_env", "net", "h", "seed", "t0", "stop", "env_delay")
+    __slots__ = ("_handle", "_env", "net", "h", "seed", "t0", "stop", "env_delay", "prm")
 
-    def __init__(self, handle, env: EnvChannel, net, seed: int, t0: int, stop: int, env_delay: int):
+    def __init__(self, handle, env: EnvChannel, net, seed: int, t0: int, stop: int, env_delay: int, prm=None):
         self._handle, self._env = handle, env
         self.net, self.h, self.seed, self.t0, self.stop = net, float(net.h), seed, t0, stop
         self.env_delay = env_delay
+        self.prm = prm
 
     @property
     def t(self) -> int:

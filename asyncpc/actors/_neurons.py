@@ -1,9 +1,10 @@
 """Neuron actors: each one an asyncio task that owns its state and its inbox.
 
 A neuron's memory is its own entries of the run's :class:`~asyncpc.state.NetState`
-(``s``, ``bias``, ``last_tick``, ``next_tick``, ``ticks``, ``last_sent``), its own CSR
-slices of ``inbox`` and ``w`` (views, in-edges in CSR order, partner edge first), and its
-control inbox (``clamped``, ``clamp_val``: the latest clamp message; ``gain``: the
+(``s``, ``bias``, ``aux``, ``last_tick``, ``next_tick``, ``ticks``, ``last_sent``,
+``last_send``, its running sums ``lz_*``), its own CSR slices of the per-edge arrays
+(``inbox``, ``held``, ``syn_c`` and the signal ones; in-edges in CSR order, partner edge
+first), and its control inbox (``clamped``, ``clamp_val``: the latest clamp message; ``gain``: the
 latest neuromodulator message). Its parameters come from its row of the compiled net.
 It reads and writes nothing else.
 """
@@ -15,7 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..compile import KIND_ERROR, KIND_VALUE, CompiledNet
-from ..kernels import STREAM_CLOCK, act, error_tick, randint, value_tick
+from ..kernels import STREAM_CLOCK, jit, randint, sync_row, tick
+from ..kernels._params import ETA
+from ..kernels._synapses import lazy_sum, needs_rebase, rebase, transport_drive
+from ..kernels._tick import param_row
 from ..model import ACTIVATIONS
 
 __all__ = ["Actor", "Neuron", "NeuronSpec", "ValueNeuron", "ErrorNeuron"]
@@ -88,12 +92,16 @@ class Neuron(Actor):
     The runtime binds the neuron to its slot (:meth:`bind`) and runs :meth:`run`: sleep
     until the next tick of the neuron's own clock, :meth:`tick`, repeat. A tick computes
     ``dt`` since the previous tick, calls ``update(t, dt)`` for the new state and the
-    rate to send, records the state, advances the clock (period, clock jitter) and sends
-    by the send policy: ``rate`` on predict edges, ``state`` on every other edge.
+    second output (the rate ``f(x)`` a value neuron sends on predict edges; an error
+    neuron's learning signal), records the state, advances the clock (period, clock
+    jitter) and sends by the send policy (each edge takes what
+    ``CompiledNet.edge_codes`` says: the rate on predict edges, the state elsewhere).
 
     What ``update`` may use: ``self.spec`` (parameters), ``self.inbox`` and ``self.w``
-    (its in-edges' latest values and synapses, CSR order, partner first), and the
-    properties ``s``, ``bias``, ``clamped``, ``clamp_value``, ``gain``.
+    (its in-edges' latest values and synapses, CSR order, partner first; a custom neuron
+    keeps its weights in ``self.w`` and updates them itself, while the built-in neurons
+    keep event-driven synapses, docs/model.md), and the properties ``s``, ``bias``,
+    ``clamped``, ``clamp_value``, ``gain``.
     """
 
     def __init__(self):
@@ -110,6 +118,9 @@ class Neuron(Actor):
         self._h, self._period, self._cjit = spec.h, spec.period, spec.clock_jitter
         self._policy = 0 if spec.send == "always" else 1
         self._thresh = spec.threshold
+        self._refresh = int(ctx.net.refresh[i])
+        # an error neuron's second output is its learning signal: on_delta watches it too
+        self._sig = bool(ctx.net.signals and spec.kind == "error")
         self._ticked = list(ticked_hooks)
 
     # -- own state ----------------------------------------------------------------------
@@ -142,13 +153,13 @@ class Neuron(Actor):
 
     # -- behaviour -------------------------------------------------------------------
     def update(self, t: int, dt: float) -> tuple[float, float]:
-        """Integrate over ``dt`` ms, apply local plasticity; return ``(state, rate)``."""
+        """Integrate over ``dt`` ms, apply local plasticity; return ``(state, second output)``."""
         raise NotImplementedError
 
     def tick(self, t: int) -> int:
         """One tick at step ``t``; returns the step of the next tick."""
         st, i = self._st, self.id
-        s, rate = self.update(t, (t - int(st.last_tick[i])) * self._h)
+        s, out2 = self.update(t, (t - int(st.last_tick[i])) * self._h)
         st.s[i] = s
         st.last_tick[i] = t
         nt = t + self._period
@@ -158,9 +169,14 @@ class Neuron(Actor):
         n = int(st.ticks[i])
         st.ticks[i] = n + 1
         # the send policy, exactly kernels.should_send (inlined: it is on the hot path)
-        if self._policy == 0 or n == 0 or abs(s - st.last_sent[i]) > self._thresh:
+        sig = self._sig
+        if (self._policy == 0 or n == 0 or (self._refresh and t - st.last_send[i] >= self._refresh)
+                or abs(s - st.last_sent[i]) > self._thresh or (sig and abs(out2 - st.last_sig[i]) > self._thresh)):
             st.last_sent[i] = s
-            self._wires.send(i, t, s, rate)
+            st.last_send[i] = t
+            if sig:
+                st.last_sig[i] = out2
+            self._wires.send(i, t, s, out2)
         for hook in self._ticked:
             hook(t, i, s)
         return nt
@@ -172,59 +188,82 @@ class Neuron(Actor):
             nt = tick(await until(nt))
 
 
-class ValueNeuron(Neuron):
-    """The built-in value neuron: :func:`asyncpc.kernels.value_tick` on its own slot.
+class _Builtin(Neuron):
+    """What the built-in neurons share: bring the held inputs of their synapses up to
+    date (in edge order), then the kernels' whole tick (:func:`asyncpc.kernels.tick`)."""
+
+    def bind(self, i, spec, state, ctx, wires, seed, ticked_hooks=()):
+        super().bind(i, spec, state, ctx, wires, seed, ticked_hooks)
+        c = ctx.net
+        self._row = (c.in_ptr[i], c.in_ptr[i] + int(c.has_partner[i]), c.in_ptr[i + 1])
+        self._prm = ctx.prm
+        sig = len(state.held_sig) > 0
+        self._arrays = (state.inbox, state.inbox_sig if sig else state.inbox, state.syn_c, state.held,
+                        state.held_sig if sig else state.held)
+        self._plastic = not c.transport
+        self._transport = None
+        if c.transport and c.kind[i] == KIND_VALUE:  # NON-LOCAL: reads W, held by other neurons
+            self._transport = (np.ascontiguousarray(c.mirror, np.int64), np.ascontiguousarray(c.dst, np.int64),
+                               np.ascontiguousarray(c.eta, np.float64))
+
+    def update(self, t, dt):
+        st, i = self._st, self.id
+        p0, lo, hi = self._row
+        tr = self._transport
+        s, out2, k, rb = _tick_neuron(self._prm, self._is_value, i, p0, lo, hi, dt, st.gain[i], bool(st.clamped[i]),
+                                      st.clamp_val[i], self._plastic, tr is not None,
+                                      *(tr if tr is not None else self._no_transport), *self._arrays, st.s, st.aux,
+                                      st.bias, st.lz_p, st.lz_t, st.lz_a, st.lz_q, st.lz_n)
+        w = self._wires
+        w.applied += k
+        w.rebased += rb
+        return s, out2
+
+    _no_transport = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+
+
+class ValueNeuron(_Builtin):
+    """The built-in value neuron (:func:`asyncpc.kernels.value_tick` on its own slot).
 
     In ``transport`` mode (non-local, for comparison only) it reads the W synapses of
     its child error neurons instead of its own V, and does not learn V.
     """
 
-    def bind(self, i, spec, state, ctx, wires, seed, ticked_hooks=()):
-        super().bind(i, spec, state, ctx, wires, seed, ticked_hooks)
-        c = ctx.net
-        self._code = int(c.act[i])
-        self._args = (float(spec.tau), self._code, bool(spec.has_partner))
-        self._learn = (float(spec.eta), float(spec.decay))
-        self._plastic = not c.transport
-        sl = slice(spec.in_edges.start, spec.in_edges.stop) if len(state.syn_in) else slice(0, 0)
-        # the matched trace gate's per-synapse state: views of the run state, like inbox and w
-        self._options = (float(c.speedup[i]), float(c.lag[i]), float(c.fb_gain[i]), float(c.gate[i]),
-                         float(c.gate_tau[i]), state.syn_in[sl], state.syn_m[sl])
-        self._sends_rate = 0 in out_roles(c, i)
-        self._mirror = None
-        if c.transport:  # NON-LOCAL: the synapses used are W, held by other neurons
-            m = c.mirror[spec.in_edges.start:spec.in_edges.stop].astype(np.int64)
-            self._mirror = (m, m >= 0, state.w, self.w.copy())
-
-    def update(self, t, dt):
-        st, i = self._st, self.id
-        w = self.w
-        if self._mirror is not None:
-            m, ok, wall, w = self._mirror
-            w[ok] = wall[m[ok]]
-        # Python bool for the flag: numba types a numpy bool_ argument on a slow path
-        x, st.aux[i] = value_tick(st.s[i], st.aux[i], dt, *self._args, self.inbox, w, *self._learn, st.gain[i],
-                                  bool(st.clamped[i]), st.clamp_val[i], self._plastic, *self._options)
-        return x, (act(self._code, x) if self._sends_rate else x)
+    _is_value = True
 
 
-class ErrorNeuron(Neuron):
-    """The built-in error neuron: :func:`asyncpc.kernels.error_tick` on its own slot."""
+class ErrorNeuron(_Builtin):
+    """The built-in error neuron (:func:`asyncpc.kernels.error_tick` on its own slot)."""
 
-    def bind(self, i, spec, state, ctx, wires, seed, ticked_hooks=()):
-        super().bind(i, spec, state, ctx, wires, seed, ticked_hooks)
-        self._tau = float(spec.tau)
-        self._learn = (float(spec.eta), float(spec.eta_b), float(spec.decay))
-        c = ctx.net
-        self._options = (float(c.p_tau[i]), float(c.p_speedup[i]), float(c.p_window[i]), float(c.gate[i]),
-                         float(c.gate_tau[i]))
+    _is_value = False
 
-    def update(self, t, dt):
-        st, i = self._st, self.id
-        eps, b, st.aux[i] = error_tick(st.s[i], st.aux[i], dt, self._tau, self.inbox, self.w, st.bias[i],
-                                       *self._learn, st.gain[i], *self._options)
-        st.bias[i] = b
-        return eps, eps
+
+@jit
+def _tick_neuron(prm, is_value, i, p0, lo, hi, dt, gain, clamped, clamp_val, plastic, transport, mirror, owner,
+                 eta_all, inbox, inbox_l, c, held, held_l, s, aux, bias, lz_p, lz_t, lz_a, lz_q, lz_n):
+    """A built-in neuron's tick on its own slots: apply the inputs that changed since its
+    last tick (edge order), rebase if due, then :func:`asyncpc.kernels.tick` -- the
+    engine's sequence. Returns ``(s, out2, inputs applied, synapses rebased)``."""
+    eta = prm[i, ETA]
+    A, Q, k = sync_row(lo, hi, inbox, inbox_l, c, held, held_l, lz_t[i], eta, lz_a[i], lz_q[i])
+    lz_n[i] += k
+    P, T = lz_p[i], lz_t[i]
+    rb = 0
+    if hi > lo and needs_rebase(P, T, eta, lz_n[i], hi - lo):
+        A, Q = rebase(lo, hi, c, held, held_l, P, T, eta)
+        P, T = 1.0, 0.0
+        lz_n[i] = 0
+        rb = hi - lo
+    if transport:
+        total = transport_drive(lo, hi, mirror, owner, held, c, held_l, lz_p, lz_t, eta_all, i)
+    else:
+        total = lazy_sum(P, T, A, Q, eta)
+    p_in = inbox[p0] if lo > p0 else 0.0
+    xn, an, bn, P, T, out2 = tick(param_row(prm, i), is_value, hi > lo, dt, gain, clamped, clamp_val, plastic,
+                                  p_in, total, s[i], aux[i], bias[i], P, T)
+    s[i], aux[i], bias[i] = xn, an, bn
+    lz_p[i], lz_t[i], lz_a[i], lz_q[i] = P, T, A, Q
+    return xn, out2, k, rb
 
 
 def out_roles(c: CompiledNet, i: int) -> list[int]:

@@ -21,10 +21,14 @@ from ..compile import KIND_ERROR, CompiledNet
 from ..environment import Schedule
 from ..errors import AsyncPCError, SpecError
 from ..observe import InFlight, RunContext, subscribers
-from ..state import NetState, RunResult, check_syn_state
+from ..kernels import param_rows
+from ..kernels._options import refresh_cache
+from ..kernels._params import ETA
+from ..kernels._synapses import materialize, rebase
+from ..state import NetState, RunResult
 from ._clock import Handle, VirtualClock
 from ._environment import Context, EnvChannel, ScheduleEnvironment
-from ._neurons import Actor, Neuron, NeuronSpec, builtin_neuron
+from ._neurons import Actor, Neuron, NeuronSpec, _Builtin, builtin_neuron
 from ._wires import Wires
 
 __all__ = ["arun", "run", "CarryState", "warmup"]
@@ -67,19 +71,15 @@ def _start_state(c: CompiledNet, state) -> tuple[NetState, InFlight]:
                                "state does not carry them; pass the RunResult (or its .state) returned "
                                "by the run that produced it")
         empty = InFlight.empty()
-        fl = InFlight(empty.t_send, empty.t_arrive, empty.edge, empty.value)  # env messages: unknown
+        fl = InFlight(empty.t_send, empty.t_arrive, empty.edge, empty.value, empty.signal)  # env messages: unknown
     elif len(fl) != pending:
         raise AsyncPCError(f"state: carries {len(fl)} messages in flight, its counters say {pending}")
-    N, E = c.n_neurons, c.n_edges
-    for name, n in (("s", N), ("bias", N), ("clamped", N), ("clamp_val", N), ("gain", N), ("last_tick", N),
-                    ("next_tick", N), ("ticks", N), ("last_sent", N), ("aux", N), ("w", E), ("inbox", E)):
-        a = getattr(state, name)
-        if np.shape(a) != (n,):
-            raise SpecError(f"state.{name}: shape {np.shape(a)} does not match the network ({n},)")
-    check_syn_state(state, c)
     base = {f.name: getattr(state, f.name) for f in fields(NetState)}
     st = NetState(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in base.items()})
-    return st, fl
+    for name, n in (("s", c.n_neurons), ("w", c.n_edges), ("inbox", c.n_edges)):
+        if np.shape(getattr(st, name)) != (n,):
+            raise SpecError(f"state.{name}: shape {np.shape(getattr(st, name))} does not match the network ({n},)")
+    return st.with_synapses(c), fl
 
 
 def _bind_actors(c: CompiledNet, actors) -> tuple[list[Neuron], list[tuple[object, Actor]]]:
@@ -203,9 +203,12 @@ async def arun(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None 
     neurons, extra = _bind_actors(c, actors)
 
     clock = VirtualClock(t0)
-    wires = Wires(c, st.inbox, clock, seed, sent_hooks=subscribers(observers, "message_sent"),
+    prm = param_rows(c)
+    wires = Wires(c, st.inbox, st.inbox_sig if c.signals else None, clock, seed,
+                  sent_hooks=subscribers(observers, "message_sent"),
                   delivered_hooks=subscribers(observers, "message_delivered"))
     wires.sent, wires.delivered, wires.dropped = st.sent, st.delivered, st.dropped
+    wires.applied, wires.rebased = st.applied, st.rebased
     wires.restore(carried, t0)
     env = EnvChannel(st, clock, c.n_neurons)
     if carried.env_known:
@@ -221,7 +224,7 @@ async def arun(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None 
         hook(rctx)
 
     def context(name):
-        return Context(Handle(clock, name), env, c, seed, t0, stop, int(schedule.env_delay))
+        return Context(Handle(clock, name), env, c, seed, t0, stop, int(schedule.env_delay), prm)
 
     ticked = subscribers(observers, "neuron_ticked")
     roles = c.edge_role()
@@ -275,9 +278,11 @@ async def arun(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None 
         raise clock.error
 
     clock.now = stop - 1
+    _settle_synapses(c, st, prm, [not isinstance(n, _Builtin) for n in neurons])
     fl = InFlight(*wires.in_flight(), **env.in_flight())
     base = {f.name: getattr(st, f.name) for f in fields(NetState)}
-    base.update(t=stop, sent=wires.sent, delivered=wires.delivered, dropped=wires.dropped)
+    base.update(t=stop, sent=wires.sent, delivered=wires.delivered, dropped=wires.dropped, applied=wires.applied,
+                rebased=wires.rebased)
     out = CarryState(**base, in_flight=fl)
     res = RunResult(probe_t=probe.steps.copy(), probe_x=probe.x, probe_energy=probe.energy, state=out,
                     runtime="actors", threads=1, extra={"in_flight": fl.as_dict()})
@@ -303,30 +308,48 @@ def run(c: CompiledNet, schedule: Schedule, **kwargs) -> RunResult:
     return asyncio.run(arun(c, schedule, **kwargs))
 
 
+def _settle_synapses(c: CompiledNet, st: NetState, prm: np.ndarray, custom: list) -> None:
+    """At the end of a run: write the built-in neurons' weights into ``st.w`` (from their
+    event-driven synapse state); a custom neuron's rows hold its weights in ``w``, so
+    its event-driven state is reset from them (rebased at their inboxes)."""
+    eta = prm[:, ETA]
+    sig = st.held_sig if len(st.held_sig) else st.held
+    for i in range(c.n_neurons):
+        lo, hi = int(c.in_ptr[i] + c.has_partner[i]), int(c.in_ptr[i + 1])
+        if hi <= lo:
+            continue
+        if custom[i]:
+            st.syn_c[lo:hi] = st.w[lo:hi]
+            st.held[lo:hi] = st.inbox[lo:hi]
+            if len(st.held_sig):
+                st.held_sig[lo:hi] = st.inbox_sig[lo:hi]
+            st.lz_p[i], st.lz_t[i], st.lz_n[i] = 1.0, 0.0, 0
+            st.lz_a[i], st.lz_q[i] = rebase(lo, hi, st.syn_c, st.held, sig, 1.0, 0.0, eta[i])
+        else:
+            materialize(lo, hi, st.syn_c, sig, st.lz_p[i], st.lz_t[i], eta[i], st.w)
+
+
 def warmup() -> float:
     """Compile (or load from the on-disk cache) every kernel the actor runtime calls, with
     the argument types it uses; returns the seconds it took. Runs are correct without it;
     it only moves the JIT cost out of the first run.
     """
-    from ..kernels import STREAM_CLOCK, act, error_tick, randint, value_tick
-    from ._wires import _route
+    from ..compile import compile_network
+    from ..environment import Schedule
+    from ..model import Dynamics, layered
 
     t = time.perf_counter()
-    inbox, w = np.zeros(2), np.zeros(2)
-    f = np.float64(0.0)
-    value_tick(f, f, 0.1, 1.0, 1, True, inbox, w, 0.1, 0.0, f, False, f, True, f, f, f, f)
-    error_tick(f, f, 0.1, 0.0, inbox, w, f, 0.1, 0.1, 0.0, f, f, f, f, f)
-    act(1, 0.0)
-    randint(0, STREAM_CLOCK, 0, 0, -1, 1)
-    _route(0, 0, np.zeros(1, np.int64), np.ones(1, np.int32), np.zeros(1, np.int16), np.zeros(1),
-           np.zeros(1, np.bool_), 0.0, 0.0)
+    for dyn in (Dynamics(), Dynamics(gate=0.1, gate_tau=1.0)):
+        c = compile_network(layered([2, 2], seed=0, dynamics=dyn), h=0.1)
+        run(c, Schedule.empty(end=3))
     return time.perf_counter() - t
 
 
 def _refresh_cache() -> None:
-    """The actor runtime's jitted router inlines the RNG kernels: drop its cache if they changed."""
+    """The actor runtime's jitted code inlines kernels from other files: drop its cache if they changed."""
     from .. import kernels
-    from ..kernels._options import refresh_cache
-    from . import _wires
+    from ..kernels import _activations, _options, _params, _synapses, _tick
+    from . import _neurons, _wires
 
-    refresh_cache("actors", [kernels._rng, kernels._options, _wires], [_wires])
+    refresh_cache("actors", [kernels._rng, _options, _activations, _params, _synapses, _tick, _wires, _neurons],
+                  [_wires, _neurons])

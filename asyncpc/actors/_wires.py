@@ -6,8 +6,8 @@ was sent, or drops it, by exactly the counter-based draws of docs/architecture.m
     dropped  iff  loss[e] > 0 and uniform(seed, STREAM_LOSS, e, t) < loss[e]
     arrival  =    t + delay[e] + randint(seed, STREAM_JITTER, e, t, 0, jit[e])   (jit[e] > 0)
 
-A neuron's send is one batch per arrival step: ``(t_send, rate_edges, rate, state_edges,
-state, n)`` appended to a per-step delivery list (a calendar keyed by arrival step).
+A neuron's send is one batch per arrival step (see :class:`Wires`) appended to a per-step
+delivery list (a calendar keyed by arrival step).
 Batches are appended as they are sent, and virtual time only moves forward, so each list
 is in order of send step: writing it into the inboxes in list order makes the message
 sent last win when several arrive on one edge at one step, and makes arrival order define
@@ -31,16 +31,18 @@ __all__ = ["Wires"]
 
 
 @jit
-def _route(seed, t, edges, delay, jitter, loss, rate_edge, rate, state):
-    """One send of a neuron on its out-edges ``edges``.
+def _route(seed, t, edges, delay, jitter, loss, code, s, out2):
+    """One send of a neuron on its out-edges ``edges`` (``code``: what each carries,
+    ``CompiledNet.edge_codes``).
 
-    Returns (arrive, dropped, value) per edge in the given order, and the kept edges
-    sorted by arrival (stable) with their arrivals and values.
+    Returns (arrive, dropped, value, signal) per edge in the given order, and the kept
+    edges sorted by arrival (stable) with their arrivals, values and signals.
     """
     n = edges.shape[0]
     arrive = np.empty(n, np.int64)
     dropped = np.zeros(n, np.bool_)
     value = np.empty(n, np.float64)
+    signal = np.empty(n, np.float64)
     kept = 0
     for k in range(n):
         e = edges[k]
@@ -54,9 +56,10 @@ def _route(seed, t, edges, delay, jitter, loss, rate_edge, rate, state):
             dropped[k] = True
         else:
             kept += 1
-        value[k] = rate if rate_edge[k] else state
+        value[k] = out2 if code[k] == 1 else s
+        signal[k] = s if code[k] == 0 else out2
     order = np.argsort(np.where(dropped, np.iinfo(np.int64).max, arrive), kind="mergesort")[:kept]
-    return arrive, dropped, value, edges[order], arrive[order], value[order]
+    return arrive, dropped, value, signal, edges[order], arrive[order], value[order], signal[order]
 
 
 def _index(edges: np.ndarray):
@@ -69,85 +72,102 @@ def _index(edges: np.ndarray):
 
 @dataclass
 class _Plan:
-    """How one neuron's sends travel: its out-edges and, if deterministic, per-delay groups."""
+    """How one neuron's sends travel: its out-edges and, if deterministic, per-delay groups
+    ``(delay, edges valued s, edges valued out2, edges signalled s, edges signalled out2, n)``."""
 
     n: int
     edges: np.ndarray
     delay: np.ndarray
     jitter: np.ndarray
     loss: np.ndarray
-    rate_edge: np.ndarray
-    groups: tuple  # ((delay, rate_edges | None, state_edges | None, n), ...) when deterministic
+    code: np.ndarray
+    groups: tuple
     fast: bool
 
 
 class Wires:
-    """All channels of a network, the calendar of deliveries and the message counters."""
+    """All channels of a network, the calendar of deliveries and the message counters.
 
-    def __init__(self, c: CompiledNet, inbox: np.ndarray, clock, seed: int, *, sent_hooks=(),
-                 delivered_hooks=()):
+    A send is one batch per arrival step, ``(t_send, n, writes)``: ``writes`` is a tuple
+    of ``(array, edges, value)`` (value a scalar or one per edge) applied in order; the
+    arrays are the inbox and, when error neurons send learning signals, the signal inbox.
+    """
+
+    def __init__(self, c: CompiledNet, inbox: np.ndarray, inbox_sig: np.ndarray | None, clock, seed: int, *,
+                 sent_hooks=(), delivered_hooks=()):
         self.inbox = inbox
+        self.inbox_sig = inbox_sig  # None: the signal of every edge is its value
         self.clock = clock
         self.seed = seed
         self.cal: dict[int, list] = {}
         self.sent = self.delivered = self.dropped = 0
+        self.applied = self.rebased = 0  # synaptic work of the built-in neurons (their counters)
         self.sent_hooks = list(sent_hooks)
         self.delivered_hooks = list(delivered_hooks)
-        role = c.edge_role()
-        rate_edge = role == 0
+        code = c.edge_codes()
         self.plans: list[_Plan] = []
         for i in range(c.n_neurons):
             edges = c.out_edge[c.out_ptr[i]:c.out_ptr[i + 1]].astype(np.int64)
-            d, jt, ls, re = c.delay[edges], c.jit[edges], c.loss[edges], rate_edge[edges]
+            d, jt, ls, cd = c.delay[edges], c.jit[edges], c.loss[edges], code[edges]
             fast = bool(np.all(jt == 0) and np.all(ls == 0))
             groups = []
             if fast:
                 for dv in np.unique(d):
                     m = d == dv
-                    groups.append((int(dv), _index(edges[m & re]), _index(edges[m & ~re]), int(m.sum())))
+                    groups.append((int(dv), _index(edges[m & (cd != 1)]), _index(edges[m & (cd == 1)]),
+                                   _index(edges[m & (cd == 0)]), _index(edges[m & (cd != 0)]), int(m.sum())))
             self.plans.append(_Plan(len(edges), edges, d.astype(np.int32), jt.astype(np.int16),
-                                    ls.astype(np.float64), re, tuple(groups), fast))
+                                    ls.astype(np.float64), cd, tuple(groups), fast))
+
+    def _slot(self, ta: int) -> list:
+        slot = self.cal.get(ta)
+        if slot is None:
+            self.cal[ta] = slot = []
+            self.clock.at(ta)
+        return slot
 
     # -- sending -----------------------------------------------------------------
-    def send(self, i: int, t: int, state: float, rate: float) -> None:
-        """Neuron ``i`` sends at step ``t``: ``rate`` on its predict edges, ``state`` elsewhere."""
+    def send(self, i: int, t: int, s: float, out2: float) -> None:
+        """Neuron ``i`` sends at step ``t``: ``s`` (its state) and ``out2`` (its rate or
+        learning signal), each edge taking what its code says."""
         plan = self.plans[i]
         if plan.fast and not self.sent_hooks:
-            cal, clock = self.cal, self.clock
-            for d, er, es, n in plan.groups:
-                ta = t + d
-                slot = cal.get(ta)
-                if slot is None:
-                    cal[ta] = slot = []
-                    clock.at(ta)
-                slot.append((t, er, rate, es, state, n))
+            inbox, sig = self.inbox, self.inbox_sig
+            for d, es, er, gs, gr, n in plan.groups:
+                w = []
+                if es is not None:
+                    w.append((inbox, es, s))
+                if er is not None:
+                    w.append((inbox, er, out2))
+                if sig is not None:
+                    if gs is not None:
+                        w.append((sig, gs, s))
+                    if gr is not None:
+                        w.append((sig, gr, out2))
+                self._slot(t + d).append((t, n, tuple(w)))
             self.sent += plan.n
         elif plan.n:
-            self._send_routed(plan, t, float(state), float(rate))
+            self._send_routed(plan, t, float(s), float(out2))
 
-    def _send_routed(self, plan: _Plan, t: int, state: float, rate: float) -> None:
-        arrive, dropped, value, edges, arr, vals = _route(
-            self.seed, t, plan.edges, plan.delay, plan.jitter, plan.loss, plan.rate_edge, rate, state)
+    def _send_routed(self, plan: _Plan, t: int, s: float, out2: float) -> None:
+        arrive, dropped, value, signal, edges, arr, vals, sigs = _route(
+            self.seed, t, plan.edges, plan.delay, plan.jitter, plan.loss, plan.code, s, out2)
         self.sent += plan.n
         self.dropped += plan.n - len(edges)
         if self.sent_hooks:
-            ta, dr, va = arrive.tolist(), dropped.tolist(), value.tolist()
+            ta, dr, va, sg = arrive.tolist(), dropped.tolist(), value.tolist(), signal.tolist()
             for k, e in enumerate(plan.edges.tolist()):
                 for hook in self.sent_hooks:
-                    hook(t, ta[k], e, va[k], dr[k])
+                    hook(t, ta[k], e, va[k], dr[k], sg[k])
         if not len(edges):
             return
-        cal, clock = self.cal, self.clock
         cuts = np.flatnonzero(arr[1:] != arr[:-1]) + 1
-        starts = [0, *cuts.tolist()]
-        ends = [*cuts.tolist(), len(edges)]
-        for a, b in zip(starts, ends):
-            ta = int(arr[a])
-            slot = cal.get(ta)
-            if slot is None:
-                cal[ta] = slot = []
-                clock.at(ta)
-            slot.append((t, edges[a:b], vals[a:b], None, None, b - a))
+        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(edges)]):
+            self._slot(int(arr[a])).append((t, b - a, self._writes(edges[a:b], vals[a:b], sigs[a:b])))
+
+    def _writes(self, edges, vals, sigs) -> tuple:
+        w = ((self.inbox, edges, vals),)
+        return w if self.inbox_sig is None else w + ((self.inbox_sig, edges, sigs),)
 
     # -- delivering ----------------------------------------------------------------
     def deliver(self, t: int) -> None:
@@ -155,52 +175,46 @@ class Wires:
         slot = self.cal.pop(t, None)
         if slot is None:
             return
-        inbox = self.inbox
         n = 0
         if self.delivered_hooks:
             for batch in slot:
                 n += self._deliver_observed(t, batch)
         else:
-            for _, er, r, es, s, k in slot:
-                if er is not None:
-                    inbox[er] = r
-                if es is not None:
-                    inbox[es] = s
+            for _, k, writes in slot:
+                for arr, edges, v in writes:
+                    arr[edges] = v
                 n += k
         self.delivered += n
 
     def _deliver_observed(self, t, batch) -> int:
-        _, er, r, es, s, k = batch
-        for edges, v in ((er, r), (es, s)):
-            if edges is None:
-                continue
-            self.inbox[edges] = v
-            edges = np.atleast_1d(edges)
-            vals = np.broadcast_to(v, edges.shape).tolist()
-            for e, x in zip(edges.tolist(), vals):
-                for hook in self.delivered_hooks:
-                    hook(t, e, x)
+        _, k, writes = batch
+        for arr, edges, v in writes:
+            arr[edges] = v
+        for e in sorted({int(x) for _, edges, _ in writes for x in np.atleast_1d(edges)}):
+            sig = float(self.inbox_sig[e]) if self.inbox_sig is not None else float(self.inbox[e])
+            for hook in self.delivered_hooks:
+                hook(t, e, float(self.inbox[e]), sig)
         return k
 
     # -- carrying over -----------------------------------------------------------------
     def in_flight(self) -> tuple:
-        """Edge messages still in the calendar: ``(t_send, t_arrive, edge, value)`` arrays."""
-        ts, ta, ed, va = [], [], [], []
+        """Edge messages still in the calendar: ``(t_send, t_arrive, edge, value, signal)``."""
+        rows: dict = {}
         for t_arr, slot in self.cal.items():
-            for t_send, er, r, es, s, _ in slot:
-                for edges, v in ((er, r), (es, s)):
-                    if edges is None:
-                        continue
+            for t_send, _, writes in slot:
+                for arr, edges, v in writes:
                     edges = np.atleast_1d(np.asarray(edges, np.int64))
-                    ed.append(edges)
-                    va.append(np.broadcast_to(np.asarray(v, np.float64), edges.shape))
-                    ts.append(np.full(len(edges), t_send, np.int64))
-                    ta.append(np.full(len(edges), t_arr, np.int64))
-        if not ed:
+                    vals = np.broadcast_to(np.asarray(v, np.float64), edges.shape)
+                    col = 0 if arr is self.inbox else 1
+                    for e, x in zip(edges.tolist(), vals.tolist()):
+                        rows.setdefault((t_arr, t_send, e), [x, x])[col] = x
+        if not rows:
             return tuple(InFlight.empty().as_dict()[k] for k in InFlight.EDGE)
-        cols = [np.concatenate(x) for x in (ts, ta, ed, va)]
-        order = np.lexsort((cols[2], cols[0], cols[1]))
-        return tuple(x[order] for x in cols)
+        keys = sorted(rows)
+        ta, ts, ed = (np.array(x, np.int64) for x in zip(*keys))
+        va = np.array([rows[k][0] for k in keys])
+        sg = np.array([rows[k][1] for k in keys]) if self.inbox_sig is not None else va.copy()
+        return ts, ta, ed, va, sg
 
     def restore(self, fl: InFlight, t0: int) -> None:
         """Put carried-over messages back in the calendar, in order of send step."""
@@ -210,13 +224,9 @@ class Wires:
             raise ValueError(f"in-flight message arriving at step {int(fl.t_arrive.min())} "
                              f"before the state's step {t0}")
         order = np.lexsort((fl.edge, fl.t_send, fl.t_arrive))
-        ts, ta, ed, va = (x[order] for x in (fl.t_send, fl.t_arrive, fl.edge, fl.value))
+        ts, ta, ed, va, sg = (x[order] for x in (fl.t_send, fl.t_arrive, fl.edge, fl.value, fl.signal))
         key = np.stack([ta, ts])
         cuts = np.flatnonzero(np.any(key[:, 1:] != key[:, :-1], axis=0)) + 1
         for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(ed)]):
-            t_arr = int(ta[a])
-            slot = self.cal.get(t_arr)
-            if slot is None:
-                self.cal[t_arr] = slot = []
-                self.clock.at(t_arr)
-            slot.append((int(ts[a]), ed[a:b].copy(), va[a:b].copy(), None, None, b - a))
+            self._slot(int(ta[a])).append((int(ts[a]), b - a, self._writes(ed[a:b].copy(), va[a:b].copy(),
+                                                                           sg[a:b].copy())))

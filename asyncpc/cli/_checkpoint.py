@@ -37,11 +37,11 @@ __all__ = ["CHECKPOINT", "Checkpoint", "read_checkpoint", "state_arrays", "state
 
 #: Where a run's checkpoint lives, relative to the run directory.
 CHECKPOINT = Path("checkpoint") / "checkpoint.npz"
-FORMAT = 1
+FORMAT = 2  # 2: event-driven synapse state and learning signals (asyncpc 0.2)
 
 _NET_FIELDS = tuple(f.name for f in fields(NetState))
-_SCALARS = ("t", "sent", "delivered", "dropped")
-_EDGE_COLS = ("t_send", "t_arrive", "edge", "value")
+_SCALARS = ("t", "sent", "delivered", "dropped", "applied", "rebased")
+_EDGE_COLS = ("t_send", "t_arrive", "edge", "value", "signal")
 _ENV_COLS = ("env_t_send", "env_t_arrive", "env_kind", "env_neuron", "env_value")
 
 
@@ -51,16 +51,17 @@ def state_arrays(state) -> tuple[dict, dict]:
     arrays = {f"state.{k}": np.asarray(getattr(state, k)) for k in _NET_FIELDS if k not in _SCALARS}
     info = {k: int(getattr(state, k)) for k in _SCALARS}
     hist = getattr(state, "history", None)
-    if hist is not None:  # the engine's EngineState: its ring (compact whatever is in flight)
+    if hist is not None and hist.hist is not None:  # a pulling engine run's EngineState: its ring
         info.update(kind="engine", hist_t=int(hist.t), hist_seed=int(hist.seed),
                     hist_n_in_flight=int(hist.n_in_flight), hist_env=hist.env is not None)
         arrays["hist.hist"] = np.asarray(hist.hist)
         arrays["hist.flag"] = np.asarray(hist.flag)
-        for k, v in (hist.env or {}).items():
-            arrays[f"hist.env.{k}"] = np.asarray(v)
+        if hist.env is not None:
+            for k, v in hist.env.items():
+                arrays[f"hist.env.{k}"] = np.asarray(v)
         return arrays, info
     fl = getattr(state, "in_flight", None)
-    if fl is not None:  # the actor runtime's CarryState: the messages in flight themselves
+    if fl is not None:  # a CarryState or a pushing engine run: the messages in flight themselves
         info.update(kind="carry", env_known=getattr(fl, "env_t_arrive", None) is not None)
         for k in _EDGE_COLS + (_ENV_COLS if info["env_known"] else ()):
             arrays[f"fl.{k}"] = np.asarray(getattr(fl, k))

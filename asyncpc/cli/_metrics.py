@@ -75,6 +75,10 @@ class Metrics:
         self.pred = np.full(self.n_probes, -1)
         self.probe_x = np.full((self.n_probes, len(schedule.readout)), np.nan)
         self.align_t, self.align = [], []
+        # cost, after every chunk: (sim ms, presentations done, messages sent, messages an
+        # always-sending network would have sent, inputs applied, synapses rebased)
+        self.cost: list[tuple] = []
+        self._outdeg = np.diff(c.out_ptr).astype(np.float64)
         self._done = 0
 
     def _predict(self, x):
@@ -108,6 +112,9 @@ class Metrics:
             self.t.append(float(pt[k]) * self.c.h)
             self.energy.append(np.asarray(e, float))
             self._done = max(self._done, p + 1)
+        st = res.state
+        self.cost.append((st.t * self.c.h, self._done, int(st.sent), float(np.dot(st.ticks, self._outdeg)),
+                          int(getattr(st, "applied", 0)), int(getattr(st, "rebased", 0))))
         if len(res.state.w) and np.any(self.c.eta > 0):
             ang = alignment_angles(self.c, res.state.w)
             if ang:
@@ -121,7 +128,8 @@ class Metrics:
         arrays = dict(t=np.asarray(self.t, np.float64),
                       energy=np.asarray(self.energy, np.float64).reshape(len(self.energy), n_areas),
                       correct=self.correct, pred=np.asarray(self.pred, np.int64), probe_x=self.probe_x,
-                      align_t=np.asarray(self.align_t, np.float64))
+                      align_t=np.asarray(self.align_t, np.float64),
+                      cost=np.asarray(self.cost, np.float64).reshape(len(self.cost), 6))
         return arrays, dict(done=int(self._done), align=self.align)
 
     def restore(self, arrays: dict, info: dict) -> None:
@@ -138,6 +146,7 @@ class Metrics:
         self.probe_x = arrays["probe_x"].astype(np.float64)
         self.align_t = [float(v) for v in arrays["align_t"]]
         self.align = [dict(a) for a in info["align"]]
+        self.cost = [(r[0], int(r[1]), int(r[2]), r[3], int(r[4]), int(r[5])) for r in arrays["cost"].tolist()]
         self._done = int(info["done"])
 
     # ------------------------------------------------------------------ summary
@@ -181,7 +190,38 @@ class Metrics:
         if self.align:
             out["w_v_angle_deg"] = self.align[-1]
             out["w_v_angle_deg_start"] = self.align[0]
+        out.update(self.cost_summary())
         return out
+
+    def cost_summary(self) -> dict:
+        """Per presentation: messages sent, what sending at every tick would have sent,
+        synaptic inputs applied and synapses rebased (the engine's work on synapses); and
+        the traffic of the first and the last tenth of the run, to see whether it falls
+        as the network learns."""
+        if not self.cost or not self.cost[-1][1]:
+            return {}
+        _, n, sent, always, applied, rebased = self.cost[-1]
+        out = dict(messages_per_sample=round(sent / n, 1), always_messages_per_sample=round(always / n, 1),
+                   traffic_reduction=round(always / sent, 2) if sent else None,
+                   synaptic_updates_per_sample=round((applied + rebased) / n, 1),
+                   synapses_rebased_per_sample=round(rebased / n, 1))
+        per = self.cost_per_sample()
+        if len(per) >= 10:
+            k = max(1, len(per) // 10)
+            out["messages_per_sample_first_tenth"] = round(float(np.mean(per[:k, 1])), 1)
+            out["messages_per_sample_last_tenth"] = round(float(np.mean(per[-k:, 1])), 1)
+        return out
+
+    def cost_per_sample(self) -> np.ndarray:
+        """Rows ``(presentations done, messages, always-send messages, synaptic updates)`` per
+        presentation over each chunk of the run."""
+        c = np.asarray(self.cost, np.float64).reshape(len(self.cost), 6)
+        if len(c) < 2:
+            return np.zeros((0, 4))
+        d = np.diff(c, axis=0)
+        ok = d[:, 1] > 0
+        n = d[ok, 1]
+        return np.column_stack([c[1:][ok, 1], d[ok, 2] / n, d[ok, 3] / n, (d[ok, 4] + d[ok, 5]) / n])
 
     def _mlp(self, w=None, bias=None):
         """The network's chain of areas as a feedforward MLP (initial weights, or ``w`` and

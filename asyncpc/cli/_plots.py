@@ -37,6 +37,23 @@ def plot_run(m, scn, state, net, out) -> list:
         plt.close(fig)
         written.append("energy.png")
 
+    per = m.cost_per_sample()
+    if len(per):
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.plot(per[:, 0], per[:, 1], lw=1.0, label="messages sent")
+        ax.plot(per[:, 0], per[:, 2], "k:", lw=1.0, label="if every tick sent")
+        ax.plot(per[:, 0], per[:, 3], lw=1.0, label="synaptic updates (inputs applied + rebased)")
+        ax.set_yscale("log")
+        ax.set_xlabel("presentations")
+        ax.set_ylabel("per presentation")
+        ax.set_title("Cost over the stream")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "cost.png", dpi=110)
+        plt.close(fig)
+        written.append("cost.png")
+
     ok = m.correct >= 0
     if ok.any():
         fig, ax = plt.subplots(figsize=(7, 4))

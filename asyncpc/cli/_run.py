@@ -472,8 +472,6 @@ def _finish(job, rd, manifest, metrics, tracer, state, status, wall) -> dict:
                        messages_dropped=int(state.dropped) if state else 0,
                        sim_time_ms=(int(state.t) if state else 0) * c.h, wall_seconds=round(wall, 3),
                        runtime=job.runtime, threads=job.threads, seed=scn.run.seed, status=status)
-        if state is not None and summary.get("presentations"):
-            summary["messages_per_sample"] = round(int(state.sent) / summary["presentations"], 1)
         if status == "completed":
             summary.update(metrics.baselines(scn, state))
             final = dict(w=np.asarray(state.w), s=np.asarray(state.s), bias=np.asarray(state.bias),

@@ -6,6 +6,7 @@ Per neuron: ``kind`` (0 value, 1 error), ``area``, ``index``, ``role`` (0 hidden
 1 sensory, 2 label), ``act`` (code into :data:`asyncpc.model.ACTIVATIONS`), ``tau``,
 ``x0`` (initial state: x0 of a value neuron, 0 for an error neuron), ``bias``,
 ``period``/``phase``/``cjit`` (steps), ``send`` (0 always, 1 on_delta), ``thresh``,
+``refresh`` (steps; 0: off),
 ``eta``, ``eta_b``, ``decay``, ``has_partner``; the dynamics options (docs/learning.md)
 ``speedup``, ``lag`` (self_lag, ms), ``fb_gain``, ``gate``, ``gate_tau`` (ms), and for a prospective error
 neuron its partner's ``p_tau`` and ``p_speedup`` (0 when it is not prospective) and its
@@ -59,6 +60,7 @@ class CompiledNet:
     cjit: np.ndarray
     send: np.ndarray
     thresh: np.ndarray
+    refresh: np.ndarray
     eta: np.ndarray
     eta_b: np.ndarray
     decay: np.ndarray
@@ -106,6 +108,25 @@ class CompiledNet:
         first = self.in_ptr[:-1][self.has_partner.astype(bool)]
         r[first] = 2
         return r
+
+    @property
+    def signals(self) -> bool:
+        """Whether error neurons send a learning signal apart from their error (the
+        matched trace gate, ``gate_tau > 0``): messages then carry two numbers."""
+        return bool(np.any(self.gate_tau[self.kind == KIND_ERROR] > 0))
+
+    def edge_codes(self) -> np.ndarray:
+        """What each edge carries of its sender's two outputs (state ``s``; second
+        output: the rate ``f(x)`` of a value neuron, the learning signal of an error
+        neuron), as int8: 0 value ``s`` and signal ``s`` (partner edges; feedback edges
+        without signals), 1 value and signal the rate (predict edges), 2 value ``s`` and
+        signal the second output (feedback edges when :attr:`signals`)."""
+        role = self.edge_role()
+        code = np.zeros(self.n_edges, np.int8)
+        code[role == 0] = 1
+        if self.signals:
+            code[role == 1] = 2
+        return code
 
     def hot_nbytes(self) -> int:
         """Bytes of the per-edge arrays a runtime touches (both CSRs, weights, delays)."""
@@ -186,6 +207,8 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
                         f"({period[bad[0]]} steps)")
     send = np.array([0 if a["send"] == "always" else 1 for a in attrs], np.int8)
     thresh = np.array([float(a["threshold"]) for a in attrs])
+    refresh = np.array([_steps(float(a["refresh"]), h, f"node {n!r}.refresh", minimum=0)
+                        for n, a in zip(nodes, attrs)], np.int64)
     eta = np.array([float(a["eta"]) for a in attrs])
     eta_b = np.array([float(a["eta_b"]) for a in attrs])
     decay = np.array([float(a["decay"]) for a in attrs])
@@ -258,7 +281,7 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
     transport = g.graph.get("feedback", "learned") == "transport"
     return CompiledNet(h=float(h), node_ids=nodes, area_names=area_names, kind=kind, area=area,
                        index=index, role=role, act=act, tau=tau, x0=x0, bias=bias, period=period,
-                       phase=phase, cjit=cjit, send=send, thresh=thresh, eta=eta, eta_b=eta_b,
+                       phase=phase, cjit=cjit, send=send, thresh=thresh, refresh=refresh, eta=eta, eta_b=eta_b,
                        decay=decay, has_partner=has_partner, speedup=speedup, lag=lag, fb_gain=fb_gain,
                        gate=gate, gate_tau=gate_tau, p_tau=p_tau, p_speedup=p_speedup, p_window=p_window, in_ptr=in_ptr, src=src, delay=delay,
                        w=w, loss=loss, jit=jit, out_ptr=out_ptr, out_edge=out_edge, dst=dst,

@@ -17,57 +17,86 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import STREAM_JITTER, STREAM_LOSS, act, jit, randint, uniform
+from ..kernels import STREAM_JITTER, STREAM_LOSS, act, jit, materialize, randint, uniform
+from ..kernels._params import ETA
 from ._step import gather_noisy
 
-__all__ = ["fill_ring", "finalize", "first_foreign_draw", "in_flight_columns", "out_rates"]
+__all__ = ["fill_ring", "finalize", "first_foreign_draw", "in_flight_columns", "materialize_all", "out_seconds"]
 
 
 @jit
-def out_rates(net, last_sent):
-    """The rate each neuron last sent: f(last sent state) for value neurons."""
+def out_seconds(net, last_sent, last_sig):
+    """The second output each neuron last sent: f(last sent state) for value neurons, the
+    last sent learning signal (or state, without signals) for error neurons."""
     r = np.empty(net.N)
     for n in range(net.N):
-        r[n] = act(net.act[n], last_sent[n]) if net.kind[n] == 0 else last_sent[n]
+        if net.kind[n] == 0:
+            r[n] = act(net.act[n], last_sent[n])
+        else:
+            r[n] = last_sig[n]
     return r
 
 
 @jit
-def fill_ring(net, t0, inbox, fl_ts, fl_edge, fl_val, hist, flag):
+def _cols(net, e):
+    """The ring columns edge ``e`` reads: its value's and its signal's."""
+    code = net.ecode[e]
+    sr = net.src[e]
+    return sr + (net.N if code == 1 else 0), sr + (net.N if code != 0 else 0)
+
+
+@jit
+def fill_ring(net, t0, inbox, inbox_l, fl_ts, fl_edge, fl_val, fl_sig, hist, flag):
     """Rebuild the ring rows before ``t0`` from inboxes and messages in flight.
 
-    Each message in flight is a send of its sender: flag it and store its value in the
-    sender's state or rate column. A clean edge of delay ``d`` will read the rows
+    Each message in flight is a send of its sender: flag it and store its value and
+    signal in the sender's columns. A clean edge of delay ``d`` will read the rows
     ``t0-d .. t0-1``: all sends there are in flight on it (nothing is lost), and before
     them the edge's inbox holds the sender's last send. So each column is seeded with the
-    inbox of its longest clean edge and held forward between the sends.
+    inbox (value or signal) of its longest clean edge and held forward between the sends.
     """
     N, L, NC = net.N, net.L, net.NC
     E = net.src.shape[0]
     dm = np.full(NC, -1, np.int64)
     eb = np.full(NC, -1, np.int64)
+    ew = np.zeros(NC, np.int8)
     for e in range(E):
         if net.jit[e] == 0 and net.loss[e] == 0.0:
-            col = net.src[e] + N * net.erate[e]
-            if net.delay[e] > dm[col]:
-                dm[col] = net.delay[e]
-                eb[col] = e
+            vc, lc = _cols(net, e)
+            if net.delay[e] > dm[vc]:
+                dm[vc] = net.delay[e]
+                eb[vc] = e
+                ew[vc] = 0
+            if net.delay[e] > dm[lc]:
+                dm[lc] = net.delay[e]
+                eb[lc] = e
+                ew[lc] = 1
     for col in range(NC):
         if dm[col] >= 0:
-            hist[((t0 - dm[col] - 1) % L) * NC + col] = inbox[eb[col]]
+            hist[((t0 - dm[col] - 1) % L) * NC + col] = inbox[eb[col]] if ew[col] == 0 else inbox_l[eb[col]]
     isset = np.zeros(L * NC, np.bool_)
     for m in range(fl_edge.shape[0]):
         e = fl_edge[m]
         sl = fl_ts[m] % L
-        col = net.src[e] + N * net.erate[e]
-        hist[sl * NC + col] = fl_val[m]
-        isset[sl * NC + col] = True
+        vc, lc = _cols(net, e)
+        hist[sl * NC + vc] = fl_val[m]
+        isset[sl * NC + vc] = True
+        hist[sl * NC + lc] = fl_sig[m]
+        isset[sl * NC + lc] = True
         flag[sl * N + net.src[e]] = 1
     for col in range(NC):
         for s in range(t0 - dm[col], t0):
             k = (s % L) * NC + col
             if not isset[k]:
                 hist[k] = hist[((s - 1) % L) * NC + col]
+
+
+@jit
+def materialize_all(net, dyn):
+    """Every synapse's weight into ``dyn.w`` (from the event-driven synapse state)."""
+    for n in range(net.N):
+        lo = net.in_ptr[n] + net.has_partner[n]
+        materialize(lo, net.in_ptr[n + 1], dyn.syn_c, dyn.held_l, dyn.lz_p[n], dyn.lz_t[n], net.prm[n, ETA], dyn.w)
 
 
 @jit
@@ -85,24 +114,32 @@ def _kept(net, seed, e, s):
 
 
 @jit
-def finalize(net, dyn, seed, T, scratch):
+def finalize(net, dyn, seed, T, scratch, lscratch):
     """At the end of a run (next step ``T``): bring every inbox up to step ``T - 1``
-    (``dyn.inbox``) and return the number of messages still in flight."""
+    (``dyn.inbox``, ``dyn.inbox_l``), write every synapse's weight into ``dyn.w`` and
+    return the number of messages still in flight."""
     N, L, NC = net.N, net.L, net.NC
     LNC = L * NC
     B = ((T - 1) % L) * NC
     for n in range(N):
         e0, e1 = net.in_ptr[n], net.in_ptr[n + 1]
         if net.noisy_in[n]:
-            gather_noisy(net, dyn, seed, n, T - 1, e0, e1, scratch, B)
+            gather_noisy(net, dyn, seed, n, T - 1, e0, e1, scratch, lscratch, B)
             for e in range(e0, e1):
                 dyn.inbox[e] = scratch[e - e0]
+                dyn.inbox_l[e] = lscratch[e - e0]
         else:
             for e in range(e0, e1):
                 k = B + net.goff[e]
                 if k < 0:
                     k += LNC
                 dyn.inbox[e] = dyn.hist[k]
+                k = B + net.goffl[e]
+                if k < 0:
+                    k += LNC
+                dyn.inbox_l[e] = dyn.hist[k]
+        lo = e0 + net.has_partner[n]
+        materialize(lo, e1, dyn.syn_c, dyn.held_l, dyn.lz_p[n], dyn.lz_t[n], net.prm[n, ETA], dyn.w)
     # clean edges: count the sender's flags in the last `delay` steps, via running sums
     # over blocks of 64 senders (contiguous in the time-major flag ring)
     dmax = 1
@@ -136,10 +173,11 @@ def in_flight_columns(net, hist, flag, seed, T, count):
     ta = np.empty(count, np.int64)
     ed = np.empty(count, np.int64)
     va = np.empty(count, np.float64)
+    sg = np.empty(count, np.float64)
     m = 0
     for e in range(net.src.shape[0]):
         sr = net.src[e]
-        col = sr + N * net.erate[e]
+        col, lcol = _cols(net, e)
         for s in range(T - net.delay[e] - net.jit[e], T):
             sl = s % L
             if flag[sl * N + sr] == 0:
@@ -150,8 +188,9 @@ def in_flight_columns(net, hist, flag, seed, T, count):
                 ta[m] = a
                 ed[m] = e
                 va[m] = hist[sl * NC + col]
+                sg[m] = hist[sl * NC + lcol]
                 m += 1
-    return ts[:m], ta[:m], ed[:m], va[:m]
+    return ts[:m], ta[:m], ed[:m], va[:m], sg[:m]
 
 
 @jit

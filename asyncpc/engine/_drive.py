@@ -56,20 +56,20 @@ def _after_window(dyn, probes, t, pk):
 
 @jit
 def drive_serial(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo, hi, msg_per_step,
-                 cap, capt):
-    """Advance every neuron from ``t`` to ``t1`` on the calling thread.
+                 cap, capt, wh, width):
+    """Advance every neuron from ``t`` to ``t1`` on the calling thread, ``width`` steps
+    at a time (the loop returns between windows only to empty recording buffers).
 
     Returns ``(t, pk)``: the step reached (``t1`` unless a buffer must be emptied) and
     the next probe index.
     """
     record = literally(record)
-    big = np.int64(1) << 62
     p0 = lo[0] * 0  # an int64, not a literal 0: the same compiled `advance` as the parallel loop
     while t < t1:
-        tb = _window_end(t, t1, pk, probes, rec, record, lo, hi, msg_per_step, big, cap, capt)
+        tb = _window_end(t, t1, pk, probes, rec, record, lo, hi, msg_per_step, width, cap, capt)
         if tb == t:
             break
-        advance(net, dyn, env, seed, p0, lo[0], hi[0], t, tb, work, rec, record)
+        advance(net, dyn, env, seed, p0, lo[0], hi[0], t, tb, work, rec, record, wh)
         t = tb
         pk = _after_window(dyn, probes, t, pk)
     return t, pk
@@ -77,7 +77,7 @@ def drive_serial(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo, 
 
 @jit(parallel=True)
 def drive_parallel(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo, hi, msg_per_step,
-                   cap, capt, width):
+                   cap, capt, wh, width):
     """Advance partition ``p`` (neurons ``lo[p]..hi[p]-1``) on its own thread, window by
     window of at most ``width`` steps. Same returns as :func:`drive_serial`."""
     record = literally(record)
@@ -87,7 +87,7 @@ def drive_parallel(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo
         if tb == t:
             break
         for p in prange(n_parts):
-            advance(net, dyn, env, seed, p, lo[p], hi[p], t, tb, work, rec, record)
+            advance(net, dyn, env, seed, p, lo[p], hi[p], t, tb, work, rec, record, wh)
         t = tb
         pk = _after_window(dyn, probes, t, pk)
     return t, pk

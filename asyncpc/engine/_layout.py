@@ -32,6 +32,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..compile import KIND_VALUE, CompiledNet
+from ..kernels._params import param_rows
 
 __all__ = ["Net", "EngineLayout", "WINDOW_CAP"]
 
@@ -40,10 +41,9 @@ WINDOW_CAP = 32
 
 #: The static arrays the compiled loop reads (a namedtuple: Numba types it field by field).
 Net = namedtuple("Net", [
-    "N", "L", "NC", "h", "plastic", "transport",
-    "kind", "act", "tau", "has_partner", "period", "cjit", "send", "thresh", "eta", "eta_b", "decay",
-    "speedup", "lag", "fb_gain", "gate", "gate_tau", "p_tau", "p_speedup", "p_window",
-    "in_ptr", "goff", "noisy_in", "src", "delay", "jit", "loss", "erate", "mirror",
+    "N", "L", "NC", "h", "plastic", "transport", "signals",
+    "kind", "act", "has_partner", "period", "cjit", "send", "thresh", "refresh", "eta", "prm",
+    "in_ptr", "goff", "goffl", "noisy_in", "src", "dst", "delay", "jit", "loss", "ecode", "mirror",
     "out_ptr", "out_edge", "outdeg", "lossy_out", "order", "pos",
 ])
 
@@ -76,7 +76,7 @@ class EngineLayout:
         self.c = c
         N, E = c.n_neurons, c.n_edges
         kind = c.kind.astype(np.int8)
-        erate = (c.edge_role() == 0).astype(np.int8)          # predict edges carry f(x)
+        ecode = c.edge_codes()                     # which of the sender's two outputs an edge carries
         noisy_e = (c.loss > 0) | (c.jit > 0)
         row = np.repeat(np.arange(N), np.diff(c.in_ptr))
         noisy_in = np.zeros(N, np.int8)
@@ -92,21 +92,20 @@ class EngineLayout:
         pos[self.order] = np.arange(N)
         NC = 2 * N
         gdt = np.int32 if L * NC < 2**31 - 1 else np.int64
-        col = c.src.astype(np.int64) + N * erate.astype(np.int64)
+        col = c.src.astype(np.int64) + N * (ecode == 1)
         goff = (col - c.delay.astype(np.int64) * NC).astype(gdt)
+        coll = c.src.astype(np.int64) + N * (ecode != 0)
+        goffl = (coll - c.delay.astype(np.int64) * NC).astype(gdt) if c.signals else goff
         outdeg = np.diff(c.out_ptr).astype(np.int64)
         self.net = Net(
             N=N, L=L, NC=NC, h=float(c.h), plastic=not c.transport, transport=bool(c.transport),
-            kind=kind, act=c.act.astype(np.int8), tau=c.tau.astype(np.float64),
-            has_partner=c.has_partner.astype(np.int8), period=c.period.astype(np.int64),
+            signals=bool(c.signals), kind=kind, act=c.act.astype(np.int8),
+            has_partner=c.has_partner.astype(np.int64), period=c.period.astype(np.int64),
             cjit=c.cjit.astype(np.int64), send=c.send.astype(np.int8), thresh=c.thresh.astype(np.float64),
-            eta=c.eta.astype(np.float64), eta_b=c.eta_b.astype(np.float64), decay=c.decay.astype(np.float64),
-            speedup=_c(c.speedup, np.float64), lag=_c(c.lag, np.float64), fb_gain=_c(c.fb_gain, np.float64),
-            gate=_c(c.gate, np.float64), gate_tau=_c(c.gate_tau, np.float64), p_tau=_c(c.p_tau, np.float64), p_speedup=_c(c.p_speedup, np.float64),
-            p_window=_c(c.p_window, np.float64),
-            in_ptr=c.in_ptr.astype(np.int64), goff=goff, noisy_in=noisy_in, src=_c(c.src, np.int32),
-            delay=_c(c.delay, np.int32), jit=_c(c.jit, np.int16), loss=_c(c.loss, np.float32),
-            erate=erate, mirror=_c(c.mirror, np.int32), out_ptr=c.out_ptr.astype(np.int64),
+            refresh=_c(c.refresh, np.int64), eta=_c(c.eta, np.float64), prm=param_rows(c),
+            in_ptr=c.in_ptr.astype(np.int64), goff=goff, goffl=goffl, noisy_in=noisy_in, src=_c(c.src, np.int32),
+            dst=_c(c.dst, np.int64), delay=_c(c.delay, np.int32), jit=_c(c.jit, np.int16),
+            loss=_c(c.loss, np.float32), ecode=ecode, mirror=_c(c.mirror, np.int64), out_ptr=c.out_ptr.astype(np.int64),
             out_edge=_c(c.out_edge, np.int32), outdeg=outdeg, lossy_out=lossy_out, order=self.order,
             pos=pos)
         self.max_indeg = int(np.diff(c.in_ptr).max()) if N else 0
@@ -114,6 +113,22 @@ class EngineLayout:
         self.err_ids = np.concatenate(err).astype(np.int64) if err else np.zeros(0, np.int64)
         self.area_ptr = np.zeros(len(err) + 1, np.int64)
         np.cumsum([len(e) for e in err], out=self.area_ptr[1:])
+
+    @classmethod
+    def of(cls, c: CompiledNet) -> "EngineLayout":
+        """The layout of ``c``, built once per compiled net (runs in chunks reuse it)."""
+        lay = c.__dict__.get("_engine_layout")
+        if lay is None or lay.c is not c:
+            lay = cls(c)
+            c.__dict__["_engine_layout"] = lay
+        return lay
+
+    def part_of(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Each neuron's partition, for partitions ``lo..hi`` of the processing order."""
+        part = np.empty(self.net.N, np.int64)
+        for q, (a, b) in enumerate(zip(lo, hi)):
+            part[self.order[a:b]] = q
+        return part
 
     def engine_bytes_per_edge(self) -> float:
         """Bytes per edge the engine adds to the compiled net's: ``goff``, the run's

@@ -22,7 +22,7 @@ __all__ = ["Recorder", "subscribed"]
 
 HOOKS = ("before_run", "after_run", "message_sent", "message_delivered", "neuron_ticked")
 _MSG_DTYPES = (("t_send", np.int64), ("t_arrive", np.int64), ("src", np.int32), ("dst", np.int32),
-               ("edge", np.int64), ("value", np.float64), ("dropped", np.bool_))
+               ("edge", np.int64), ("value", np.float64), ("dropped", np.bool_), ("signal", np.float64))
 _SEND_DTYPES = (("t", np.int64), ("src", np.int32), ("s", np.float64), ("rate", np.float64))
 
 
@@ -107,7 +107,7 @@ class Recorder:
         cs = self.capt if sends else 1
         self.rec = Rec(ts=np.zeros((P, cm), np.int64), ta=np.zeros((P, cm), np.int64),
                        edge=np.zeros((P, cm), np.int64), val=np.zeros((P, cm)), drop=np.zeros((P, cm), np.int8),
-                       n=np.zeros(P, np.int64), tk_t=np.zeros((P, ct), np.int64), tk_n=np.zeros((P, ct), np.int64),
+                       sig=np.zeros((P, cm)), n=np.zeros(P, np.int64), tk_t=np.zeros((P, ct), np.int64), tk_n=np.zeros((P, ct), np.int64),
                        tk_s=np.zeros((P, ct)), tk_cnt=np.zeros(P, np.int64), sd_t=np.zeros((P, cs), np.int64),
                        sd_n=np.zeros((P, cs), np.int32), sd_s=np.zeros((P, cs)), sd_r=np.zeros((P, cs)),
                        sd_cnt=np.zeros((P, 8), np.int64))
@@ -116,12 +116,13 @@ class Recorder:
         self._pending = None
         if self.hooks["message_delivered"]:  # deliveries still to come: the messages in flight
             fl = in_flight0()
-            self._pending = tuple(np.asarray(fl[k]) for k in ("t_send", "t_arrive", "edge", "value"))
+            self._pending = tuple(np.asarray(fl[k]) for k in ("t_send", "t_arrive", "edge", "value", "signal"))
 
     def flush(self, t_end: int) -> None:
         """Empty the buffers (everything up to step ``t_end - 1`` has been simulated)."""
         r = self.rec
-        msgs = [np.concatenate([a[p, :r.n[p]] for p in range(len(r.n))]) for a in (r.ts, r.ta, r.edge, r.val, r.drop)]
+        msgs = [np.concatenate([a[p, :r.n[p]] for p in range(len(r.n))])
+                for a in (r.ts, r.ta, r.edge, r.val, r.drop, r.sig)]
         ticks = [np.concatenate([a[p, :r.tk_cnt[p]] for p in range(len(r.tk_cnt))]) for a in (r.tk_t, r.tk_n, r.tk_s)]
         r.n[:] = 0
         r.tk_cnt[:] = 0
@@ -130,11 +131,12 @@ class Recorder:
         if self.keep and len(msgs[0]):
             # a flush holds the steps [previous flush, t_end): sorting each flush by
             # (t_send, edge) sorts the table; small sorts stay in cache
-            ts, ta, ed, va, dr = msgs
+            ts, ta, ed, va, dr, sg = msgs
             order = np.argsort((ts - ts.min()) * self.c.n_edges + ed, kind="stable")
             e = ed[order]
             self._chunks.append((ts[order], ta[order], self.c.src[e].astype(np.int32, copy=False),
-                                 self.c.dst[e].astype(np.int32, copy=False), e, va[order], dr[order] != 0))
+                                 self.c.dst[e].astype(np.int32, copy=False), e, va[order], dr[order] != 0,
+                                 sg[order]))
         if any(self.hooks[h] for h in ("message_sent", "message_delivered", "neuron_ticked")):
             self._dispatch(msgs, ticks, t_end)
 
@@ -145,7 +147,7 @@ class Recorder:
         r.sd_cnt[:, 0] = 0
 
     def _dispatch(self, msgs, ticks, t_end):
-        ts, ta, ed, va, dr = msgs
+        ts, ta, ed, va, dr, sg = msgs
         src = self.c.src
         keys, events = [], []  # sort keys: (step, 0 delivery | 1 neuron, neuron, sub, edge)
         one, zero = (lambda n: np.ones(n, np.int64)), (lambda n: np.zeros(n, np.int64))
@@ -160,11 +162,12 @@ class Recorder:
         if self._pending is not None:
             keep = dr == 0
             p = self._pending
-            ats, ata, aed, ava = (np.concatenate([p[0], ts[keep]]), np.concatenate([p[1], ta[keep]]),
-                                  np.concatenate([p[2], ed[keep]]), np.concatenate([p[3], va[keep]]))
+            ats, ata, aed, ava, asg = (np.concatenate([p[0], ts[keep]]), np.concatenate([p[1], ta[keep]]),
+                                       np.concatenate([p[2], ed[keep]]), np.concatenate([p[3], va[keep]]),
+                                       np.concatenate([p[4], sg[keep]]))
             now = ata < t_end
-            self._pending = (ats[~now], ata[~now], aed[~now], ava[~now])
-            dts, dta, ded, dva = ats[now], ata[now], aed[now], ava[now]
+            self._pending = (ats[~now], ata[~now], aed[~now], ava[~now], asg[~now])
+            dts, dta, ded, dva, dsg = ats[now], ata[now], aed[now], ava[now], asg[now]
             n = len(dts)
             keys.append(np.stack([dta, zero(n), zero(n), dts, ded]))
             events.append(("d", n))
@@ -178,7 +181,7 @@ class Recorder:
         for i in order.tolist():
             k, j = kind[i], int(local[i])
             if k == "s":
-                args = (int(ts[j]), int(ta[j]), int(ed[j]), float(va[j]), bool(dr[j]))
+                args = (int(ts[j]), int(ta[j]), int(ed[j]), float(va[j]), bool(dr[j]), float(sg[j]))
                 for f in sent:
                     f(*args)
             elif k == "t":
@@ -186,7 +189,7 @@ class Recorder:
                 for f in ticked:
                     f(*args)
             else:
-                args = (int(dta[j]), int(ded[j]), float(dva[j]))
+                args = (int(dta[j]), int(ded[j]), float(dva[j]), float(dsg[j]))
                 for f in deliv:
                     f(*args)
 

@@ -12,10 +12,12 @@ from ..compile import CompiledNet
 from ..environment import Schedule
 from ..errors import SpecError
 from ..state import RunResult
-from ._carry import finalize, out_rates
+from ._carry import finalize, materialize_all, out_seconds
 from ._drive import Probes, drive_parallel, drive_serial, set_threads
 from ._env import env_messages
-from ._layout import EngineLayout
+from ._layout import WINDOW_CAP, EngineLayout
+from ._push import (build_wheel, dummy_wheel, load_in_flight, mark_dirty, restored_counts, wheel_in_flight,
+                    wheel_slots)
 from ._observe import Recorder, subscribed
 from ._state import EngineState, History, LazyInFlight, start_from
 from ._step import Dyn, Work
@@ -34,9 +36,44 @@ def _check(c, schedule, threads):
     schedule.validate(c.n_neurons)
 
 
+def _state(dyn, sig: bool, **kw) -> EngineState:
+    """The engine's arrays as an :class:`EngineState` (signal fields empty without signals)."""
+    z = np.zeros(0)
+    return EngineState(s=dyn.s, w=dyn.w, bias=dyn.bias, clamped=dyn.clamped, clamp_val=dyn.clamp_val, gain=dyn.gain,
+                       last_tick=dyn.last_tick, next_tick=dyn.next_tick, ticks=dyn.ticks, last_sent=dyn.last_sent,
+                       inbox=dyn.inbox, aux=dyn.aux, held=dyn.held, syn_c=dyn.syn_c, lz_p=dyn.lz_p, lz_t=dyn.lz_t,
+                       lz_a=dyn.lz_a, lz_q=dyn.lz_q, lz_n=dyn.lz_n, last_send=dyn.last_send,
+                       inbox_sig=dyn.inbox_l if sig else z, held_sig=dyn.held_l if sig else z,
+                       last_sig=dyn.last_sig if sig else z, **kw)
+
+
+DELIVERY = ("auto", "push", "pull")
+
+
+def pick_delivery(c: CompiledNet, delivery: str) -> str:
+    """``auto``: pull from the history ring when every neuron sends at every tick and no
+    edge loses or jitters messages (every in-edge changes at every tick anyway, and the
+    ring reads cost least); push (event-driven) otherwise."""
+    if delivery not in DELIVERY:
+        raise SpecError(f"delivery: must be one of {list(DELIVERY)}, got {delivery!r}")
+    if delivery != "auto":
+        return delivery
+    dense = bool(np.all(c.send == 0)) and not bool(np.any(c.loss > 0)) and not bool(np.any(c.jit > 0))
+    return "pull" if dense else "push"
+
+
+def _wheel_columns(wh, net, seed: int, t: int, n: int) -> dict:
+    """The messages on the wheel as in-flight columns, sorted by ``(t_arrive, t_send, edge)``."""
+    ts, ta, ed = (np.zeros(n, np.int64) for _ in range(3))
+    va, sg = np.zeros(n), np.zeros(n)
+    wheel_in_flight(wh, net, seed, t, False, ts, ta, ed, va, sg)
+    order = np.lexsort((ed, ts, ta))
+    return {k: v[order] for k, v in zip(("t_send", "t_arrive", "edge", "value", "signal"), (ts, ta, ed, va, sg))}
+
+
 def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None, state=None,
         threads: int = 1, record_messages: bool = False, record_sends: bool = False,
-        observers=()) -> RunResult:
+        observers=(), delivery: str = "auto") -> RunResult:
     """Simulate ``c`` driven by ``schedule`` in compiled code, on ``threads`` threads.
 
     Same semantics, draws and results, bit for bit, as :func:`asyncpc.actors.run`
@@ -73,6 +110,11 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
         ``message_delivered``, ``neuron_ticked`` (see ``asyncpc.actors.Observer``);
         they are called chunk by chunk, never change the dynamics, and slow the run
         only when they subscribe to per-message or per-tick hooks.
+    delivery : {"auto", "push", "pull"}
+        How messages reach their receivers (docs/engine.md): ``push`` (event-driven: a
+        timing wheel; work follows the messages sent), ``pull`` (every in-edge read from
+        a history ring at every tick; cheapest when everything is sent every tick), or
+        ``auto`` (:func:`pick_delivery`). Results do not depend on it.
 
     Returns
     -------
@@ -97,9 +139,10 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     check_cache()
     seed = normalize_seed(seed)
     threads = int(threads)
-    lay = EngineLayout(c)
+    lay = EngineLayout.of(c)
     net = lay.net
-    start = start_from(c, lay, state, seed)
+    push = pick_delivery(c, delivery) == "push"
+    start = start_from(c, lay, state, seed, ring=not push)
     st, hist, flag, n_fl0 = start.state, start.hist, start.flag, start.n_in_flight
     t0 = int(st.t)
     stop = int(schedule.end if until is None else until)
@@ -107,15 +150,21 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
         raise SpecError(f"until: step {stop} is before the state's step {t0}")
     notice = Notice()
     N = net.N
-    with notice.section():
-        rates = out_rates(net, np.ascontiguousarray(st.last_sent, np.float64))
     f8 = lambda a: np.ascontiguousarray(a, np.float64)  # noqa: E731
     i8 = lambda a: np.ascontiguousarray(a, np.int64)  # noqa: E731
+    sig = c.signals
+    inbox, held, last_sent = f8(st.inbox), f8(st.held), f8(st.last_sent)
+    inbox_l, held_l, last_sig = (f8(st.inbox_sig), f8(st.held_sig), f8(st.last_sig)) if sig else \
+        (inbox, held, last_sent)
+    with notice.section():
+        out2 = out_seconds(net, last_sent, last_sig)
     dyn = Dyn(s=f8(st.s), w=f8(st.w), bias=f8(st.bias), clamped=np.ascontiguousarray(st.clamped, np.int8),
               clamp_val=f8(st.clamp_val), gain=f8(st.gain), last_tick=i8(st.last_tick),
-              next_tick=i8(st.next_tick), ticks=i8(st.ticks), last_sent=f8(st.last_sent), out_rate=rates,
-              inbox=f8(st.inbox), aux=f8(st.aux), synced=np.full(N, t0 - 1, np.int64), hist=hist, flag=flag,
-              syn_in=f8(st.syn_in), syn_m=f8(st.syn_m))
+              next_tick=i8(st.next_tick), ticks=i8(st.ticks), last_sent=last_sent, out2=out2,
+              last_send=i8(st.last_send), last_sig=last_sig, inbox=inbox, inbox_l=inbox_l, held=held,
+              held_l=held_l, syn_c=f8(st.syn_c), lz_p=f8(st.lz_p), lz_t=f8(st.lz_t), lz_a=f8(st.lz_a),
+              lz_q=f8(st.lz_q), lz_n=i8(st.lz_n), aux=f8(st.aux), synced=np.full(N, t0 - 1, np.int64),
+              hist=hist if hist is not None else np.zeros(1), flag=flag if flag is not None else np.zeros(1, np.int8))
 
     env, env_later = env_messages(schedule, t0, stop, start.env)
     pt = np.asarray(schedule.probe_t, np.int64)
@@ -128,17 +177,27 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     lo, hi, window = lay.partitions(threads if parallel else 1)
     P = len(lo)
     parallel = parallel and P > 1
+    # a serial pulling run needs no windows; a pushing one steps in windows as wide as its wheel allows
+    span = window if parallel else 1 << 62
+    if push:
+        part = lay.part_of(lo, hi)
+        with notice.section():
+            wh = build_wheel(c, part, P, min(span, WINDOW_CAP),
+                             restored_counts(c, part, P, wheel_slots(c, min(span, WINDOW_CAP)), start.columns()))
+            cols = start.columns()
+            load_in_flight(wh, net, cols["t_send"], cols["t_arrive"], cols["edge"], cols["value"], cols["signal"])
+            mark_dirty(wh, net, dyn)
+    else:
+        wh = dummy_wheel()
     width = (max(lay.max_indeg, 1) + 15) // 8 * 8  # rows padded apart: no shared cache line
-    work = Work(scratch=np.zeros((P, width)), wscratch=np.zeros((P, width)),
-                cnt=np.zeros((P, 2), np.int64), ev_ptr=np.zeros(P, np.int64))
+    work = Work(scratch=np.zeros((P, width)), lscratch=np.zeros((P, width)),
+                cnt=np.zeros((P, 8), np.int64), ev_ptr=np.zeros(P, np.int64))
     observers = tuple(observers)
 
     rec = Recorder(c, lo, hi, lay.order, messages=bool(record_messages), observers=observers,
                    in_flight0=start.columns, sends=bool(record_sends))
-    live = EngineState(t=t0, s=dyn.s, w=dyn.w, bias=dyn.bias, clamped=dyn.clamped, clamp_val=dyn.clamp_val,
-                       gain=dyn.gain, last_tick=dyn.last_tick, next_tick=dyn.next_tick, ticks=dyn.ticks,
-                       last_sent=dyn.last_sent, inbox=dyn.inbox, aux=dyn.aux, syn_in=dyn.syn_in, syn_m=dyn.syn_m, sent=st.sent, delivered=st.delivered,
-                       dropped=st.dropped)
+    live = _state(dyn, sig, t=t0, sent=st.sent, delivered=st.delivered, dropped=st.dropped, applied=st.applied,
+                  rebased=st.rebased)
     ctx = None
     if observers:
         from ..observe import RunContext
@@ -155,9 +214,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
             set_threads(P)
         while t < stop:
             args = (net, dyn, env, seed, t, stop, pk, probes, work, rec.rec, rec.mode, lo, hi,
-                    rec.msg_per_step, rec.cap, rec.capt)
-            if parallel:
-                args = args + (window,)
+                    rec.msg_per_step, rec.cap, rec.capt, wh, np.int64(span))
             if fn is None:  # typing the ~17 arguments costs ~2 ms: once per run, not per window
                 fn = entry(drive_parallel if parallel else drive_serial, args, literal_at=10, notice=notice)
             t, pk = fn(*args)
@@ -167,21 +224,27 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
         numba.set_num_threads(prev)
 
     with notice.section():
-        n_fl = int(finalize(net, dyn, seed, stop, np.zeros(max(lay.max_indeg, 1))))
+        if push:
+            materialize_all(net, dyn)
+            z = np.zeros(0, np.int64)
+            n_fl = int(wheel_in_flight(wh, net, seed, stop, True, z, z, z, np.zeros(0), np.zeros(0)))
+        else:
+            scratch = np.zeros(max(lay.max_indeg, 1))
+            n_fl = int(finalize(net, dyn, seed, stop, scratch, scratch.copy()))
     notice.done()
     sent = int(st.sent + work.cnt[:, 0].sum())
     dropped = int(st.dropped + work.cnt[:, 1].sum())
     delivered = int(st.delivered + n_fl0 + (sent - st.sent) - (dropped - st.dropped) - n_fl)
-    hist_out = History(t=stop, seed=seed, n_in_flight=n_fl, hist=dyn.hist, flag=dyn.flag, layout=lay,
-                       env=env_later)
-    out = EngineState(t=stop, s=dyn.s, w=dyn.w, bias=dyn.bias, clamped=dyn.clamped, clamp_val=dyn.clamp_val,
-                      gain=dyn.gain, last_tick=dyn.last_tick, next_tick=dyn.next_tick, ticks=dyn.ticks,
-                      last_sent=dyn.last_sent, inbox=dyn.inbox, aux=dyn.aux, syn_in=dyn.syn_in, syn_m=dyn.syn_m, sent=sent, delivered=delivered,
-                      dropped=dropped, history=hist_out)
-    part = np.empty(N, np.int64)
-    for q, (a, b) in enumerate(zip(lo, hi)):
-        part[lay.order[a:b]] = q
-    extra = {"in_flight": LazyInFlight(hist_out), "partition": part, "window": window if parallel else None}
+    if push:
+        hist_out = History(t=stop, seed=seed, n_in_flight=n_fl, hist=None, flag=None, layout=lay, env=env_later,
+                           cols=_wheel_columns(wh, net, seed, stop, n_fl))
+    else:
+        hist_out = History(t=stop, seed=seed, n_in_flight=n_fl, hist=dyn.hist, flag=dyn.flag, layout=lay,
+                           env=env_later)
+    out = _state(dyn, sig, t=stop, sent=sent, delivered=delivered, dropped=dropped, history=hist_out,
+                 applied=int(st.applied + work.cnt[:, 2].sum()), rebased=int(st.rebased + work.cnt[:, 3].sum()))
+    extra = {"in_flight": LazyInFlight(hist_out), "partition": lay.part_of(lo, hi), "window": window if parallel else None,
+             "delivery": "push" if push else "pull"}
     if record_messages:
         extra["messages"] = rec.table()
     if record_sends:

@@ -18,39 +18,43 @@ import numpy as np
 
 from ..compile import CompiledNet
 from ..errors import AsyncPCError, SpecError
-from ..state import NetState, RunResult, check_syn_state
+from ..state import NetState, RunResult
 from ._carry import fill_ring, first_foreign_draw, in_flight_columns
 from ._env import ENV_COLS
 from ._layout import EngineLayout
 
 __all__ = ["EngineState", "History", "LazyInFlight", "Start", "start_from"]
 
-_COLS = ("t_send", "t_arrive", "edge", "value")
+_COLS = ("t_send", "t_arrive", "edge", "value", "signal")
 
 
 @dataclass(frozen=True, eq=False)
 class History:
-    """The engine's channel state at step ``t``: the history ring of the run that ended
-    there (``hist``: ``L x 2N`` last-sent states and rates, ``flag``: ``L x N`` sent-at
-    flags, row ``s % L`` for step ``s``), the seed of its draws, how many edge messages
-    were in flight, and the environment messages in flight (``env``: the ``env_*``
-    columns). Never mutated: a run that continues from it copies the ring."""
+    """The engine's channel state at step ``t``: the seed of its draws, how many edge
+    messages were in flight, the environment messages in flight (``env``: the ``env_*``
+    columns), and the edge messages in flight -- as the history ring of a pulling run
+    that ended there (``hist``: ``L x 2N`` last-sent states and second outputs,
+    ``flag``: ``L x N`` sent-at flags, row ``s % L`` for step ``s``), or as explicit
+    columns (``cols``, a pushing run's wheel). Never mutated: a run that continues from
+    it copies what it uses."""
 
     t: int
     seed: int
     n_in_flight: int
-    hist: np.ndarray
-    flag: np.ndarray
+    hist: np.ndarray | None
+    flag: np.ndarray | None
     layout: EngineLayout
     env: dict
+    cols: dict | None = None
 
     @cached_property
     def columns(self) -> dict:
         """The messages in flight as columns, sorted by ``(t_arrive, t_send, edge)``."""
-        ts, ta, ed, va = in_flight_columns(self.layout.net, self.hist, self.flag, self.seed, self.t,
-                                           self.n_in_flight)
-        order = np.lexsort((ed, ts, ta))
-        return {k: v[order] for k, v in zip(_COLS, (ts, ta, ed, va))}
+        if self.cols is not None:
+            return self.cols
+        cols = in_flight_columns(self.layout.net, self.hist, self.flag, self.seed, self.t, self.n_in_flight)
+        order = np.lexsort((cols[2], cols[0], cols[1]))
+        return {k: v[order] for k, v in zip(_COLS, cols)}
 
 
 class LazyInFlight(Mapping):
@@ -98,20 +102,13 @@ class EngineState(NetState):
         return EngineState(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in kw.items()})
 
 
-_SHAPES = (("s", 0), ("bias", 0), ("clamped", 0), ("clamp_val", 0), ("gain", 0), ("last_tick", 0),
-           ("next_tick", 0), ("ticks", 0), ("last_sent", 0), ("aux", 0), ("w", 1), ("inbox", 1))
-
-
 def _base_copy(state: NetState, c: CompiledNet) -> NetState:
-    N, E = c.n_neurons, c.n_edges
-    for name, per_edge in _SHAPES:
-        n = E if per_edge else N
-        if np.shape(getattr(state, name)) != (n,):
-            raise SpecError(f"state.{name}: shape {np.shape(getattr(state, name))} does not match the "
-                            f"network ({n},)")
-    check_syn_state(state, c)
     base = {f.name: getattr(state, f.name) for f in fields(NetState)}
-    return NetState(**{k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in base.items()})
+    st = NetState(**{k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v) for k, v in base.items()})
+    for name, n in (("s", c.n_neurons), ("w", c.n_edges), ("inbox", c.n_edges)):
+        if np.shape(getattr(st, name)) != (n,):
+            raise SpecError(f"state.{name}: shape {np.shape(getattr(st, name))} does not match the network ({n},)")
+    return st.with_synapses(c)
 
 
 def _check_draws(lay: EngineLayout, seed: int, ts, ta, ed) -> None:
@@ -124,12 +121,12 @@ def _check_draws(lay: EngineLayout, seed: int, ts, ta, ed) -> None:
 
 @dataclass
 class Start:
-    """Where a run starts: a private copy of the state, the ring rebuilt for it, and the
-    messages in flight (their count; the columns on request, for observers)."""
+    """Where a run starts: a private copy of the state, the ring rebuilt for it (None for a
+    pushing run), and the messages in flight (their count; the columns on request)."""
 
     state: NetState
-    hist: np.ndarray
-    flag: np.ndarray
+    hist: np.ndarray | None
+    flag: np.ndarray | None
     n_in_flight: int
     columns: Callable[[], dict]
     env: dict | None  # env columns in flight, None: unknown (take them from the schedule)
@@ -137,7 +134,10 @@ class Start:
 
 def _as_columns(fl) -> dict:
     get = (lambda k: fl[k]) if isinstance(fl, Mapping) else (lambda k: getattr(fl, k))
-    return {k: np.asarray(get(k), dt) for k, dt in zip(_COLS, (np.int64, np.int64, np.int64, np.float64))}
+    out = {k: np.asarray(get(k), dt) for k, dt in zip(_COLS[:4], (np.int64, np.int64, np.int64, np.float64))}
+    sig = get("signal") if (isinstance(fl, Mapping) and "signal" in fl) or hasattr(fl, "signal") else None
+    out["signal"] = out["value"] if sig is None else np.asarray(sig, np.float64)
+    return out
 
 
 def _env_columns(fl) -> dict | None:
@@ -149,10 +149,11 @@ def _env_columns(fl) -> dict | None:
     return None if any(v is None for v in cols.values()) else {k: np.asarray(v) for k, v in cols.items()}
 
 
-def start_from(c: CompiledNet, lay: EngineLayout, state, seed: int) -> Start:
+def start_from(c: CompiledNet, lay: EngineLayout, state, seed: int, ring: bool = True) -> Start:
     """Start from ``state``: None (``NetState.initial``), an :class:`EngineState` (its
     ring is reused), any other runtime's state carrying ``in_flight`` (the actor
-    runtime's ``CarryState``), or a :class:`RunResult` (its ``extra["in_flight"]``)."""
+    runtime's ``CarryState``), or a :class:`RunResult` (its ``extra["in_flight"]``).
+    ``ring``: build the history ring (a pulling run), else only the columns (pushing)."""
     carried = None
     if isinstance(state, RunResult):
         carried = state.extra.get("in_flight")
@@ -170,7 +171,7 @@ def start_from(c: CompiledNet, lay: EngineLayout, state, seed: int) -> Start:
         if h.seed != seed and lay.noisy:
             raise AsyncPCError(f"state: its messages in flight were drawn with seed={h.seed}, not {seed}; "
                                "continue a run with the seed it was started with")
-        if h.hist.shape == (L * NC,) and h.flag.shape == (L * N,):
+        if ring and h.hist is not None and h.hist.shape == (L * NC,) and h.flag.shape == (L * N,):
             return Start(st, h.hist.copy(), h.flag.copy(), int(h.n_in_flight), lambda: h.columns, h.env)
         carried = LazyInFlight(h)
     elif state is not None:
@@ -181,7 +182,7 @@ def start_from(c: CompiledNet, lay: EngineLayout, state, seed: int) -> Start:
             raise AsyncPCError(f"state: {pending} messages were in flight at step {st.t} but the state "
                                "does not carry them; pass the RunResult (or its .state) returned by the "
                                "run that produced it")
-        cols = {k: np.zeros(0, np.float64 if k == "value" else np.int64) for k in _COLS}
+        cols = {k: np.zeros(0, np.float64 if k in ("value", "signal") else np.int64) for k in _COLS}
     else:
         cols = _as_columns(carried)
         n = len(cols["edge"])
@@ -193,8 +194,13 @@ def start_from(c: CompiledNet, lay: EngineLayout, state, seed: int) -> Start:
         if n and (cols["edge"].min() < 0 or cols["edge"].max() >= c.n_edges):
             raise AsyncPCError("state: a message in flight is on an edge this network does not have")
         _check_draws(lay, seed, cols["t_send"], cols["t_arrive"], cols["edge"])
+        order = np.lexsort((cols["edge"], cols["t_send"], cols["t_arrive"]))
+        cols = {k: np.ascontiguousarray(v[order]) for k, v in cols.items()}
+    if not ring:
+        return Start(st, None, None, len(cols["edge"]), lambda: cols, _env_columns(carried))
     hist = np.zeros(L * NC)
     flag = np.zeros(L * N, np.int8)
-    fill_ring(lay.net, int(st.t), np.ascontiguousarray(st.inbox, np.float64), cols["t_send"], cols["edge"],
-              cols["value"], hist, flag)
+    inbox = np.ascontiguousarray(st.inbox, np.float64)
+    fill_ring(lay.net, int(st.t), inbox, np.ascontiguousarray(st.inbox_sig, np.float64) if c.signals else inbox,
+              cols["t_send"], cols["edge"], cols["value"], cols["signal"], hist, flag)
     return Start(st, hist, flag, len(cols["edge"]), lambda: cols, _env_columns(carried))

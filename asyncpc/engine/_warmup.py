@@ -24,10 +24,11 @@ def check_cache() -> None:
     :func:`asyncpc.kernels._options.refresh_cache`)."""
     from .. import kernels
     from ..kernels._options import refresh_cache
-    from . import _carry, _drive, _step
+    from . import _carry, _drive, _push, _step
 
     refresh_cache("engine", [kernels._activations, kernels._rng, kernels._tick, kernels._options,
-                             _step, _carry, _drive], [_step, _carry, _drive])
+                             kernels._params, kernels._synapses, _step, _carry, _drive, _push],
+                  [_step, _carry, _drive, _push])
 
 
 class Notice:

@@ -27,73 +27,90 @@ def dact(code, x):
     return 1.0
 
 
-def value_tick(x, aux, dt, tau, code, has_partner, inbox, w, eta, decay, gain, clamped, clamp_value, plastic,
-               speedup, lag, fb_gain, gate, gate_tau, s_in, s_m):
-    s = 1 if has_partner else 0
-    fx, dfx = act(code, x), dact(code, x)
-    drive = 0.0
-    for j in range(s, len(inbox)):
-        drive += w[j] * inbox[j]
-    e_self = inbox[0] if has_partner else 0.0
-    aux_new = x
-    if lag > 0.0:
+# parameter columns (asyncpc.kernels._params), restated
+TAU, ACT, HAS_PARTNER, ETA, ETA_B, DECAY, SPEEDUP, LAG, FB_GAIN, GATE, GATE_TAU, P_TAU, P_SPEEDUP, P_WINDOW = range(14)
+
+
+def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic):
+    fx, dfx = act(int(prm[ACT]), x), dact(int(prm[ACT]), x)
+    e_self, aux_new = p_in, x
+    if prm[LAG] > 0.0:
         e_self += x - aux
-        aux_new = aux + min(1.0, dt / lag) * (x - aux)
-    rate = dt / tau
-    if speedup > 0.0:
-        rate = min(1.0, rate * (1.0 + abs(e_self) / speedup))
-    xn = clamp_value if clamped else x + rate * (-e_self + fb_gain * dfx * drive)
-    if gate_tau > 0.0:
-        for j in range(s, len(inbox)):
-            s_m[j] = s_m[j] + min(1.0, dt / gate_tau) * (abs(inbox[j] - s_in[j]) / dt - s_m[j])
-            s_in[j] = inbox[j]
-    if plastic and gain != 0.0 and gate_tau > 0.0:
-        for j in range(s, len(inbox)):
-            q = s_m[j] / gate
-            w[j] += dt * gain / (1.0 + q * q) * (eta * inbox[j] * fx - decay * w[j])
-    elif plastic and gain != 0.0:
+        aux_new = aux + min(1.0, dt / prm[LAG]) * (x - aux)
+    rate = dt / prm[TAU]
+    if prm[SPEEDUP] > 0.0:
+        rate = min(1.0, rate * (1.0 + abs(e_self) / prm[SPEEDUP]))
+    xn = clamp_value if clamped else x + rate * (-e_self + prm[FB_GAIN] * dfx * drive)
+    a = 0.0
+    if plastic and gain != 0.0:
         a = dt * gain
-        if gate > 0.0:
-            q = (xn - x) / gate
+        if prm[GATE] > 0.0 and prm[GATE_TAU] == 0.0:
+            q = (xn - x) / prm[GATE]
             a = a / (1.0 + q * q)  # not q ** 2: libm's pow can differ from q * q by an ulp
-        for j in range(s, len(inbox)):
-            w[j] += a * (eta * inbox[j] * fx - decay * w[j])
-    return xn, aux_new
+    return xn, aux_new, a, fx
 
 
-def error_tick(eps, aux, dt, tau, inbox, w, bias, eta, eta_b, decay, gain, p_tau, p_speedup, p_window, gate,
-               gate_tau):
-    mu = bias
-    for j in range(1, len(inbox)):
-        mu += w[j] * inbox[j]
-    tgt = inbox[0] - mu
-    en = tgt if tau == 0.0 else eps + dt / tau * (tgt - eps)
-    signal, aux_new = en, inbox[0]
-    if p_tau > 0.0:
-        window = max(p_window, dt)
-        k = p_tau / window
-        if p_speedup > 0.0:
-            k = k / (1.0 + abs(eps) / p_speedup)
-        signal = eps + k * (inbox[0] - aux)
-        aux_new = aux + dt / window * (inbox[0] - aux)
-    if gate_tau > 0.0:
-        aux_new = aux + min(1.0, dt / gate_tau) * (abs(en - eps) / dt - aux)
+def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
+    tgt = p_in - (bias + pred)
+    en = tgt if prm[TAU] == 0.0 else eps + dt / prm[TAU] * (tgt - eps)
+    post, aux_new = en, p_in
+    if prm[P_TAU] > 0.0:
+        window = max(prm[P_WINDOW], dt)
+        k = prm[P_TAU] / window
+        if prm[P_SPEEDUP] > 0.0:
+            k = k / (1.0 + abs(eps) / prm[P_SPEEDUP])
+        post = eps + k * (p_in - aux)
+        aux_new = aux + dt / window * (p_in - aux)
+    damp = 1.0
+    if prm[GATE_TAU] > 0.0:
+        aux_new = aux + min(1.0, dt / prm[GATE_TAU]) * (abs(en - eps) / dt - aux)
+        damp = 1.0 + (aux_new / prm[GATE]) * (aux_new / prm[GATE])
+    elif prm[GATE] > 0.0:
+        damp = 1.0 + ((en - eps) / prm[GATE]) * ((en - eps) / prm[GATE])
+    signal = en / damp if prm[GATE_TAU] > 0.0 else en
+    a = 0.0
     if gain != 0.0:
-        a = dt * gain
-        if gate_tau > 0.0:
-            q = aux_new / gate
-            a = a / (1.0 + q * q)
-        elif gate > 0.0:
-            q = (en - eps) / gate
-            a = a / (1.0 + q * q)
-        for j in range(1, len(inbox)):
-            w[j] += a * (eta * signal * inbox[j] - decay * w[j])
-        bias = bias + a * eta_b * signal
-    return en, bias, aux_new
+        a = dt * gain if damp == 1.0 else dt * gain / damp
+        bias = bias + a * prm[ETA_B] * post
+    return en, bias, aux_new, a, post, signal
 
 
-def should_send(policy, threshold, s, last_sent, first):
-    return policy == 0 or first or abs(s - last_sent) > threshold
+# lazy synapses (asyncpc.kernels._synapses), restated
+def apply_input(j, v, l, c, held, held_l, T, eta, A, Q):
+    v0, l0, c0 = held[j], held_l[j], c[j]
+    c[j] = c0 + eta * (l0 - l) * T
+    A += c[j] * v - c0 * v0
+    Q += l * v - l0 * v0
+    held[j], held_l[j] = v, l
+    return A, Q
+
+
+def lazy_sum(P, T, A, Q, eta):
+    return P * (A + eta * T * Q)
+
+
+def lazy_advance(P, T, a, post, decay):
+    P = P * (1.0 - a * decay) if decay != 0.0 else P
+    return P, T + a * post / P
+
+
+def needs_rebase(P, T, eta, n_applied, n_syn):
+    return n_applied > 16 * n_syn + 256 or abs(eta * T) > 1.0 or P < 0.5
+
+
+def rebase(lo, hi, c, held, held_l, P, T, eta):
+    A = Q = 0.0
+    for j in range(lo, hi):
+        c[j] = P * (c[j] + eta * held_l[j] * T)
+        A += c[j] * held[j]
+        Q += held_l[j] * held[j]
+    return A, Q
+
+
+def should_send(policy, threshold, s, last_sent, sig, last_sig, first, since, refresh):
+    if policy == 0 or first or (refresh > 0 and since >= refresh):
+        return True
+    return abs(s - last_sent) > threshold or abs(sig - last_sig) > threshold
 
 
 def _mix(z):

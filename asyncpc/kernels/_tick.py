@@ -1,120 +1,182 @@
-"""Per-neuron tick kernels: pure functions of one neuron's state and inbox.
+"""Per-neuron tick kernels: pure functions of one neuron's state, its held inputs and the
+running sums of its synapses.
 
-Both runtimes call these; see docs/model.md for the equations and decisions.
-``inbox`` and ``w`` are the neuron's in-edges in CSR order (partner edge first when it
-has one); ``w`` is updated in place (the synapses the neuron owns).
+Both runtimes call these; see docs/model.md for the equations and decisions. A tick
+is O(1): the synapse-weighted input sum arrives as ``drive`` (value neuron) or ``pred``
+(error neuron), kept up to date by :mod:`._synapses` when messages arrive, and the
+plasticity of every synapse is carried by the neuron's learning factor ``a`` and its
+postsynaptic term (returned), which :func:`._synapses.lazy_advance` folds into the
+neuron's running integral.
+
+Everything called per tick takes scalars only (a parameter row is a tuple of floats):
+in a compiled loop a call -- even an inlined one -- that passes arrays increments and
+decrements their reference counts, atomically, and that was most of a tick's cost.
 """
 
 from __future__ import annotations
 
 from ._activations import act, dact
 from ._options import jit
+from ._params import (
+    ACT,
+    N_PARAMS,
+    DECAY,
+    ETA,
+    ETA_B,
+    FB_GAIN,
+    GATE,
+    GATE_TAU,
+    LAG,
+    P_SPEEDUP,
+    P_TAU,
+    P_WINDOW,
+    SPEEDUP,
+    TAU,
+)
+from ._synapses import lazy_advance
 
 
-@jit
-def value_tick(x, aux, dt, tau, code, has_partner, inbox, w, eta, decay, gain, clamped, clamp_value, plastic,
-               speedup, lag, fb_gain, gate, gate_tau, s_in, s_m):
-    """One tick of a value neuron; returns ``(x, aux)`` (V updated in place if ``plastic``).
+@jit(inline="always")
+def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic):
+    """One tick of a value neuron (parameters ``prm``, a row of the parameter array).
+
+    ``p_in`` is the error partner's held input (0 without a partner), ``drive`` the
+    feedback drive ``sum_k V_ik eps_k`` over its held inputs. Returns ``(x, aux, a,
+    post)``: the new state and option variable, the learning factor of this tick
+    (``dt * gain``, damped by the neuron's own gate; 0 when it does not learn) and the
+    postsynaptic term ``f(x)`` (start-of-tick x) of its V synapses.
 
     Options (docs/learning.md), each off at its neutral value: ``lag > 0`` rebuilds the
     self term from the neuron's own past (``aux``: its x low-passed over ``lag`` ms);
     ``speedup > 0`` speeds settling up while the neuron's error is large; ``fb_gain``
-    scales the feedback drive; ``gate > 0`` damps plasticity while x moves fast, or, with
-    ``gate_tau > 0`` (the matched trace gate), each feedback synapse ``j`` learns at
-    ``1 / (1 + (s_m[j] / gate)^2)``, ``s_m[j]`` its input's speed low-passed over
-    ``gate_tau`` ms and ``s_in[j]`` its input at the previous tick (per-synapse state,
-    updated in place; both slices are empty when the option is off).
+    scales the feedback drive; ``gate > 0`` damps plasticity while x moves fast -- unless
+    ``gate_tau > 0`` (the matched trace gate), where each V synapse is gated by its
+    sender instead (the learning signal it sends, :func:`error_tick`).
     """
+    code = int(prm[ACT])
     fx = act(code, x)
     dfx = dact(code, x)
-    start = 1 if has_partner else 0
-    drive = 0.0
-    for j in range(start, inbox.shape[0]):
-        drive += w[j] * inbox[j]
-    e_self = inbox[0] if has_partner else 0.0
+    e_self = p_in
     auxn = x
+    lag = prm[LAG]
     if lag > 0.0:
         e_self += x - aux
         auxn = aux + min(1.0, dt / lag) * (x - aux)
     if clamped:
         xn = clamp_value
     else:
-        r = dt / tau
-        if speedup > 0.0:
-            r = min(1.0, r * (1.0 + abs(e_self) / speedup))
-        xn = x + r * (-e_self + fb_gain * dfx * drive)
-    if gate_tau > 0.0:
-        k = min(1.0, dt / gate_tau)
-        for j in range(start, inbox.shape[0]):
-            s_m[j] += k * (abs(inbox[j] - s_in[j]) / dt - s_m[j])
-            s_in[j] = inbox[j]
+        r = dt / prm[TAU]
+        sp = prm[SPEEDUP]
+        if sp > 0.0:
+            r = min(1.0, r * (1.0 + abs(e_self) / sp))
+        xn = x + r * (-e_self + prm[FB_GAIN] * dfx * drive)
+    a = 0.0
     if plastic and gain != 0.0:
         a = dt * gain
-        if gate_tau > 0.0:
-            for j in range(start, inbox.shape[0]):
-                q = s_m[j] / gate
-                w[j] += a / (1.0 + q * q) * (eta * inbox[j] * fx - decay * w[j])
-            return xn, auxn
-        if gate > 0.0:
-            q = (xn - x) / gate
+        g = prm[GATE]
+        if g > 0.0 and prm[GATE_TAU] == 0.0:
+            q = (xn - x) / g
             a = a / (1.0 + q * q)
-        for j in range(start, inbox.shape[0]):
-            w[j] += a * (eta * inbox[j] * fx - decay * w[j])
-    return xn, auxn
+    return xn, auxn, a, fx
 
 
-@jit
-def error_tick(eps, aux, dt, tau, inbox, w, bias, eta, eta_b, decay, gain, p_tau, p_speedup, p_window, gate,
-               gate_tau):
-    """One tick of an error neuron; returns ``(eps, bias, aux)``; W updated in place.
+@jit(inline="always")
+def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
+    """One tick of an error neuron; returns ``(eps, bias, aux, a, post, signal)``.
 
-    ``p_tau > 0`` (prospective learning signal): the synapses learn from the top-down
-    drive the partner value neuron (time constant ``p_tau``, speed-up ``p_speedup``)
-    received, ``eps + p_tau * dx/dt / (1 + |eps|/p_speedup)``, its rate of change
-    ``dx/dt`` estimated as ``(x - aux) / max(p_window, dt)`` with ``aux`` the partner's x
-    low-passed over ``p_window`` ms (its x at this neuron's previous tick when
-    ``p_window <= dt``); ``gate > 0`` damps plasticity while the error changes fast: by
-    its change in this tick, or with ``gate_tau > 0`` (matched trace gate; ``aux`` then
-    holds the error's speed low-passed over ``gate_tau`` ms, exclusive with ``p_tau``) by
-    ``1 / (1 + (aux / gate)^2)``.
+    ``p_in`` is the partner's held x, ``pred`` the prediction ``sum_i W_ki f(x_i)``
+    over its held inputs (the bias is added here). ``a`` is the learning factor of W and
+    b this tick, ``post`` their postsynaptic term (the error, or the prospective signal)
+    and ``signal`` the learning signal it sends on its feedback edges with its error:
+    the error itself, or with the matched trace gate its error times its own gate
+    factor, so that the V synapses of its parents learn at the gate its W learns at.
+
+    ``p_tau > 0`` (prospective learning signal): W and b learn from the top-down drive
+    the partner value neuron (time constant ``p_tau``, speed-up ``p_speedup``) received,
+    ``eps + p_tau * dx/dt / (1 + |eps|/p_speedup)``, ``dx/dt`` estimated as
+    ``(x - aux) / max(p_window, dt)`` with ``aux`` the partner's x low-passed over
+    ``p_window`` ms; ``gate > 0`` damps plasticity while the error changes fast: by its
+    change in this tick, or with ``gate_tau > 0`` (``aux`` then holds the error's speed
+    low-passed over ``gate_tau`` ms; exclusive with ``p_tau``) by ``1 / (1 + (aux/gate)^2)``.
     """
-    mu = bias
-    for j in range(1, inbox.shape[0]):
-        mu += w[j] * inbox[j]
-    tgt = inbox[0] - mu
+    mu = bias + pred
+    tgt = p_in - mu
+    tau = prm[TAU]
     if tau == 0.0:
         en = tgt
     else:
         en = eps + dt / tau * (tgt - eps)
-    sig = en
-    auxn = inbox[0]
+    post = en
+    auxn = p_in
+    p_tau = prm[P_TAU]
     if p_tau > 0.0:
-        win = max(p_window, dt)
+        win = max(prm[P_WINDOW], dt)
         k = p_tau / win
-        if p_speedup > 0.0:
-            k = k / (1.0 + abs(eps) / p_speedup)
-        sig = eps + k * (inbox[0] - aux)
-        auxn = aux + dt / win * (inbox[0] - aux)
+        p_sp = prm[P_SPEEDUP]
+        if p_sp > 0.0:
+            k = k / (1.0 + abs(eps) / p_sp)
+        post = eps + k * (p_in - aux)
+        auxn = aux + dt / win * (p_in - aux)
+    g = prm[GATE]
+    gt = prm[GATE_TAU]
+    damp = 1.0
+    if gt > 0.0:
+        auxn = aux + min(1.0, dt / gt) * (abs(en - eps) / dt - aux)
+        q = auxn / g
+        damp = 1.0 + q * q
+    elif g > 0.0:
+        q = (en - eps) / g
+        damp = 1.0 + q * q
+    signal = en / damp if gt > 0.0 else en
+    a = 0.0
     bn = bias
-    if gate_tau > 0.0:
-        auxn = aux + min(1.0, dt / gate_tau) * (abs(en - eps) / dt - aux)
     if gain != 0.0:
         a = dt * gain
-        if gate_tau > 0.0:
-            q = auxn / gate
-            a = a / (1.0 + q * q)
-        elif gate > 0.0:
-            q = (en - eps) / gate
-            a = a / (1.0 + q * q)
-        for j in range(1, inbox.shape[0]):
-            w[j] += a * (eta * sig * inbox[j] - decay * w[j])
-        bn = bias + a * eta_b * sig
-    return en, bn, auxn
+        if damp != 1.0:
+            a = a / damp
+        bn = bias + a * prm[ETA_B] * post
+    return en, bn, auxn, a, post, signal
 
 
-@jit
-def should_send(policy, threshold, s, last_sent, first):
-    """Send policy 0 (always) or 1 (on_delta: |s - last_sent| > threshold); first tick always sends."""
+assert N_PARAMS == 14, "param_row lists the columns one by one"
+
+
+@jit(inline="always")
+def param_row(prm, n):
+    """Neuron ``n``'s parameters as a tuple of floats (:data:`._params.PARAMS` order)."""
+    return (prm[n, 0], prm[n, 1], prm[n, 2], prm[n, 3], prm[n, 4], prm[n, 5], prm[n, 6], prm[n, 7], prm[n, 8],
+            prm[n, 9], prm[n, 10], prm[n, 11], prm[n, 12], prm[n, 13])
+
+
+@jit(inline="always")
+def tick(row, is_value, has_syn, dt, gain, clamped, clamp_value, plastic, p_in, total, s, aux, bias, P, T):
+    """A neuron's whole tick once its input sum ``total`` is known (``lazy_sum`` of its
+    running sums, after the changed inputs were applied and a rebase if one was due):
+    its kernel, then this tick's plasticity folded into its running integral ``P``, ``T``
+    (when it has synapses, ``has_syn``).
+
+    Scalars only, so a compiled loop calls it without touching reference counts.
+    Returns ``(s, aux, bias, P, T, out2)``: ``out2`` is its second output -- the rate
+    ``f(x)`` it sends on predict edges (value neuron) or its learning signal (error neuron).
+    """
+    if is_value:
+        xn, an, a, post = value_tick(row, s, aux, dt, p_in, total, gain, clamped, clamp_value, plastic)
+        bn = bias
+        out2 = act(int(row[ACT]), xn)
+    else:
+        xn, bn, an, a, post, out2 = error_tick(row, s, aux, dt, p_in, total, bias, gain)
+    if a != 0.0 and has_syn:
+        P, T = lazy_advance(P, T, a, post, row[DECAY])
+    return xn, an, bn, P, T, out2
+
+
+@jit(inline="always")
+def should_send(policy, threshold, s, last_sent, sig, last_sig, first, since, refresh):
+    """Send policy 0 (always) or 1 (on_delta: the state -- or the learning signal -- moved
+    by more than ``threshold`` since the last send); a neuron always sends on its first
+    tick, and with ``refresh > 0`` when ``since`` (steps since its last send) reached it."""
     if policy == 0 or first:
         return True
-    return abs(s - last_sent) > threshold
+    if refresh > 0 and since >= refresh:
+        return True
+    return abs(s - last_sent) > threshold or abs(sig - last_sig) > threshold

@@ -152,7 +152,7 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
     r = rng_for(seed, _S_PHASE)
     phases = r.uniform(0.0, 1.0, n_nodes) * periods if clocks.phase == "random" else np.zeros(n_nodes)
 
-    common = dict(send=messages.send, threshold=float(messages.threshold),
+    common = dict(send=messages.send, threshold=float(messages.threshold), refresh=float(messages.refresh),
                   clock_jitter=float(clocks.jitter), decay=float(learning.decay))
     pos = {a.name: positions(a, seed) for a in by_name.values()}
     nid = 0

@@ -26,7 +26,8 @@ _CLOCK = (
     ("phase", "ms", 0.0, "first tick"),
     ("clock_jitter", "ms", 0.0, "each tick interval changes by up to +-jitter"),
     ("send", "-", "always", "send policy: always | on_delta"),
-    ("threshold", "same as state", 0.0, "on_delta: send when the state moved more than this"),
+    ("threshold", "same as state", 0.0, "on_delta: send when the state (or learning signal) moved more than this"),
+    ("refresh", "ms", 0.0, "on_delta: send at least this often (0 = never forced)"),
 )
 
 NEURON_KINDS = {

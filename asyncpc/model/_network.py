@@ -13,7 +13,8 @@ Node attributes (defaults used when a user's graph omits them)
 ``period``        clock period, ms (default 0.1)
 ``phase``         clock phase, ms (default 0.0)
 ``clock_jitter``  ms (default 0.0)
-``send``          ``always|on_delta`` (default ``"always"``); ``threshold`` (default 0.0)
+``send``          ``always|on_delta`` (default ``"always"``); ``threshold`` (default 0.0);
+                  ``refresh`` ms: on_delta sends at least this often (default 0.0: never forced)
 ``eta``           learning rate of the synapses this neuron owns, per ms (default 0.0)
 ``eta_b``         bias learning rate of an error neuron (default 0.0)
 ``decay``         weight decay lambda, per ms (default 0.0)
@@ -45,7 +46,7 @@ from ._spec import ACTIVATIONS, ROLES, SEND_POLICIES
 __all__ = ["Network", "AreaInfo", "NODE_DEFAULTS", "EDGE_DEFAULTS"]
 
 NODE_DEFAULTS = dict(area="default", activation="linear", role="hidden", x0=0.0, bias=0.0,
-                     period=0.1, phase=0.0, clock_jitter=0.0, send="always", threshold=0.0,
+                     period=0.1, phase=0.0, clock_jitter=0.0, send="always", threshold=0.0, refresh=0.0,
                      eta=0.0, eta_b=0.0, decay=0.0, speedup=0.0, self_lag=0.0, fb_gain=1.0, gate=0.0,
                      gate_tau=0.0, prospective=False, p_window=0.0)
 TAU_DEFAULT = {"value": 1.0, "error": 0.0}
@@ -183,7 +184,7 @@ class Network:
             _num(a["period"], f"node {n!r}.period", lo=0, lo_open=True)
             _num(a["phase"], f"node {n!r}.phase", lo=0)
             _num(a["clock_jitter"], f"node {n!r}.clock_jitter", lo=0)
-            for k in ("threshold", "eta", "eta_b", "decay", "speedup", "self_lag", "fb_gain", "gate", "gate_tau", "p_window"):
+            for k in ("threshold", "refresh", "eta", "eta_b", "decay", "speedup", "self_lag", "fb_gain", "gate", "gate_tau", "p_window"):
                 _num(a[k], f"node {n!r}.{k}", lo=0)
             if not isinstance(a["prospective"], (bool, np.bool_)):
                 raise GraphError(f"node {n!r}.prospective: must be true or false, got {a['prospective']!r}")

@@ -175,12 +175,14 @@ class Clocks:
 @dataclass(frozen=True)
 class Messages:
     """Send policy and channel reliability: ``send`` (``"always"`` / ``"on_delta"``),
-    ``threshold`` for on_delta, ``loss`` probability per message, arrival ``jitter`` (ms)."""
+    ``threshold`` for on_delta, ``refresh`` (ms: an on_delta neuron sends at least this
+    often; 0 = never forced), ``loss`` probability per message, arrival ``jitter`` (ms)."""
 
     send: str = "always"
     threshold: float = 0.0
     loss: float = 0.0
     jitter: float = 0.0
+    refresh: float = 0.0
 
     def __post_init__(self):
         if self.send not in SEND_POLICIES:
@@ -190,6 +192,7 @@ class Messages:
         if self.loss >= 1:
             raise SpecError(f"messages.loss: must be < 1 (every message lost), got {self.loss}")
         _finite(self.jitter, "messages.jitter", lo=0)
+        _finite(self.refresh, "messages.refresh", lo=0)
 
 
 @dataclass(frozen=True)

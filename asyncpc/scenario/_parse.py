@@ -132,8 +132,9 @@ def _messages(t: Table, graphml, h) -> MessagesSpec:
     threshold = t.number("threshold", 0.0, lo=0)
     loss = t.number("loss", 0.0, lo=0, hi=1, hi_open=True)
     jitter = t.number("jitter", 0.0, lo=0, hi=32767 * h, unit="ms")  # compiled as int16 steps
+    refresh = t.number("refresh", 0.0, lo=0, unit="ms")
     t.done()
-    return MessagesSpec(send, threshold, loss, jitter)
+    return MessagesSpec(send, threshold, loss, jitter, refresh)
 
 
 def _learning(t: Table, graphml) -> LearningSpec:

@@ -132,6 +132,7 @@ class MessagesSpec:
     threshold: float = 0.0
     loss: float = 0.0
     jitter: float = 0.0
+    refresh: float = 0.0
 
 
 @dataclass(frozen=True)
