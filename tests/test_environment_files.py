@@ -274,6 +274,24 @@ def test_tables_label_column_and_feature_columns(tmp_path, ext):
     np.testing.assert_array_equal(d.y_train, np.arange(30) % 3)
 
 
+def test_a_split_table_is_scaled_in_place_and_keeps_every_row_once(tmp_path):
+    import pyarrow.parquet as pq
+
+    t = _table(n=200)
+    pq.write_table(t, tmp_path / "t.parquet", row_group_size=64)
+    d = load_dataset(tmp_path / "t.parquet", normalize="none", test_fraction=0.25, seed=2)
+    a = t.column("a").to_numpy().astype(np.float32)
+    rows = [int(np.flatnonzero(a == x)[0]) for x in d.X_train[:, 0]]
+    test_rows = [int(np.flatnonzero(a == x)[0]) for x in d.X_test[:, 0]]
+    assert rows == sorted(rows) and sorted(rows + test_rows) == list(range(200)) and len(test_rows) == 50
+    np.testing.assert_array_equal(d.y_train, (np.arange(200) % 3)[rows])
+    np.testing.assert_array_equal(d.X_train[:, 1], t.column("b").to_numpy()[rows])
+    m = load_dataset(tmp_path / "t.parquet", normalize="minmax", test_fraction=0.25, seed=2)
+    lo, hi = d.X_train.min(0), d.X_train.max(0)
+    np.testing.assert_allclose(m.X_train, (d.X_train - lo) / (hi - lo), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(m.X_test, (d.X_test - lo) / (hi - lo), rtol=1e-6, atol=1e-7)
+
+
 def test_table_with_string_labels_a_named_label_column_and_a_split(tmp_path):
     import pyarrow.parquet as pq
 

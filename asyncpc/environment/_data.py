@@ -314,6 +314,8 @@ def _assemble(raw: _Raw, *, test_fraction, normalize, seed, max_train, max_test,
         at += len(k)
     if not own:
         idx_tr, idx_te = _split_idx(keeps[0], coded[0][keeps[0]], test_fraction, seed)
+        if raw.dtype == np.float32:  # large sources keep the file's order: scaled in place, read in order
+            idx_tr, idx_te = np.sort(idx_tr), np.sort(idx_te)
         X_te, y_te_all = raw.X, coded[0]
     elif raw.same_split:
         idx_tr = idx_te = keeps[0]
