@@ -40,7 +40,16 @@ class ScenarioError(AsyncPCError, ValueError):
 
 
 class DataError(AsyncPCError, ValueError):
-    """A data source cannot be read or has the wrong shape."""
+    """A data source cannot be read or has the wrong shape.
+
+    ``key`` names the ``[data]`` setting the message is about when it is not the source
+    itself (e.g. ``"n_train"``, ``"train_images"`` or ``("classes", 1)``), so that a scenario
+    reports the line of that key.
+    """
+
+    def __init__(self, message: str, *, key: str | tuple | None = None):
+        self.key = key
+        super().__init__(message)
 
 
 class DivergenceError(AsyncPCError, FloatingPointError):

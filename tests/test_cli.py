@@ -160,9 +160,83 @@ def test_plain_baseline_is_the_main_jobs_stream_with_every_option_off():
     assert (c.fb_gain == 1.0).all()
 
 
+# -- MNIST (scenarios/mnist.toml) on small IDX files made here: the repository ships no MNIST --
+
+MNIST_QUICK = ("data.n_train=20", "data.n_test=10", "data.present=1.0", "data.test_present=1.0",
+               "data.train_eval=0", "data.epochs=1", "network.sizes=[784, 32, 10]")
+
+
+def test_mnist_scenario_runs_on_idx_files_and_states_the_input_scaling(tmp_path, idx_folder, monkeypatch):
+    folder = idx_folder(n_train=60, n_test=30)
+    monkeypatch.chdir(folder.parent)  # a path given with --set is relative to the working directory
+    code, d = run(tmp_path, "mnist.toml", f"data.source={folder.name}", *MNIST_QUICK)
+    assert code == 0
+    s = summary(d)
+    assert s["status"] == "completed" and s["presentations"] == 30 and 0 <= s["test_accuracy"] <= 1
+    man = json.loads((d / "manifest.json").read_text())
+    data = man["data"]
+    assert data["source"] == str(folder) and (data["n_train"], data["n_test"]) == (20, 10)
+    assert data["image_shape"] == [28, 28] and data["dtype"] == "float32" and data["n_classes"] == 10
+    sc = data["input_scaling"]
+    assert sc["normalize"] == "minmax" and sc["raw_dtype"] == "uint8" and sc["train_range"] == [0.0, 1.0]
+    assert sc["formula"] == "x = (raw - 0) / 255"
+    import tomllib
+
+    res = tomllib.loads((d / "scenario.toml").read_text())
+    assert res["data"]["source"] == str(folder) and res["network"]["shapes"]["input"] == [28, 28]
+    # the stratified subset: two of each class in training, one in test
+    rows = list(csv.DictReader(open(d / "metrics.csv")))
+    train = [int(r["target"]) for r in rows if r["split"] == "train"]
+    assert sorted(train) == sorted(list(range(10)) * 2)
+    # the resolved scenario (absolute paths) loads from anywhere and reads the same data
+    monkeypatch.chdir("/")
+    from asyncpc.scenario import load_scenario
+
+    again = load_scenario(d / "scenario.toml").load_data()
+    assert again.describe() == data
+
+
+def test_mnist_without_its_files_says_which_files_where(tmp_path, capsys, idx_folder):
+    import shutil
+
+    scn = tmp_path / "mnist.toml"  # a copy: its data/mnist folder does not exist
+    shutil.copy(SC / "mnist.toml", scn)
+    assert main(["run", str(scn), "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"{scn}:" in err and "data.source: data folder not found: " + str(tmp_path / "data" / "mnist") in err
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        assert name in err
+    assert "--set data.source=" in err
+    assert not (tmp_path / "r").exists()
+    # a folder missing one file names it
+    folder = idx_folder()
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    assert main(["run", str(scn), "--set", f"data.source={folder}", "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no t10k-labels-idx1-ubyte (plain or .gz) in this folder" in err
+
+
+def test_a_truncated_idx_file_stops_the_run_with_one_line(tmp_path, capsys, idx_folder):
+    folder = idx_folder(name="cut")
+    f = folder / "train-images-idx3-ubyte.gz"
+    import gzip
+
+    data = gzip.decompress(f.read_bytes())
+    f.write_bytes(gzip.compress(data[:-1000]))  # header intact: found when the data are read
+    code, d = run(tmp_path, "mnist.toml", f"data.source={folder}", *MNIST_QUICK)
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "data.source" in err and str(f) in err
+    assert "truncated: holds 58 of the 60 images its header announces" in err
+
+
 def test_validate_graph_describe(tmp_path, capsys):
     assert main(["validate", str(SC / "digits.toml")]) == 0
     assert main(["validate", str(SC / "digits_plain.toml")]) == 0
+    assert main(["validate", str(SC / "mnist.toml"), "--set", "data.source=sklearn:digits",
+                 "--set", "network.sizes=[64, 256, 10]"]) == 0
     assert "ok" in capsys.readouterr().out
     out = tmp_path / "net.graphml"
     assert main(["graph", str(SC / "xor.toml"), "--export", str(out)]) == 0

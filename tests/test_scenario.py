@@ -427,10 +427,12 @@ _KEYS = ["run", "network", "neurons", "clock", "delays", "messages", "learning",
          "threshold", "loss", "eta", "eta_b", "decay", "feedback_init", "freeze_at_test", "source",
          "test_fraction", "normalize", "present", "epochs", "generate", "clamps", "duration", "probe_every",
          "area", "neurons", "enabled", "roles", "from", "to", "every", "dir", "plots", "input", "label",
-         "hidden1", "train_eval", "label_on", "label_off", "path"]
+         "hidden1", "train_eval", "label_on", "label_off", "path", "n_train", "n_test", "classes", "label_column",
+         "train_images", "train_labels", "test_images", "test_labels"]
 _WORDS = ["xor", "sklearn:digits", "sklearn:iris", "constant", "layered", "area_graph", "graphml",
           "lognormal", "uniform", "gamma", "normal", "input", "label", "hidden1", "relu", "tanh", "generative",
-          "sensory", "random", "on_delta", "transport", "label:0-1", "x.csv", "engine", "actors"]
+          "sensory", "random", "on_delta", "transport", "label:0-1", "x.csv", "engine", "actors", "idx",
+          "x.parquet", "data/mnist", "t-idx1-ubyte.gz", "/"]
 _scalar = st.one_of(st.integers(-3, 100), st.floats(allow_nan=True, allow_infinity=True, width=32),
                     st.booleans(), st.sampled_from(_WORDS), st.text(max_size=6))
 _value = st.recursive(_scalar, lambda inner: st.one_of(
@@ -576,3 +578,130 @@ def test_layered_per_projection_eta_reaches_the_synapse_owners(tmp_path):
     rate = {(d["area"], d["kind"]) for n, d in g.nodes(data=True) if d["eta"] == 0.03}
     assert rate == {("input", "value"), ("hidden1", "error")}
     assert {d["eta"] for n, d in g.nodes(data=True) if (d["area"], d["kind"]) not in rate} == {0.01}
+
+
+# -- a user's data: IDX folders and files, tables, subsets ---------------------------------
+
+IDX_SCN = '[network]\nsizes = [784, 8, 10]\nactivation = "relu"\n\n[data]\nsource = "mnist"\npresent = 1.0\n'
+
+
+def test_idx_folder_source_sets_the_image_shape_and_checks_sizes_before_reading(tmp_path, idx_folder):
+    folder = idx_folder(n_train=40, n_test=20)
+    s = load_scenario(write(tmp_path, IDX_SCN))
+    assert s.data.source == str(folder) and s.network.areas[0].shape == (28, 28)
+    assert s.resolved()["network"]["shapes"] == {"input": [28, 28]}
+    d = s.load_data()
+    assert d.image_shape == (28, 28) and len(d.y_train) == 40
+    sch = s.schedule(s.compile(), d)
+    assert sch.meta["image_shape"] == (28, 28) and len(sch.probe_t) == 60
+    # the sensory area's size is checked from the IDX header, with the line of network.sizes
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(tmp_path, IDX_SCN.replace("784", "64")))
+    assert e.value.line == 2 and e.value.key == "network.sizes[0]" and "has 784 features" in str(e.value)
+    # round trip (absolute paths) and equality
+    s.to_toml(tmp_path / "again.toml")
+    assert load_scenario(tmp_path / "again.toml") == s
+
+
+def test_explicit_idx_paths_with_source_idx(tmp_path, idx_folder):
+    folder = idx_folder(n_train=40, n_test=20)
+    text = ('[network]\nsizes = [784, 8, 10]\n[data]\nsource = "idx"\npresent = 1.0\n'
+            'train_images = "mnist/train-images-idx3-ubyte.gz"\ntrain_labels = "mnist/train-labels-idx1-ubyte.gz"\n')
+    s = load_scenario(write(tmp_path, text))
+    assert s.data.files["train_images"] == str(folder / "train-images-idx3-ubyte.gz")
+    assert s.resolved()["data"]["train_labels"] == str(folder / "train-labels-idx1-ubyte.gz")
+    d = s.load_data()
+    assert (len(d.y_train), len(d.y_test)) == (32, 8)  # test_fraction 0.2 of the training files
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(tmp_path, text + 'test_images = "mnist/t10k-images-idx3-ubyte.gz"\n'))
+    assert e.value.key == "data.test_labels" and "required with data.test_images" in str(e.value)
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(tmp_path, text.replace("train-labels", "t10k-labels")))
+    assert e.value.key == "data.train_labels" and e.value.line == 7 and "holds 20 labels" in str(e.value)
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(tmp_path, text.replace("train-images-idx3", "train-images-idx9")))
+    assert e.value.key == "data.train_images" and e.value.line == 6 and "file not found" in str(e.value)
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(tmp_path, text.replace('train_labels = "mnist/train-labels-idx1-ubyte.gz"\n', "")))
+    assert e.value.key == "data.train_labels" and "required with data.source = 'idx'" in str(e.value)
+
+
+def test_a_path_given_with_set_is_relative_to_the_working_directory(tmp_path, idx_folder, monkeypatch):
+    folder = idx_folder(name="elsewhere")
+    (tmp_path / "scn").mkdir()
+    p = write(tmp_path / "scn", IDX_SCN)
+    monkeypatch.chdir(tmp_path)
+    s = load_scenario(p, ["data.source=elsewhere"])
+    assert s.data.source == str(folder)
+    with pytest.raises(ScenarioError, match=r"four MNIST-format IDX files train-images-idx3-ubyte, .*; there is no "
+                                            r"folder .*/scn/mnist\)$"):
+        load_scenario(p)  # in the file: relative to the file's folder
+
+
+@pytest.mark.parametrize("add,key,line,match", [
+    ("n_train = 0\n", "data.n_train", 8, "must be an integer >= 1, got 0"),
+    ("n_test = 1.5\n", "data.n_test", 8, "must be an integer"),
+    ("classes = [1]\n", "data.classes", 8, "at least 2 element"),
+    ("classes = [1, 1]\n", "data.classes[1]", 8, "lists class 1 twice"),
+    ("classes = [1, 'a']\n", "data.classes[1]", 8, "must be an integer like the other classes"),
+    ("classes = [0, -1]\n", "data.classes[1]", 8, "must be an integer >= 0"),
+    ("label_column = 'y'\n", "data.label_column", 8, "only used by a .parquet, .arrow or .feather source"),
+    ("train_images = 'x'\n", "data.train_images", 8, "only used with data.source = 'idx'"),
+    ("n_trian = 5\n", "data.n_trian", 8, "did you mean 'n_train'"),
+])
+def test_data_subset_keys_are_checked_with_file_line_and_key(tmp_path, idx_folder, add, key, line, match):
+    idx_folder()
+    with pytest.raises(ScenarioError, match=match) as e:
+        load_scenario(write(tmp_path, IDX_SCN + add))
+    assert (e.value.key, e.value.line) == (key, line)
+
+
+def test_subsets_and_class_filter_from_a_scenario(tmp_path, idx_folder):
+    idx_folder(n_train=100, n_test=50)
+    text = IDX_SCN.replace("10]", "3]") + "n_train = 15\nn_test = 6\nclasses = [4, 2, 9]\n"
+    s = load_scenario(write(tmp_path, text))
+    assert (s.data.n_train, s.data.n_test, s.data.classes) == (15, 6, (4, 2, 9))
+    d = s.load_data()
+    assert d.class_names == ("2", "4", "9") and np.bincount(d.y_train).tolist() == [5, 5, 5]
+    assert len(d.y_test) == 6
+    # the label area must code the filtered classes: checked before any data are read
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(write(tmp_path, IDX_SCN + "classes = [4, 2, 9]\n"))
+    assert e.value.key == "network.sizes[2]" and "has 3 classes" in str(e.value)
+    # a class the data lack is found when the data are read, at the line of data.classes
+    s = load_scenario(write(tmp_path, IDX_SCN.replace("10]", "2]") + "classes = [4, 12]\n"))
+    with pytest.raises(ScenarioError) as e:
+        s.load_data()
+    assert e.value.key == "data.classes[1]" and e.value.line == 8 and "no class 12" in str(e.value)
+    p = write(tmp_path, IDX_SCN + "n_train = 500\n")
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(p).load_data()
+    assert str(e.value) == (f"{p}:8: data.n_train: 500 is more than the 100 training samples of "
+                            f"{tmp_path / 'mnist'}; expected at most 100")
+
+
+def test_table_source_and_its_label_column(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 40
+    pq.write_table(pa.table({"f1": np.arange(n) % 7, "f2": np.linspace(0, 1, n), "y": np.arange(n) % 2}),
+                   tmp_path / "t.parquet")
+    text = '[network]\nsizes = [2, 4, 2]\n[data]\nsource = "t.parquet"\npresent = 1.0\nlabel_column = "y"\n'
+    s = load_scenario(write(tmp_path, text))
+    assert s.data.label_column == "y" and s.resolved()["data"]["label_column"] == "y"
+    d = s.load_data()
+    assert d.n_features == 2 and (len(d.y_train), len(d.y_test)) == (32, 8)
+    s = load_scenario(write(tmp_path, text.replace('label_column = "y"\n', "")))
+    assert s.resolved()["data"]["label_column"] == "label"
+    with pytest.raises(ScenarioError) as e:
+        s.load_data()
+    assert e.value.key == "data.label_column" and e.value.line == 3  # the [data] table: the key is absent
+    assert "no column 'label' (the labels)" in str(e.value)
+
+
+def test_new_data_keys_leave_existing_scenarios_unchanged(tmp_path):
+    """No new key is resolved unless set, so existing scenarios keep their resolved file and hash."""
+    for text in (DIGITS, AREA_GRAPH, SPRINGS):
+        data = load_scenario(write(tmp_path, text)).resolved()["data"]
+        assert not {"n_train", "n_test", "classes", "label_column", "train_images"} & set(data)

@@ -264,6 +264,8 @@ def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, q
                         scenario_hash=scn.hash(), started=started, ended=None, status="running",
                         neurons=c.n_neurons, edges=c.n_edges, steps=int(schedule.end), h_ms=c.h,
                         checkpoint_every=scn.output.checkpoint_every)
+        if job.data is not None:  # what was read, and the input scaling the network saw
+            manifest["data"] = job.data.describe()
         rd.write_json("manifest.json", manifest)
         metrics = Metrics(c, schedule, job.data, rd)
         tracer = _trace_writer(scn, c, rd, job.runtime)

@@ -1,6 +1,7 @@
 """Data sources, presentation protocols and the environment's message schedule.
 
-- :func:`load_dataset` -> :class:`Dataset` (XOR, scikit-learn's bundled datasets, .npz, .csv)
+- :func:`load_dataset` -> :class:`Dataset` (XOR, scikit-learn's bundled datasets, .npz, .csv,
+  Parquet / Arrow tables, IDX (MNIST-format) folders and files; class filter, stratified subsets)
 - :func:`stream_schedule` (learning from one continuous stream, tests, generation) and
   :func:`clamp_schedule` (constant clamps) -> :class:`Schedule`
 - :func:`accuracy_from`, :func:`generated_images`: read-outs of a run

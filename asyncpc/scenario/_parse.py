@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 from types import MappingProxyType
 
 from ..environment import BUILTIN_SOURCES, NORMALIZE
 from ..model import Dynamics
 from ._parse_network import check_tau, parse_network
+from ._parse_source import SOURCE_KEYS, parse_source, unused_source_keys
 from ._reader import MAX_STEPS, Ctx, Table, describe
 from ._spec import (ClockSpec, DataSpec, DelaysSpec, GenerateSpec, LearningSpec, MessagesSpec, NetworkSpec,
                     NeuronsSpec, OutputSpec, ReadoutSpec, RunSpec, TraceSpec)
@@ -20,11 +20,9 @@ SECTIONS = ("run", "network", "neurons", "delays", "messages", "learning", "data
 TRACE_ROLES = ("predict", "feedback", "partner", "environment")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SELECTOR = re.compile(r"^([A-Za-z0-9_-]+)(?::(\d+)(?:-(\d+))?)?$")
-_FILE_HINT = {".npz": "an .npz archive with X and y, or X_train, y_train, X_test, y_test",
-              ".csv": "a .csv file, one sample per row, the integer label last"}
 _STREAM_KEYS = ("test_fraction", "normalize", "present", "test_present", "epochs", "shuffle", "label_on", "label_off",
                 "label_delay", "test_every_epoch", "max_train", "max_test", "train_eval", "sensory_area",
-                "generate")
+                "generate", "n_train", "n_test", "classes", *SOURCE_KEYS)
 _CONSTANT_KEYS = ("duration", "probe_every", "clamps")
 _GRAPHML_WHY = "not used when network.kind = 'graphml': the graph file carries these attributes"
 
@@ -49,13 +47,13 @@ def parse(raw: dict, ctx: Ctx, *, base_dir: str, default_name: str) -> tuple[dic
     messages = _messages(sec["messages"], graphml, run.h)
     learning = _learning(sec["learning"], graphml)
     d = sec["data"]
-    source, protocol, info = _source(d, base_dir)
+    source, protocol, info, files = parse_source(d, base_dir)
     data_sensory = d.string("sensory_area", None) if protocol == "stream" else None
     network = parse_network(sec["network"], neurons=neurons, delays=delays,
                             image_shape=info[2] if info else None, data_sensory=data_sensory,
                             base_dir=base_dir)
     data, label = _data(d, ctx, run, neurons, delays, network, source, protocol, info, data_sensory,
-                        sec["readout"])
+                        sec["readout"], files)
     readout = _readout(sec["readout"], network, data, label)
     trace = _trace(sec["trace"], network)
     output = _output(sec["output"], run)
@@ -153,27 +151,6 @@ def _learning(t: Table, graphml) -> LearningSpec:
     return LearningSpec(eta, eta_b, decay, feedback, init, freeze, anneal)
 
 
-def _source(d: Table, base_dir):
-    src = d.string("source", required=True)
-    if src == "constant":
-        return src, "constant", None
-    if src in BUILTIN_SOURCES:
-        return src, "stream", BUILTIN_SOURCES[src]
-    ext = os.path.splitext(src)[1].lower()
-    if ext in _FILE_HINT:
-        full = os.path.normpath(os.path.join(base_dir, os.path.expanduser(src)))
-        if not os.path.isfile(full):
-            d.fail("source", f"data file not found: {full} (expected {_FILE_HINT[ext]})")
-        d.put("source", full)
-        return full, "stream", None
-    import difflib
-
-    close = difflib.get_close_matches(src, [*BUILTIN_SOURCES, "constant"], n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    d.fail("source", f"unknown data source {src!r}{hint} (expected one of {[*BUILTIN_SOURCES, 'constant']} "
-                     "or the path of a .npz or .csv file)")
-
-
 def _area_key(network: NetworkSpec, name: str) -> tuple:
     """Key path of an area's size in the file."""
     if network.kind == "layered":
@@ -198,8 +175,30 @@ def _pick_area(t: Table, key, given, network: NetworkSpec, role):
     return cands[0]
 
 
+def _classes(d: Table):
+    """``data.classes``: two or more different class labels (integers, or strings for a table
+    whose labels are strings), or None."""
+    raw = d.array("classes", None, min_len=2)
+    if raw is None:
+        return None
+    strings = isinstance(raw[0], str)
+    vals = []
+    for i, v in enumerate(raw):
+        if strings:
+            v = d.check_str(("classes", i), v, nonempty=False)
+        elif isinstance(v, str):
+            d.fail(("classes", i), f"must be an integer like the other classes, got {describe(v)}")
+        else:
+            v = d.check_int(("classes", i), v, lo=0)
+        if v in vals:
+            d.fail(("classes", i), f"lists class {v!r} twice")
+        vals.append(v)
+    d.put("classes", list(vals))
+    return tuple(vals)
+
+
 def _data(d: Table, ctx: Ctx, run, neurons, delays, network, source, protocol, info, data_sensory,
-          readout_t: Table):
+          readout_t: Table, files=None):
     h = run.h
     if protocol == "constant":
         duration = d.number("duration", required=True, lo=h, hi=1e12 * h, unit="ms")
@@ -244,6 +243,12 @@ def _data(d: Table, ctx: Ctx, run, neurons, delays, network, source, protocol, i
     tee = d.boolean("test_every_epoch", True)
     max_train = d.integer("max_train", 0, lo=0)
     max_test = d.integer("max_test", 0, lo=0)
+    n_train = d.integer("n_train", None, lo=1)
+    n_test = d.integer("n_test", None, lo=1)
+    classes = _classes(d)
+    label_column = None
+    if "label_column" not in unused_source_keys(source, protocol):
+        label_column = d.string("label_column", "label")
     train_eval = d.integer("train_eval", 0, lo=0)
     env_steps = round(delays.environment / h)
     P, L = round(present / h), round(label_delay / h)
@@ -253,7 +258,7 @@ def _data(d: Table, ctx: Ctx, run, neurons, delays, network, source, protocol, i
                           "misses the sample")
     if round(test_present / h) <= env_steps:
         d.fail("test_present", f"{test_present:g} ms must exceed the environment delay ({delays.environment:g} ms)")
-    n_classes = info[1] if info else None
+    n_classes = len(classes) if classes else info[1] if info else None
     generate = None
     if d.has("generate"):
         g = d.table("generate")
@@ -279,21 +284,23 @@ def _data(d: Table, ctx: Ctx, run, neurons, delays, network, source, protocol, i
     if sensory is not None and sensory == label:
         d.fail("sensory_area", f"must differ from the read-out (label) area {label!r}")
     if info and network.kind != "graphml":
-        n_feat, n_cls, _ = info
+        n_feat, n_cls = info[0], n_classes
         by = {a.name: a for a in network.areas}
         if by[sensory].size != n_feat:
             ctx.fail(_area_key(network, sensory), f"sensory area {sensory!r} has {by[sensory].size} neurons "
                                                  f"but {source} has {n_feat} features; they must match")
         ok = (n_cls,) if n_cls != 2 else (2, 1)
-        if by[label].size not in ok:
+        if n_cls is not None and by[label].size not in ok:
             ctx.fail(_area_key(network, label), f"label area {label!r} has {by[label].size} neurons but "
                                                f"{source} has {n_cls} classes; it needs "
                                                + " or ".join(map(str, ok)))
-    d.done({k: "only used when data.source = 'constant'" for k in _CONSTANT_KEYS})
+    d.done({**{k: "only used when data.source = 'constant'" for k in _CONSTANT_KEYS},
+            **unused_source_keys(source, protocol)})
     return DataSpec(source=source, protocol="stream", test_fraction=tf, normalize=normalize, present=present,
                     test_present=test_present, epochs=epochs, shuffle=shuffle, label_on=on, label_off=off, label_delay=label_delay,
                     test_every_epoch=tee, max_train=max_train, max_test=max_test, train_eval=train_eval,
-                    sensory_area=sensory, generate=generate), label
+                    sensory_area=sensory, generate=generate, n_train=n_train, n_test=n_test, classes=classes,
+                    label_column=label_column, files=MappingProxyType(dict(files)) if files else None), label
 
 
 def _readout(t: Table, network: NetworkSpec, data: DataSpec, label) -> ReadoutSpec:

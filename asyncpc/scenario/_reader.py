@@ -105,7 +105,7 @@ class Table:
                 continue
             if not_here and key in not_here:
                 self.fail(key, not_here[key])
-            close = difflib.get_close_matches(str(key), self.known, n=1)
+            close = difflib.get_close_matches(str(key), self.known + list(not_here or ()), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             expected = ", ".join(self.known) if self.known else "no keys"
             self.fail(key, f"unknown key{hint} (expected: {expected})")

@@ -150,9 +150,11 @@ class Scenario:
             return None
         try:
             ds = load_dataset(d.source, test_fraction=d.test_fraction, normalize=d.normalize, seed=self.run.seed,
-                              max_train=d.max_train or None, max_test=d.max_test or None)
+                              max_train=d.max_train or None, max_test=d.max_test or None, n_train=d.n_train,
+                              n_test=d.n_test, classes=d.classes, label_column=d.label_column or "label",
+                              files=dict(d.files) if d.files else None)
         except DataError as exc:
-            raise self.error(("data", "source"), str(exc)) from None
+            raise self._data_error(exc) from None
         n = self.network
         if n.kind != "graphml":
             sizes = {a.name: a.size for a in n.areas}
@@ -171,6 +173,19 @@ class Scenario:
             raise self.error(("data", "generate", "classes"),
                              f"class {max(g.classes)} does not exist; {ds.name} has classes 0..{ds.n_classes - 1}")
         return ds
+
+    def _data_error(self, exc: DataError) -> ScenarioError:
+        """A data source's error at the ``[data]`` key it is about (``data.source`` unless the
+        error names another), without repeating the key's name."""
+        key = exc.key if exc.key is not None else "source"
+        key = key if isinstance(key, tuple) else (key,)
+        msg = str(exc)
+        head = key[0] if len(key) == 1 else None
+        if head and msg.startswith(f"{head}: "):
+            msg = msg[len(head) + 2:]
+        elif len(key) > 1 and msg.startswith(f"{key[0]}: "):
+            msg = msg[len(key[0]) + 2:]
+        return self.error(("data", *key), msg)
 
     def schedule(self, c, dataset=None):
         """The environment's :class:`asyncpc.environment.Schedule` for compiled network ``c``

@@ -159,7 +159,9 @@ class GenerateSpec:
 @dataclass(frozen=True)
 class DataSpec:
     """``[data]``. ``protocol`` is ``"stream"`` for datasets, ``"constant"`` for clamps.
-    ``source`` is a built-in name or an absolute file path."""
+    ``source`` is a built-in name, an absolute file or folder path, or ``"idx"`` (then
+    ``files`` maps ``train_images`` ... ``test_labels`` to absolute paths). ``n_train``,
+    ``n_test`` and ``classes`` are None when not set (every sample, every class)."""
 
     source: str
     protocol: str = "stream"
@@ -178,6 +180,11 @@ class DataSpec:
     train_eval: int = 0
     sensory_area: str | None = None
     generate: GenerateSpec | None = None
+    n_train: int | None = None
+    n_test: int | None = None
+    classes: tuple | None = None
+    label_column: str | None = None
+    files: Any = None
     duration: float | None = None
     probe_every: float | None = None
     clamps: Any = field(default_factory=_empty)
