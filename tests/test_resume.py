@@ -210,7 +210,7 @@ def test_resume_refuses_clearly(tmp_path, capsys, reference, monkeypatch):
 def test_divergence_names_neuron_area_time_inputs_and_keeps_what_was_written(tmp_path, capsys):
     d = tmp_path / "div"
     assert main(argv(XOR, d, ["learning.eta=50.0", "data.epochs=20", "trace.enabled=true",
-                              "output.checkpoint_every=2"], "--threads", "1")) == 2
+                              "output.checkpoint_every=2"], "--threads", "1")) == 3
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert "diverged at t = " in err and " ms" in err and "neuron" in err and "(area " in err
