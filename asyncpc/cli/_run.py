@@ -310,6 +310,7 @@ def _execute(scn, *, out, runtime, threads, quiet, argv, max_disk, max_memory, p
         manifest = dict(asyncpc=__version__, python=platform.python_version(), numpy=np.__version__,
                         numba=_version("numba"), networkx=_version("networkx"), platform=platform.platform(),
                         seed=scn.run.seed, runtime=job.runtime, threads=job.threads, command=" ".join(argv),
+                        scenario_name=scn.run.name,
                         scenario_hash=scn.hash(), started=started, ended=None, status="running",
                         neurons=c.n_neurons, edges=c.n_edges, steps=int(schedule.end), h_ms=c.h,
                         checkpoint_every=scn.output.checkpoint_every)

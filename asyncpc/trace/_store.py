@@ -460,6 +460,11 @@ class Trace:
         self.storage = meta["storage"]
         self._messages = self._sends = self._edge_arrays = None
 
+    def __repr__(self) -> str:
+        rows = "" if self.storage != "sends" else f"{self.n_sends():,} sends, "
+        return (f"Trace({str(self.path)!r}: {rows}{len(self.parts)} parts, {self.states.num_rows:,} state rows, "
+                f"{self.edges.num_rows:,} edges, every {self.every}, h {self.h:g} ms)")
+
     @property
     def h(self) -> float:
         return float(self.meta["resolution_ms"])
