@@ -89,9 +89,9 @@ def _counts(tr: Trace) -> dict:
 
 
 def _read(path, columns):
-    import pyarrow.parquet as pq
+    from ._store import read_parquet
 
-    tab = pq.read_table(path, columns=columns)
+    tab = read_parquet(path, columns=columns)
     return [tab.column(k) for k in columns]
 
 
