@@ -157,17 +157,16 @@ def _plot(out: Path, keys, rows) -> None:
             xs = [(_as_number(x) if _as_number(x) is not None else i) for i, x in enumerate(labels)]
             mean = [np.mean(groups[x]) for x in labels]
             sd = [np.std(groups[x]) for x in labels]
-            fig, ax = plt.subplots(figsize=(6, 4))
+            fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
             ax.errorbar(xs, mean, yerr=sd, fmt="o-", capsize=3)
             ax.set_xticks(xs, labels, rotation=30 if max(len(x) for x in labels) > 6 else 0)
             ax.set_xlabel(key)
             ax.set_ylabel(f"{metric} (mean ± sd over seeds)")
             ax.grid(alpha=0.3)
-            fig.tight_layout()
             fig.savefig(out / "plots" / f"{metric}_vs_{key.replace('.', '_')}.png", dpi=110)
             plt.close(fig)
     # energy curves per point (seed 0), from each point's metrics.csv
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     drawn = 0
     for pid, (p, seed, s) in rows.items():
         f = out / "points" / pid / "metrics.csv"
@@ -184,7 +183,6 @@ def _plot(out: Path, keys, rows) -> None:
         ax.set_yscale("log")
         ax.set_xlabel("simulated time (ms)")
         ax.set_ylabel("energy at read-out")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         fig.savefig(out / "plots" / "energy_per_point.png", dpi=110)
     plt.close(fig)

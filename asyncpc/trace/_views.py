@@ -212,7 +212,7 @@ def plot_neuron(tr: Trace, neuron: str, out) -> Path:
                if a == area and ix == index and k == "error"]
     st = tr.states
     t, nn, s = (st.column(c).to_numpy() for c in ("t", "neuron", "s"))
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 6))
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 6), layout="constrained")
     xm = nn == nid
     if xm.any():
         a1.plot(t[xm] * tr.h, s[xm], label="activity x")
@@ -226,14 +226,14 @@ def plot_neuron(tr: Trace, neuron: str, out) -> Path:
                 ha="center", va="center", transform=a1.transAxes)
     a1.set_xlabel("simulated time (ms)")
     a1.set_title(f"{area}:{index}")
-    a1.legend()
+    if a1.get_legend_handles_labels()[0]:
+        a1.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     lat = [(b.column("t_arrive").to_numpy() - b.column("t_send").to_numpy()) * tr.h
            for b in tr.message_batches(neuron=neuron)]
     lat = np.concatenate(lat) if lat else np.zeros(0)
     a2.hist(lat, bins=min(50, max(5, len(np.unique(lat)))))
     a2.set_xlabel("message latency (ms)")
     a2.set_ylabel("messages")
-    fig.tight_layout()
     out = Path(out)
     fig.savefig(out, dpi=110)
     plt.close(fig)
