@@ -253,3 +253,18 @@ def test_no_bare_print_outside_the_command_line_modules():
             if re.match(r"\s*print\(", line):
                 offenders.append(f"{rel}:{i}")
     assert not offenders, offenders
+
+
+def test_shell_completion(capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("shtab") is None:
+        assert main(["completion", "bash"]) == 2
+        assert "pip install 'asyncpc[completion]'" in capsys.readouterr().err
+        return
+    assert main(["completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    assert "complete " in script and "scenarios" in script and "--progress" in script
+    out = subprocess.run(["bash", "-c", "source /dev/stdin && complete -p asyncpc"], input=script,
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "asyncpc" in out.stdout, out.stderr

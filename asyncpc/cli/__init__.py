@@ -108,6 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     tp.add_argument("run")
     tp.add_argument("--neuron", required=True)
     tp.add_argument("--out", help="figure path, .png, .svg or .pdf (default RUN/plots/trace-<neuron>.png)")
+
+    co = sub.add_parser("completion", help="print a shell completion script (needs the shtab package: "
+                        "pip install 'asyncpc[completion]')")
+    co.add_argument("shell", choices=["bash", "zsh", "tcsh"])
     return p
 
 
@@ -296,6 +300,17 @@ def _cmd_trace(args) -> int:
     return 0
 
 
+def _cmd_completion(args) -> int:
+    """``eval "$(asyncpc completion bash)"`` (or write it to a file the shell reads)."""
+    try:
+        import shtab
+    except ImportError:
+        raise AsyncPCError("completion: needs the shtab package; pip install 'asyncpc[completion]' "
+                           "(or pip install shtab)") from None
+    print(shtab.complete(_parser(), shell=args.shell))
+    return 0
+
+
 def json_text(v) -> str:
     """A cell of a CSV: lists and mappings as JSON, the rest as text."""
     import json
@@ -334,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "trace":
             return _cmd_trace(args)
+        if args.command == "completion":
+            return _cmd_completion(args)
         return _cmd_describe(args)
     except DivergenceError as exc:
         print(f"asyncpc: error: {exc}", file=sys.stderr)
