@@ -268,3 +268,41 @@ def test_shell_completion(capsys):
     out = subprocess.run(["bash", "-c", "source /dev/stdin && complete -p asyncpc"], input=script,
                          capture_output=True, text=True)
     assert out.returncode == 0 and "asyncpc" in out.stdout, out.stderr
+
+
+def read_tensorboard_scalars(logdir):
+    """(tag, step, value) of the scalars in TensorBoard event files (TFRecord framing of
+    ``Event`` protobufs), read with tensorboardX's own schema."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    out = []
+    for f in sorted(Path(logdir).glob("events.out.tfevents.*")):
+        data = f.read_bytes()
+        i = 0
+        while i < len(data):
+            (n,) = struct.unpack("<Q", data[i:i + 8])
+            ev = Event.FromString(data[i + 12:i + 12 + n])
+            i += 12 + n + 4
+            for v in ev.summary.value:
+                out.append((v.tag, ev.step, v.simple_value))
+    return out
+
+
+def test_tensorboard_sink(tmp_path, capsys):
+    import importlib.util
+
+    argv = ["run", str(XOR), "--out", str(tmp_path / "r"), "--quiet", *QUICK, "--log", f"tensorboard:{tmp_path}/tb"]
+    if importlib.util.find_spec("tensorboardX") is None:
+        one_line_error(capsys, "pip install 'asyncpc[tensorboard]'", main(argv))
+        assert not (tmp_path / "r").exists()  # refused before anything ran
+        return
+    assert main(argv) == 0
+    got = read_tensorboard_scalars(tmp_path / "tb")
+    test = sorted((step, v) for tag, step, v in got if tag == "accuracy/test")
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert [s for s, _ in test] == [1, 2, 3]
+    assert [v for _, v in test] == pytest.approx(summary["test_accuracy_by_epoch"])
+    assert {tag for tag, _, _ in got} >= {"energy/last_readout", "run/messages_per_second"}
+    one_line_error(capsys, "--log: expected KIND:TARGET", main([*argv[:-2], "--log", "wandb"]))

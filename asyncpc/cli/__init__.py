@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="auto (default): a bar on a terminal, else plain lines (one per epoch and at most "
                        "one every 30 s) on stderr; none: nothing")
         q.add_argument("--quiet", action="store_true", help="no progress, no table (warnings and errors only)")
+        q.add_argument("--log", action="append", default=[], metavar="KIND:TARGET",
+                       help="also send each epoch's figures to a tracker: tensorboard:DIR (needs "
+                       "pip install 'asyncpc[tensorboard]')")
 
     r = sub.add_parser("run", help="run a scenario file and write a run directory")
     r.add_argument("scenario", help="a scenario file, or the name of a shipped one (asyncpc scenarios list)")
@@ -161,21 +164,25 @@ def _load(args):
 
 def _cmd_run(args, argv) -> int:
     from ._run import execute
+    from ._sinks import make_sinks
 
     scn = _load(args)
+    sinks = make_sinks(args.log)
     execute(scn, out=args.out, runtime=args.runtime, threads=args.threads, quiet=args.quiet,
             argv=["asyncpc", *argv], max_disk=args.max_disk, max_memory=args.max_memory,
-            progress=args.progress, overwrite=args.overwrite)
+            progress=args.progress, overwrite=args.overwrite, sinks=sinks)
     return 0
 
 
 def _cmd_resume(args, argv) -> int:
     from ._run import resume
+    from ._sinks import make_sinks
 
     if args.threads is not None and args.threads < 0:
         raise AsyncPCError(f"--threads: must be >= 0, got {args.threads}")
     resume(args.run_dir, runtime=args.runtime, threads=args.threads or None, quiet=args.quiet,
-           argv=["asyncpc", *argv], max_disk=args.max_disk, max_memory=args.max_memory, progress=args.progress)
+           argv=["asyncpc", *argv], max_disk=args.max_disk, max_memory=args.max_memory, progress=args.progress,
+           sinks=make_sinks(args.log))
     return 0
 
 

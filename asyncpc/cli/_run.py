@@ -251,19 +251,20 @@ def _now() -> str:
 
 def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, quiet: bool,
             argv: list[str], max_disk=None, max_memory=None, progress="auto", overwrite: bool = False,
-            table: bool | None = None) -> dict:
+            table: bool | None = None, sinks=()) -> dict:
     """Run a loaded scenario and write its run directory. Returns the summary.
 
     ``progress``: a mode of :data:`asyncpc.cli._progress.MODES` or a callable taking a
     :class:`~asyncpc.cli._progress.ProgressEvent` (``quiet`` means ``"none"``); ``table``:
     print the final table on stdout (default: not ``quiet``); ``overwrite``: replace a
-    run already in ``out`` (refused otherwise)."""
+    run already in ``out`` (refused otherwise); ``sinks``: more callables fed the same events
+    (``_sinks.make_sinks``)."""
     from ._signals import stop_on_signals
 
     with stop_on_signals():
         return _execute(scn, out=out, runtime=runtime, threads=threads, quiet=quiet, argv=argv,
                         max_disk=max_disk, max_memory=max_memory, progress=progress, overwrite=overwrite,
-                        table=table)
+                        table=table, sinks=sinks)
 
 
 def refuse_existing(out: Path, overwrite: bool) -> None:
@@ -288,7 +289,7 @@ def refuse_existing(out: Path, overwrite: bool) -> None:
                            f"`asyncpc resume {out}`, or pass --overwrite to start again")
 
 
-def _execute(scn, *, out, runtime, threads, quiet, argv, max_disk, max_memory, progress, overwrite, table):
+def _execute(scn, *, out, runtime, threads, quiet, argv, max_disk, max_memory, progress, overwrite, table, sinks):
     from ._metrics import Metrics
 
     started = _now()
@@ -321,20 +322,20 @@ def _execute(scn, *, out, runtime, threads, quiet, argv, max_disk, max_memory, p
         rd.release()
         raise
     return _drive(job, rd, manifest, metrics, tracer, state=None, start=0, wall_before=0.0,
-                  progress="none" if quiet else progress, table=not quiet if table is None else table)
+                  progress="none" if quiet else progress, table=not quiet if table is None else table, sinks=sinks)
 
 
 def resume(run_dir, *, runtime: str | None = None, threads: int | None = None, quiet: bool = False,
-           argv=(), max_disk=None, max_memory=None, progress="auto", table: bool | None = None) -> dict:
+           argv=(), max_disk=None, max_memory=None, progress="auto", table: bool | None = None, sinks=()) -> dict:
     """Continue the run in ``run_dir`` from its checkpoint to the end. Returns the summary."""
     from ._signals import stop_on_signals
 
     with stop_on_signals():
         return _resume(run_dir, runtime=runtime, threads=threads, quiet=quiet, max_disk=max_disk,
-                       max_memory=max_memory, progress=progress, table=table)
+                       max_memory=max_memory, progress=progress, table=table, sinks=sinks)
 
 
-def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress, table) -> dict:
+def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress, table, sinks) -> dict:
     from ..scenario import load_scenario
     from ._checkpoint import read_checkpoint
     from ._metrics import Metrics
@@ -391,7 +392,7 @@ def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress,
              f"the {job.runtime} runtime")
     return _drive(job, rd, manifest, metrics, tracer, state=state, start=chunk,
                   wall_before=float(ck.info.get("wall_seconds", 0.0)), progress="none" if quiet else progress,
-                  table=not quiet if table is None else table, epochs=ck.info.get("epochs") or [])
+                  table=not quiet if table is None else table, epochs=ck.info.get("epochs") or [], sinks=sinks)
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -411,7 +412,7 @@ def _write_checkpoint(job, rd, metrics, tracer, state, chunk: int, wall: float, 
 
 
 def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before: float, progress="auto",
-           table: bool = True, epochs=()) -> dict:
+           table: bool = True, epochs=(), sinks=()) -> dict:
     from ._epochs import EpochTable
     from ._progress import Progress
     from ._signals import signal_name
@@ -423,9 +424,10 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
     status = "running"
     kwargs = {"threads": job.threads} if job.runtime == "engine" else {}
     n_epochs = int(schedule.meta.get("epochs", 1)) if "epoch" in schedule.meta else 1
-    callback = progress if callable(progress) else None
+    callbacks = [progress, *sinks] if callable(progress) else list(sinks)
     report = Progress(total_steps=int(schedule.end), n_samples=metrics.n_probes, n_epochs=n_epochs, h=c.h,
-                      mode="none" if callback else progress, callback=callback, wall_before=wall_before)
+                      mode="none" if callable(progress) else progress, callback=_fan_out(callbacks),
+                      wall_before=wall_before)
     table_of_epochs = EpochTable(metrics, rd.path / "epochs.csv", epochs)
     done, settled, last_ck = start, True, start  # settled: state, metrics and trace agree
     interrupt = None
@@ -479,6 +481,15 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
     if interrupt is not None:
         raise interrupt
     return summary
+
+
+def _fan_out(callbacks):
+    """One callable that calls each of ``callbacks`` (None for none)."""
+    if not callbacks:
+        return None
+    if len(callbacks) == 1:
+        return callbacks[0]
+    return lambda ev: [cb(ev) for cb in callbacks]
 
 
 def _chunk_results(job, run_fn, tracer, state, until: int, kwargs: dict):
