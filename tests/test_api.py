@@ -99,6 +99,7 @@ def test_scenario_as_dict_or_object_sets_and_flags(tmp_path):
     assert asyncpc.run(raw, tmp_path / "d", progress="none", overwrite=True).status == "completed"
     with pytest.raises(AsyncPCError, match="progress: must be one of"):
         asyncpc.run(raw, tmp_path / "p", progress="loud")
+    assert not (tmp_path / "p").exists()  # refused before anything was written
     with pytest.raises(AsyncPCError, match="scenario: expected"):
         asyncpc.run(42)
 

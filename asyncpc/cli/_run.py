@@ -259,8 +259,11 @@ def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, q
     print the final table on stdout (default: not ``quiet``); ``overwrite``: replace a
     run already in ``out`` (refused otherwise); ``sinks``: more callables fed the same events
     (``_sinks.make_sinks``)."""
+    from ._progress import resolve_mode
     from ._signals import stop_on_signals
 
+    if not callable(progress):
+        resolve_mode(progress)  # a bad mode is refused before anything is written
     with stop_on_signals():
         return _execute(scn, out=out, runtime=runtime, threads=threads, quiet=quiet, argv=argv,
                         max_disk=max_disk, max_memory=max_memory, progress=progress, overwrite=overwrite,
@@ -328,8 +331,11 @@ def _execute(scn, *, out, runtime, threads, quiet, argv, max_disk, max_memory, p
 def resume(run_dir, *, runtime: str | None = None, threads: int | None = None, quiet: bool = False,
            argv=(), max_disk=None, max_memory=None, progress="auto", table: bool | None = None, sinks=()) -> dict:
     """Continue the run in ``run_dir`` from its checkpoint to the end. Returns the summary."""
+    from ._progress import resolve_mode
     from ._signals import stop_on_signals
 
+    if not callable(progress):
+        resolve_mode(progress)
     with stop_on_signals():
         return _resume(run_dir, runtime=runtime, threads=threads, quiet=quiet, max_disk=max_disk,
                        max_memory=max_memory, progress=progress, table=table, sinks=sinks)
