@@ -183,7 +183,8 @@ def run(scenario, out=None, *, set=None, data=None, progress="auto", seed=None, 
     >>> r = asyncpc.run("xor", set={"data.epochs": 40}, progress="none")   # doctest: +SKIP
     >>> r.summary["test_accuracy"], r.epochs.tail(1)                      # doctest: +SKIP
     """
-    from ..cli._run import execute, refuse_existing
+    from ..cli._run import execute
+    from ..cli._rundir import refuse_existing
 
     sets = overrides(set)
     for key, v in (("run.seed", seed), ("run.runtime", runtime), ("run.threads", threads)):
@@ -193,7 +194,7 @@ def run(scenario, out=None, *, set=None, data=None, progress="auto", seed=None, 
     if data is not None:
         ds = _dataset(data)
         out = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="asyncpc-"))
-        refuse_existing(out, overwrite)
+        refuse_existing(out, overwrite=overwrite)
         sets.insert(0, f"data.source={_toml_value(str(_write_dataset(ds, out).resolve()))}")
     scn = _scenario(scenario, sets)
     if out is None:

@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-__all__ = ["HEARTBEAT_S", "MODES", "Progress", "ProgressEvent", "resolve_mode"]
+__all__ = ["HEARTBEAT_S", "MODES", "Progress", "ProgressEvent", "fan_out", "resolve_mode"]
 
 log = logging.getLogger("asyncpc")
 
@@ -195,6 +195,15 @@ class Progress:
         from ._output import print_table
 
         print_table(["metric", "value"], rows, title=f"asyncpc run -> {path}", fmt=fmt, right=(1,))
+
+
+def fan_out(callbacks):
+    """One callable that calls each of ``callbacks`` (None for none)."""
+    if not callbacks:
+        return None
+    if len(callbacks) == 1:
+        return callbacks[0]
+    return lambda ev: [cb(ev) for cb in callbacks]
 
 
 def _console(stderr: bool = False):

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import AsyncPCError, DivergenceError
-from ._rundir import RunDir, atomic_replace
+from ._rundir import RunDir, atomic_replace, refuse_existing
 
 __all__ = ["execute", "pick_runtime", "resume"]
 
@@ -270,34 +270,12 @@ def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, q
                         table=table, sinks=sinks)
 
 
-def refuse_existing(out: Path, overwrite: bool) -> None:
-    """A run directory that holds a finished run, or one that ``asyncpc resume`` can
-    continue, is not written over unless ``overwrite``."""
-    from ._checkpoint import CHECKPOINT
-
-    man = out / "manifest.json"
-    if overwrite or not man.exists():
-        return
-    try:
-        import json
-
-        status = json.loads(man.read_text()).get("status")
-    except (OSError, ValueError, AttributeError):
-        status = None
-    if status in ("completed", "diverged"):
-        raise AsyncPCError(f"{out}: holds a finished run (status {status}); choose another --out or pass "
-                           "--overwrite to replace it")
-    if (out / CHECKPOINT).exists():
-        raise AsyncPCError(f"{out}: holds an unfinished run with a checkpoint (status {status}); continue it with "
-                           f"`asyncpc resume {out}`, or pass --overwrite to start again")
-
-
 def _execute(scn, *, out, runtime, threads, quiet, argv, max_disk, max_memory, progress, overwrite, table, sinks):
     from ._metrics import Metrics
 
     started = _now()
     out = Path(out or scn.output.dir)
-    refuse_existing(out, overwrite)
+    refuse_existing(out, overwrite=overwrite)
     job = _prepare(scn, runtime, threads)
     _check_resources(job, out, max_disk=max_disk, max_memory=max_memory)
     was_run = (out / "manifest.json").exists()
@@ -420,7 +398,7 @@ def _write_checkpoint(job, rd, metrics, tracer, state, chunk: int, wall: float, 
 def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before: float, progress="auto",
            table: bool = True, epochs=(), sinks=()) -> dict:
     from ._epochs import EpochTable
-    from ._progress import Progress
+    from ._progress import Progress, fan_out
     from ._signals import signal_name
 
     c, schedule, plan = job.c, job.schedule, job.plan
@@ -432,7 +410,7 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
     n_epochs = int(schedule.meta.get("epochs", 1)) if "epoch" in schedule.meta else 1
     callbacks = [progress, *sinks] if callable(progress) else list(sinks)
     report = Progress(total_steps=int(schedule.end), n_samples=metrics.n_probes, n_epochs=n_epochs, h=c.h,
-                      mode="none" if callable(progress) else progress, callback=_fan_out(callbacks),
+                      mode="none" if callable(progress) else progress, callback=fan_out(callbacks),
                       wall_before=wall_before)
     table_of_epochs = EpochTable(metrics, rd.path / "epochs.csv", epochs)
     done, settled, last_ck = start, True, start  # settled: state, metrics and trace agree
@@ -487,15 +465,6 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
     if interrupt is not None:
         raise interrupt
     return summary
-
-
-def _fan_out(callbacks):
-    """One callable that calls each of ``callbacks`` (None for none)."""
-    if not callbacks:
-        return None
-    if len(callbacks) == 1:
-        return callbacks[0]
-    return lambda ev: [cb(ev) for cb in callbacks]
 
 
 def _chunk_results(job, run_fn, tracer, state, until: int, kwargs: dict):
