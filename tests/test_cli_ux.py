@@ -306,3 +306,21 @@ def test_tensorboard_sink(tmp_path, capsys):
     assert [v for _, v in test] == pytest.approx(summary["test_accuracy_by_epoch"])
     assert {tag for tag, _, _ in got} >= {"energy/last_readout", "run/messages_per_second"}
     one_line_error(capsys, "--log: expected KIND:TARGET", main([*argv[:-2], "--log", "wandb"]))
+
+
+def test_a_refused_perfetto_export_names_a_window_that_fits(tmp_path):
+    from asyncpc import trace
+    from asyncpc.errors import AsyncPCError
+
+    run = tmp_path / "t"
+    assert main(["run", str(XOR), "--out", str(run), "--quiet", "--set", "data.epochs=1", "--set",
+                 "trace.enabled=true", "--set", "trace.to=100.0"]) == 0
+    tr = trace.load(run)
+    with pytest.raises(AsyncPCError) as e:
+        trace.to_perfetto(tr, tmp_path / "p.json", max_events=30_000)
+    m = re.search(r"--from ([0-9.]+)ms --to ([0-9.]+)ms \(~([0-9,]+) messages\)", str(e.value))
+    assert m, str(e.value)
+    lo, hi = (trace.parse_time(f"{x}ms", tr.h, "x") for x in m.groups()[:2])
+    assert hi > lo
+    n = trace.to_perfetto(tr, tmp_path / "p.json", t_from=lo, t_to=hi, max_events=30_000)
+    assert 0 < n <= 30_000
