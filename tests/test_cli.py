@@ -268,9 +268,9 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, body, sets, needle):
     assert "bad.toml" in err
 
 
-def test_diverging_run_stops_with_exit_2_and_keeps_files(tmp_path, capsys):
+def test_diverging_run_stops_with_exit_3_and_keeps_files(tmp_path, capsys):
     code, d = run(tmp_path, "xor.toml", "learning.eta=50.0", "data.epochs=20")
-    assert code == 2
+    assert code == 3
     err = capsys.readouterr().err.strip()
     assert "diverged" in err and len(err.splitlines()) == 1
     s = summary(d)

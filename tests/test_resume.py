@@ -50,8 +50,11 @@ def assert_same_run(a, b, *, ignore=WALL):
     assert sb["status"] == "completed"
     assert {k: v for k, v in sa.items() if k not in ignore} == {k: v for k, v in sb.items() if k not in ignore}
     assert ma == mb
+    ea, eb = (list(csv.DictReader(open(d / "epochs.csv"))) for d in (a, b))
+    assert len(ea) > 0 and [{k: v for k, v in r.items() if k != "wall_seconds"} for r in ea] == \
+        [{k: v for k, v in r.items() if k != "wall_seconds"} for r in eb]
     fa, fb = np.load(a / "final_state.npz"), np.load(b / "final_state.npz")
-    for k in ("w", "s", "bias", "t"):
+    for k in ("w", "s", "bias", "t", "src", "dst", "node_ids"):
         assert np.array_equal(fa[k], fb[k]), k
     ta, tb = trace.load(a), trace.load(b)
     assert ta.messages.num_rows > 0 and ta.messages.equals(tb.messages)
@@ -96,6 +99,36 @@ def test_sigkilled_run_resumes_bit_identical(tmp_path, reference):
     man = json.loads((d / "manifest.json").read_text())
     assert man["status"] == "completed" and len(man["resumed"]) == 1
     assert main(["resume", str(d), "--quiet"]) == 2  # completed: nothing to resume
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGUSR1"])
+def test_sigterm_checkpoints_and_resumes_bit_identical(tmp_path, reference, sig):
+    """What a scheduler sends before it kills a job: the run checkpoints its last finished
+    chunk, says interrupted, exits 128 + the signal (143, 138), and resumes to the uninterrupted
+    result. SIGUSR1 is what SLURM's --signal sends ahead of the time limit."""
+    d = tmp_path / "term"
+    cmd = [sys.executable, "-m", "asyncpc", *argv(XOR, d, LONG, "--threads", "1")]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ck = d / "checkpoint" / "checkpoint.npz"
+    deadline = time.time() + 40
+    while not ck.exists():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.time() < deadline
+        time.sleep(0.005)
+    first = np.load(ck)["info"]
+    time.sleep(0.2)  # between checkpoints: the run stops at the end of the current chunk
+    proc.send_signal(getattr(signal, sig))
+    code = proc.wait(timeout=60)
+    err = proc.stderr.read().decode()
+    assert code == 128 + getattr(signal, sig), err
+    assert f"interrupted ({sig})" in err and "Traceback" not in err
+    man = json.loads((d / "manifest.json").read_text())
+    assert man["status"] == "interrupted" and man["interrupted_by"] == sig, "the run ended before the signal"
+    assert json.loads((d / "summary.json").read_text())["status"] == "interrupted"
+    info = json.loads(str(np.load(ck)["info"]))
+    assert info["presentations"] >= json.loads(str(first))["presentations"]
+    assert main(["resume", str(d), "--quiet", "--threads", "1"]) == 0
+    assert_same_run(reference, d)
 
 
 class Crash(BaseException):
@@ -210,7 +243,7 @@ def test_resume_refuses_clearly(tmp_path, capsys, reference, monkeypatch):
 def test_divergence_names_neuron_area_time_inputs_and_keeps_what_was_written(tmp_path, capsys):
     d = tmp_path / "div"
     assert main(argv(XOR, d, ["learning.eta=50.0", "data.epochs=20", "trace.enabled=true",
-                              "output.checkpoint_every=2"], "--threads", "1")) == 2
+                              "output.checkpoint_every=2"], "--threads", "1")) == 3
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert "diverged at t = " in err and " ms" in err and "neuron" in err and "(area " in err

@@ -190,7 +190,7 @@ def test_defaults_are_filled_in(tmp_path):
     assert r["data"]["present"] == 20.0 and r["data"]["sensory_area"] == "input"
     assert r["readout"] == {"area": "label"}
     assert r["output"] == {"dir": "runs/tiny", "plots": True, "checkpoint_every": 0,
-                           "target_accuracy": 0.9}
+                           "target_accuracy": 0.9, "plot_format": "png"}
     assert s.network.areas[0].shape == (8, 8)
 
 

@@ -267,6 +267,24 @@ class Metrics:
             out["feedforward_test_accuracy"] = self._test_accuracy(learned)
         return out
 
+    def write_alignment(self) -> None:
+        """``RUN/alignment.csv``: the W/V^T angle (degrees) of every projection after each
+        chunk (none when nothing learns)."""
+        if not self.align:
+            return
+        import csv
+        import io
+
+        from ._rundir import atomic_write
+
+        keys = list(self.align[0])
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["t_ms", *keys])
+        for t, a in zip(self.align_t, self.align):
+            w.writerow([round(float(t), 6), *[a.get(k, "") for k in keys]])
+        atomic_write(self.rd.path / "alignment.csv", buf.getvalue())
+
     # ------------------------------------------------------------------ plots
     def plot(self, scn, state, net) -> None:
         from ._plots import plot_run

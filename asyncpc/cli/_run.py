@@ -9,10 +9,9 @@ result is the one an uninterrupted run gives, bit for bit.
 
 from __future__ import annotations
 
-import os
+import logging
 import platform
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,9 +21,11 @@ import numpy as np
 
 from .. import __version__
 from ..errors import AsyncPCError, DivergenceError
-from ._rundir import RunDir, atomic_replace
+from ._rundir import RunDir, atomic_replace, refuse_existing
 
 __all__ = ["execute", "pick_runtime", "resume"]
+
+log = logging.getLogger("asyncpc")
 
 
 def pick_runtime(name: str):
@@ -84,7 +85,10 @@ def _chunks(schedule, n_chunks: int, snapshots=(), checkpoint_every: int = 0):
         ck = {t for t in ck if 0 < t < end}
         ends.update(ck)
     ends.add(end)
-    return sorted(e for e in ends if e > 0), ck
+    from ._epochs import epoch_ends
+
+    ends.update(epoch_ends(schedule))  # so the figures of epochs.csv are those at each epoch's end
+    return sorted(e for e in ends if 0 < e <= end), ck
 
 
 def _plan(scn, c, schedule) -> Plan:
@@ -220,9 +224,12 @@ def _prepare(scn, runtime, threads) -> Job:
     runtime = runtime or scn.run.runtime
     pick_runtime(runtime)
     threads = threads if threads is not None else scn.run.threads
-    threads = threads or (os.cpu_count() or 1)
     net = scn.build_network()
     c = compile_network(net, scn.run.h)
+    if not threads:
+        from ._threads import default_threads
+
+        threads = default_threads(c.n_edges)
     data = scn.load_data()
     schedule = scn.schedule(c, data)
     return Job(scn, net, c, data, schedule, runtime, threads, _plan(scn, c, schedule))
@@ -243,24 +250,49 @@ def _now() -> str:
 
 
 def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, quiet: bool,
-            argv: list[str], max_disk=None, max_memory=None) -> dict:
-    """Run a loaded scenario and write its run directory. Returns the summary."""
+            argv: list[str], max_disk=None, max_memory=None, progress="auto", overwrite: bool = False,
+            table: bool | None = None, sinks=()) -> dict:
+    """Run a loaded scenario and write its run directory. Returns the summary.
+
+    ``progress``: a mode of :data:`asyncpc.cli._progress.MODES` or a callable taking a
+    :class:`~asyncpc.cli._progress.ProgressEvent` (``quiet`` means ``"none"``); ``table``:
+    print the final table on stdout (default: not ``quiet``); ``overwrite``: replace a
+    run already in ``out`` (refused otherwise); ``sinks``: more callables fed the same events
+    (``_sinks.make_sinks``)."""
+    from ._progress import resolve_mode
+    from ._signals import stop_on_signals
+
+    if not callable(progress):
+        resolve_mode(progress)  # a bad mode is refused before anything is written
+    with stop_on_signals():
+        return _execute(scn, out=out, runtime=runtime, threads=threads, quiet=quiet, argv=argv,
+                        max_disk=max_disk, max_memory=max_memory, progress=progress, overwrite=overwrite,
+                        table=table, sinks=sinks)
+
+
+def _execute(scn, *, out, runtime, threads, quiet, argv, max_disk, max_memory, progress, overwrite, table, sinks):
     from ._metrics import Metrics
 
     started = _now()
-    job = _prepare(scn, runtime, threads)
     out = Path(out or scn.output.dir)
+    refuse_existing(out, overwrite=overwrite)
+    job = _prepare(scn, runtime, threads)
     _check_resources(job, out, max_disk=max_disk, max_memory=max_memory)
+    was_run = (out / "manifest.json").exists()
     rd = RunDir(out)
     try:
-        for stale in ("trace", "checkpoint"):  # a previous run's, in the same directory
-            shutil.rmtree(rd.path / stale, ignore_errors=True)
-        (rd.path / "final_state.npz").unlink(missing_ok=True)
+        if was_run:  # a previous run's files (refuse_existing let it be replaced)
+            for stale in ("trace", "checkpoint", "plots"):
+                shutil.rmtree(rd.path / stale, ignore_errors=True)
+            for stale in ("final_state.npz", "epochs.csv", "alignment.csv", "summary.json", "metrics.csv"):
+                (rd.path / stale).unlink(missing_ok=True)
+            (rd.path / "plots").mkdir(exist_ok=True)
         rd.write_text("scenario.toml", scn.to_toml())
         c, schedule = job.c, job.schedule
         manifest = dict(asyncpc=__version__, python=platform.python_version(), numpy=np.__version__,
                         numba=_version("numba"), networkx=_version("networkx"), platform=platform.platform(),
                         seed=scn.run.seed, runtime=job.runtime, threads=job.threads, command=" ".join(argv),
+                        scenario_name=scn.run.name,
                         scenario_hash=scn.hash(), started=started, ended=None, status="running",
                         neurons=c.n_neurons, edges=c.n_edges, steps=int(schedule.end), h_ms=c.h,
                         checkpoint_every=scn.output.checkpoint_every)
@@ -272,12 +304,24 @@ def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, q
     except BaseException:
         rd.release()
         raise
-    return _drive(job, rd, manifest, metrics, tracer, state=None, start=0, wall_before=0.0, quiet=quiet)
+    return _drive(job, rd, manifest, metrics, tracer, state=None, start=0, wall_before=0.0,
+                  progress="none" if quiet else progress, table=not quiet if table is None else table, sinks=sinks)
 
 
 def resume(run_dir, *, runtime: str | None = None, threads: int | None = None, quiet: bool = False,
-           argv=(), max_disk=None, max_memory=None) -> dict:
+           argv=(), max_disk=None, max_memory=None, progress="auto", table: bool | None = None, sinks=()) -> dict:
     """Continue the run in ``run_dir`` from its checkpoint to the end. Returns the summary."""
+    from ._progress import resolve_mode
+    from ._signals import stop_on_signals
+
+    if not callable(progress):
+        resolve_mode(progress)
+    with stop_on_signals():
+        return _resume(run_dir, runtime=runtime, threads=threads, quiet=quiet, max_disk=max_disk,
+                       max_memory=max_memory, progress=progress, table=table, sinks=sinks)
+
+
+def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress, table, sinks) -> dict:
     from ..scenario import load_scenario
     from ._checkpoint import read_checkpoint
     from ._metrics import Metrics
@@ -324,20 +368,21 @@ def resume(run_dir, *, runtime: str | None = None, threads: int | None = None, q
         metrics.restore(ck.metrics, ck.info["metrics"])
         tracer = _trace_writer(scn, job.c, rd, job.runtime, resume=trace_pos) if scn.trace.enabled else None
         manifest["resumed"] = list(manifest.get("resumed") or []) + [_now()]
-        manifest.update(status="running", ended=None)
+        manifest.update(status="running", ended=None, threads=job.threads)
+        manifest.pop("interrupted_by", None)
         rd.write_json("manifest.json", manifest)
     except BaseException:
         rd.release()
         raise
-    if not quiet:
-        print(f"asyncpc: resuming {path} at t = {t * job.c.h:g} ms ({metrics._done}/{metrics.n_probes} "
-              f"presentations) on the {job.runtime} runtime", file=sys.stderr)
+    log.info(f"resuming {path} at t = {t * job.c.h:g} ms ({metrics._done}/{metrics.n_probes} presentations) on "
+             f"the {job.runtime} runtime")
     return _drive(job, rd, manifest, metrics, tracer, state=state, start=chunk,
-                  wall_before=float(ck.info.get("wall_seconds", 0.0)), quiet=quiet)
+                  wall_before=float(ck.info.get("wall_seconds", 0.0)), progress="none" if quiet else progress,
+                  table=not quiet if table is None else table, epochs=ck.info.get("epochs") or [], sinks=sinks)
 
 
 # ----------------------------------------------------------------------------- the loop
-def _write_checkpoint(job, rd, metrics, tracer, state, chunk: int, wall: float) -> None:
+def _write_checkpoint(job, rd, metrics, tracer, state, chunk: int, wall: float, epochs=()) -> None:
     from ._checkpoint import write_checkpoint
 
     pos = None
@@ -348,12 +393,15 @@ def _write_checkpoint(job, rd, metrics, tracer, state, chunk: int, wall: float) 
     info = dict(chunk=chunk, t=int(state.t), scenario_hash=job.scn.hash(), seed=job.scn.run.seed,
                 runtime=job.runtime, metrics_rows=rows, metrics_bytes=size, trace=pos,
                 presentations=int(metrics._done), wall_seconds=round(wall, 3), written=_now(),
-                asyncpc=__version__)
+                asyncpc=__version__, epochs=list(epochs))
     write_checkpoint(rd.path, state=state, metrics=metrics.checkpoint(), info=info)
 
 
-def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before: float, quiet: bool) -> dict:
-    from ._progress import Progress
+def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before: float, progress="auto",
+           table: bool = True, epochs=(), sinks=()) -> dict:
+    from ._epochs import EpochTable
+    from ._progress import Progress, fan_out
+    from ._signals import signal_name
 
     c, schedule, plan = job.c, job.schedule, job.plan
     run_fn = pick_runtime(job.runtime)
@@ -361,10 +409,16 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
     wall = lambda: wall_before + time.perf_counter() - t_wall
     status = "running"
     kwargs = {"threads": job.threads} if job.runtime == "engine" else {}
-    progress = Progress(total_steps=int(schedule.end), n_samples=metrics.n_probes, h=c.h, quiet=quiet)
+    n_epochs = int(schedule.meta.get("epochs", 1)) if "epoch" in schedule.meta else 1
+    callbacks = [progress, *sinks] if callable(progress) else list(sinks)
+    report = Progress(total_steps=int(schedule.end), n_samples=metrics.n_probes, n_epochs=n_epochs, h=c.h,
+                      mode="none" if callable(progress) else progress, callback=fan_out(callbacks),
+                      wall_before=wall_before)
+    table_of_epochs = EpochTable(metrics, rd.path / "epochs.csv", epochs)
     done, settled, last_ck = start, True, start  # settled: state, metrics and trace agree
+    interrupt = None
     try:
-        with progress:
+        with report:
             for i in range(start, len(plan.ends)):
                 until = plan.ends[i]
                 t0 = int(state.t) if state is not None else 0
@@ -384,20 +438,21 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
                         t_bad, st_bad = until, state
                     raise _divergence(c, st_bad, t_bad)
                 rd.flush()
+                finished = table_of_epochs.update(until * c.h, state.sent, wall())
                 done, settled = i + 1, True
-                progress.update(until, metrics, state.sent)
+                report.update(until, metrics, state.sent, finished)
                 if until in plan.checkpoints:
-                    _write_checkpoint(job, rd, metrics, tracer, state, done, wall())
+                    _write_checkpoint(job, rd, metrics, tracer, state, done, wall(), table_of_epochs.rows)
                     last_ck = done
         status = "completed"
-    except KeyboardInterrupt:
-        status = "interrupted"
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGUSR1
+        status, interrupt = "interrupted", exc
+        manifest["interrupted_by"] = signal_name(exc)
         if settled and done > last_ck and state is not None:
             try:  # keep the last finished chunk: `asyncpc resume` continues from it
-                _write_checkpoint(job, rd, metrics, tracer, state, done, wall())
-            except Exception as exc:  # noqa: BLE001 - the previous checkpoint stays valid
-                print(f"asyncpc: warning: no checkpoint at the interruption ({type(exc).__name__}: {exc})",
-                      file=sys.stderr)
+                _write_checkpoint(job, rd, metrics, tracer, state, done, wall(), table_of_epochs.rows)
+            except Exception as exc2:  # noqa: BLE001 - the previous checkpoint stays valid
+                log.warning(f"no checkpoint at the interruption ({type(exc2).__name__}: {exc2})")
     except DivergenceError:
         status = "diverged"
         raise
@@ -406,10 +461,11 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
         raise
     finally:
         summary = _finish(job, rd, manifest, metrics, tracer, state, status, wall())
-    if not quiet:
-        progress.final_table(summary, rd.path)
-    if status == "interrupted":
-        raise KeyboardInterrupt
+    report.end(int(state.t) if state is not None else 0, metrics, state.sent if state is not None else 0)
+    if table:
+        report.final_table(summary, rd.path)
+    if interrupt is not None:
+        raise interrupt
     return summary
 
 
@@ -466,8 +522,7 @@ def _finish(job, rd, manifest, metrics, tracer, state, status, wall) -> dict:
             try:
                 tracer.close()
             except Exception as exc:  # noqa: BLE001 - keep the rest of the run directory
-                print(f"asyncpc: warning: the trace's last part was not written ({type(exc).__name__}: {exc})",
-                      file=sys.stderr)
+                log.warning(f"the trace's last part was not written ({type(exc).__name__}: {exc})")
         summary = metrics.summary(target=scn.output.target_accuracy)
         summary.update(messages_sent=int(state.sent) if state else 0,
                        messages_delivered=int(state.delivered) if state else 0,
@@ -477,8 +532,10 @@ def _finish(job, rd, manifest, metrics, tracer, state, status, wall) -> dict:
         if status == "completed":
             summary.update(metrics.baselines(scn, state))
             final = dict(w=np.asarray(state.w), s=np.asarray(state.s), bias=np.asarray(state.bias),
-                         t=np.asarray(int(state.t)))
+                         t=np.asarray(int(state.t)), src=np.asarray(c.src), dst=np.asarray(c.dst),
+                         node_ids=np.asarray([str(n) for n in c.node_ids]))
             atomic_replace(rd.path / "final_state.npz", lambda f: np.savez(f, **final))
+        metrics.write_alignment()
         rd.write_json("summary.json", summary)
         manifest["ended"] = _now()
         manifest["status"] = status
@@ -491,7 +548,7 @@ def _finish(job, rd, manifest, metrics, tracer, state, status, wall) -> dict:
         try:
             metrics.plot(scn, state, job.net)
         except Exception as exc:  # noqa: BLE001 - a plot must never lose a finished run
-            print(f"asyncpc: warning: plotting failed ({type(exc).__name__}: {exc})", file=sys.stderr)
+            log.warning(f"plotting failed ({type(exc).__name__}: {exc})")
     return summary
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import AsyncPCError
 
-__all__ = ["RunDir", "atomic_replace", "atomic_write"]
+__all__ = ["RunDir", "atomic_replace", "atomic_write", "refuse_existing"]
 
 
 def _file_mode() -> int:
@@ -42,6 +42,24 @@ def atomic_replace(path: Path, write) -> None:
 def atomic_write(path: Path, text: str) -> None:
     """Write text through a temporary file and rename, so a reader never sees half a file."""
     atomic_replace(path, lambda f: f.write(text.encode()))
+
+
+def refuse_existing(out: Path, *, overwrite: bool) -> None:
+    """A run directory that holds a finished run, or one that ``asyncpc resume`` can
+    continue, is not written over unless ``overwrite``."""
+    man = Path(out) / "manifest.json"
+    if overwrite or not man.exists():
+        return
+    try:
+        status = json.loads(man.read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        status = None
+    if status in ("completed", "diverged"):
+        raise AsyncPCError(f"{out}: holds a finished run (status {status}); choose another --out or pass "
+                           "--overwrite to replace it")
+    if (Path(out) / "checkpoint" / "checkpoint.npz").exists():  # _checkpoint.CHECKPOINT
+        raise AsyncPCError(f"{out}: holds an unfinished run with a checkpoint (status {status}); continue it with "
+                           f"`asyncpc resume {out}`, or pass --overwrite to start again")
 
 
 class RunDir:

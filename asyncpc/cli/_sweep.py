@@ -6,8 +6,8 @@ import csv
 import hashlib
 import itertools
 import json
+import logging
 import os
-import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -16,6 +16,8 @@ import numpy as np
 from ..errors import AsyncPCError
 
 __all__ = ["parse_grid", "sweep"]
+
+log = logging.getLogger("asyncpc")
 
 SUMMARY_FIELDS = ("status", "test_accuracy", "train_accuracy", "final_energy", "messages_sent",
                   "messages_delivered", "messages_dropped", "sim_time_ms", "wall_seconds",
@@ -63,7 +65,7 @@ def _run_point(scenario: str, sets: list[str], out: str, seed: int) -> dict:
 
     try:
         scn = load_scenario(scenario, [*sets, f"run.seed={seed}", "run.threads=1"])
-        return execute(scn, out=out, runtime=None, threads=1, quiet=True,
+        return execute(scn, out=out, runtime=None, threads=1, quiet=True, overwrite=True,  # reruns unfinished points
                        argv=["asyncpc", "run", scenario, *[f"--set={s}" for s in sets]])
     except AsyncPCError as exc:
         return {"status": "error", "error": str(exc)}
@@ -94,9 +96,10 @@ def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, o
                     continue
             todo.append((p, seed, pid))
     if not quiet:
-        print(f"sweep: {len(points)} points x {seeds} seeds; {len(rows)} done before, {len(todo)} to run",
-              file=sys.stderr)
-    jobs = max(1, jobs or os.cpu_count() or 1)
+        log.info(f"sweep: {len(points)} points x {seeds} seeds; {len(rows)} done before, {len(todo)} to run")
+    from ._threads import usable_cpus
+
+    jobs = max(1, jobs or usable_cpus())
     with ProcessPoolExecutor(max_workers=jobs) as ex:
         futs = {ex.submit(_run_point, scenario, [*extra_sets, *[f"{k}={v}" for k, v in p.items()]],
                           str(out / "points" / pid), seed): (p, seed, pid) for p, seed, pid in todo}
@@ -105,8 +108,8 @@ def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, o
             s = f.result()
             rows[pid] = (p, seed, s)
             if not quiet:
-                print(f"  [{k}/{len(todo)}] {p} seed={seed}: {s.get('status')} "
-                      f"test_accuracy={s.get('test_accuracy')}", file=sys.stderr)
+                log.info(f"sweep [{k}/{len(todo)}] {p} seed={seed}: {s.get('status')} "
+                         f"test_accuracy={s.get('test_accuracy')}")
             _write_results(out, keys, rows)
     _write_results(out, keys, rows)
     _plot(out, keys, rows)
@@ -154,17 +157,16 @@ def _plot(out: Path, keys, rows) -> None:
             xs = [(_as_number(x) if _as_number(x) is not None else i) for i, x in enumerate(labels)]
             mean = [np.mean(groups[x]) for x in labels]
             sd = [np.std(groups[x]) for x in labels]
-            fig, ax = plt.subplots(figsize=(6, 4))
+            fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
             ax.errorbar(xs, mean, yerr=sd, fmt="o-", capsize=3)
             ax.set_xticks(xs, labels, rotation=30 if max(len(x) for x in labels) > 6 else 0)
             ax.set_xlabel(key)
             ax.set_ylabel(f"{metric} (mean ± sd over seeds)")
             ax.grid(alpha=0.3)
-            fig.tight_layout()
             fig.savefig(out / "plots" / f"{metric}_vs_{key.replace('.', '_')}.png", dpi=110)
             plt.close(fig)
     # energy curves per point (seed 0), from each point's metrics.csv
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     drawn = 0
     for pid, (p, seed, s) in rows.items():
         f = out / "points" / pid / "metrics.csv"
@@ -181,7 +183,6 @@ def _plot(out: Path, keys, rows) -> None:
         ax.set_yscale("log")
         ax.set_xlabel("simulated time (ms)")
         ax.set_ylabel("energy at read-out")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
         fig.savefig(out / "plots" / "energy_per_point.png", dpi=110)
     plt.close(fig)

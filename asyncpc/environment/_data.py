@@ -76,6 +76,38 @@ class Dataset:
                     image_shape=list(self.image_shape) if self.image_shape else None,
                     dtype=str(self.X_train.dtype), input_scaling=dict(self.scaling or {}))
 
+    @classmethod
+    def from_arrays(cls, X, y, X_test=None, y_test=None, *, test_fraction: float = 0.0, seed=0,
+                    name: str = "arrays", class_names=None) -> "Dataset":
+        """A dataset from arrays: ``X`` (samples x features, or samples x rows x cols for
+        images) and integer labels ``y``; a test split given as ``X_test, y_test``, or cut
+        from ``X`` (``test_fraction``, stratified, seeded by ``seed``), or none. Labels are
+        mapped, sorted, to ``0..K-1``. The arrays are kept as given (no normalisation: a
+        scenario's ``data.normalize`` applies when the dataset is run).
+
+        Raises
+        ------
+        DataError
+            Naming the argument, its shape or dtype and what was expected (never the values).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from asyncpc.environment import Dataset
+        >>> d = Dataset.from_arrays(np.eye(4), [0, 1, 1, 0])
+        >>> d
+        Dataset('arrays': 4 train / 0 test samples, 4 features, 2 classes)
+        """
+        from ._arrays import from_arrays
+
+        return from_arrays(cls, X, y, X_test, y_test, test_fraction=test_fraction, seed=seed, name=name,
+                           class_names=class_names)
+
+    def __repr__(self) -> str:
+        image = f", images {self.image_shape[0]}x{self.image_shape[1]}" if self.image_shape else ""
+        return (f"Dataset({self.name!r}: {len(self.y_train)} train / {len(self.y_test)} test samples, "
+                f"{self.n_features} features, {self.n_classes} classes{image})")
+
     def targets(self, y, n_out: int, on: float = 1.0, off: float = 0.0) -> np.ndarray:
         """Target activities ``(len(y), n_out)`` of a label area of ``n_out`` neurons.
 

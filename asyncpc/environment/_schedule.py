@@ -40,6 +40,10 @@ class Schedule:
     end: int = 0
     meta: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return (f"Schedule({len(self.probe_t):,} probes, {int(self.end):,} steps, {len(self.ev_t):,} environment "
+                f"messages, {self.meta.get('protocol', 'custom')} protocol)")
+
     @classmethod
     def empty(cls, end: int = 0, readout=()) -> "Schedule":
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int32), np.zeros(0),

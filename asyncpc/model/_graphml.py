@@ -9,7 +9,10 @@ import networkx as nx
 from ..errors import GraphError
 from ._network import Network
 
-__all__ = ["to_graphml", "from_graphml"]
+__all__ = ["EXPORT_FORMATS", "export_graph", "to_graphml", "from_graphml"]
+
+#: Export formats by file extension (:func:`export_graph`).
+EXPORT_FORMATS = {".graphml": "GraphML", ".gexf": "GEXF (Gephi)", ".json": "networkx node-link JSON"}
 
 
 def to_graphml(net: Network, path) -> None:
@@ -19,6 +22,37 @@ def to_graphml(net: Network, path) -> None:
         nx.write_graphml(net.graph, os.fspath(path), named_key_ids=True)
     except OSError as exc:
         raise GraphError(f"{os.fspath(path)}: cannot write GraphML ({exc.strerror})") from None
+
+
+def export_graph(net: Network, path) -> str:
+    """Write ``net`` in the format its extension names (:data:`EXPORT_FORMATS`): GraphML
+    (reads back with :func:`from_graphml`), GEXF for Gephi, or networkx's node-link JSON
+    (``networkx.node_link_graph(json.load(f), edges="edges")`` reads it). Returns the format.
+
+    Raises
+    ------
+    GraphError
+        For another extension (nothing is written) or a file that cannot be written.
+    """
+    import json
+
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in EXPORT_FORMATS:
+        raise GraphError(f"{path}: unknown export format {ext or '(no extension)'!r}; expected one of "
+                         f"{', '.join(EXPORT_FORMATS)} ({', '.join(EXPORT_FORMATS.values())})")
+    if ext == ".graphml":
+        to_graphml(net, path)
+        return EXPORT_FORMATS[ext]
+    try:
+        if ext == ".gexf":
+            nx.write_gexf(net.graph, path)
+        else:
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump(nx.node_link_data(net.graph, edges="edges"), fh)
+    except OSError as exc:
+        raise GraphError(f"{path}: cannot write {EXPORT_FORMATS[ext]} ({exc.strerror})") from None
+    return EXPORT_FORMATS[ext]
 
 
 def from_graphml(path) -> Network:

@@ -109,6 +109,11 @@ class Network:
                     raise GraphError(f"graph attribute 'shape:{a.name}': {a.shape[0]}x{a.shape[1]} does not match "
                                      f"the area's {a.size} value neurons")
 
+    def __repr__(self) -> str:
+        areas = ", ".join(f"{a.name} {a.size}" for a in self.areas.values())
+        return (f"Network({self.graph.number_of_nodes():,} neurons, {self.graph.number_of_edges():,} edges; "
+                f"areas: {areas})")
+
     def node(self, n) -> dict:
         """Node attributes with documented defaults filled in."""
         a = self.graph.nodes[n]

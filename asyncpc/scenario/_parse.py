@@ -18,6 +18,7 @@ __all__ = ["parse", "SECTIONS", "TRACE_ROLES", "safe_name"]
 SECTIONS = ("run", "network", "neurons", "delays", "messages", "learning", "data", "readout", "trace",
             "output")
 TRACE_ROLES = ("predict", "feedback", "partner", "environment")
+PLOT_FORMATS = ("png", "svg", "pdf")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SELECTOR = re.compile(r"^([A-Za-z0-9_-]+)(?::(\d+)(?:-(\d+))?)?$")
 _STREAM_KEYS = ("test_fraction", "normalize", "present", "test_present", "epochs", "shuffle", "label_on", "label_off",
@@ -369,5 +370,6 @@ def _output(t: Table, run: RunSpec) -> OutputSpec:
     plots = t.boolean("plots", True)
     ck = t.integer("checkpoint_every", 0, lo=0)
     target = t.number("target_accuracy", 0.9, lo=0, lo_open=True, hi=1)
+    plot_format = t.string("plot_format", "png", choices=PLOT_FORMATS)
     t.done()
-    return OutputSpec(out_dir, plots, ck, target)
+    return OutputSpec(out_dir, plots, ck, target, plot_format)

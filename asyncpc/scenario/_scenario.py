@@ -51,6 +51,13 @@ class Scenario:
     _resolved: dict = field(default_factory=dict, compare=False, repr=False)
     _ctx: Ctx | None = field(default=None, compare=False, repr=False)
 
+    def __repr__(self) -> str:
+        n, d = self.network, self.data
+        net = n.kind + (f" {list(n.sizes)}" if n.kind == "layered" else "")
+        data = d.source if d.protocol != "stream" else f"{d.source}, {d.epochs} epoch{'s' * (d.epochs != 1)}"
+        where = f", from {self.path!r}" if self.path else ""
+        return f"Scenario({self.run.name!r}: {net} network, data {data}, seed {self.run.seed}{where})"
+
     def __hash__(self):
         return int(self.hash()[:16], 16)
 

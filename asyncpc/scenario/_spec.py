@@ -221,3 +221,4 @@ class OutputSpec:
     plots: bool = True
     checkpoint_every: int = 0
     target_accuracy: float = 0.9
+    plot_format: str = "png"

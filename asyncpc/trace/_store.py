@@ -432,7 +432,32 @@ class Part:
     seen: int
 
 
+def corrupt(path, exc) -> AsyncPCError:
+    """The one-line error for a trace file that cannot be read."""
+    what = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return AsyncPCError(f"{path}: corrupt or truncated trace file ({type(exc).__name__}{': ' + what if what else ''}); "
+                        "run the scenario again to record the trace")
+
+
+def read_parquet(path, columns=None):
+    """``pyarrow.parquet.read_table`` with a damaged file reported in one line."""
+    _, pq = _pa()
+    try:
+        return pq.read_table(path, columns=columns)
+    except Exception as exc:  # noqa: BLE001 - any failure to read is a damaged file
+        raise corrupt(path, exc) from None
+
+
 def _part(path: Path) -> Part:
+    try:
+        return _read_part(path)
+    except AsyncPCError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged footer, statistics or column
+        raise corrupt(path, exc) from None
+
+
+def _read_part(path: Path) -> Part:
     _, pq = _pa()
     md = pq.read_metadata(path)
     kv = md.metadata or {}
@@ -441,7 +466,7 @@ def _part(path: Path) -> Part:
     for g in range(md.num_row_groups):
         st = md.row_group(g).column(0).statistics
         if st is None or not st.has_min_max:
-            t = pq.read_table(path, columns=[md.schema.column(0).name]).column(0).to_numpy()
+            t = read_parquet(path, columns=[md.schema.column(0).name]).column(0).to_numpy()
             return Part(path, md.num_rows, int(t.min(initial=_INT64_MAX)), int(t.max(initial=-1)), seen)
         lo, hi = min(lo, int(st.min)), max(hi, int(st.max))
     return Part(path, md.num_rows, lo, hi, seen)
@@ -459,6 +484,11 @@ class Trace:
         self.parts = parts
         self.storage = meta["storage"]
         self._messages = self._sends = self._edge_arrays = None
+
+    def __repr__(self) -> str:
+        rows = "" if self.storage != "sends" else f"{self.n_sends():,} sends, "
+        return (f"Trace({str(self.path)!r}: {rows}{len(self.parts)} parts, {self.states.num_rows:,} state rows, "
+                f"{self.edges.num_rows:,} edges, every {self.every}, h {self.h:g} ms)")
 
     @property
     def h(self) -> float:
@@ -494,7 +524,7 @@ class Trace:
             return None
         if self._sends is None:
             pa, pq = _pa()
-            self._sends = pa.concat_tables([pq.read_table(p.path) for p in self.parts]) if self.parts else pa.table(
+            self._sends = pa.concat_tables([read_parquet(p.path) for p in self.parts]) if self.parts else pa.table(
                 {"t": pa.array([], pa.int64()), "src": pa.array([], pa.int32()), "s": pa.array([], pa.float64()),
                  "rate": pa.array([], pa.float64())})
         return self._sends
@@ -557,7 +587,7 @@ class Trace:
         for part in self.parts:
             if part.t_max < lo or part.t_min >= hi:
                 continue
-            tab = pq.read_table(part.path)
+            tab = read_parquet(part.path)
             cols = {k: tab.column(k).to_numpy() for k in SEND_COLUMNS}
             t = cols["t"]
             i0, i1 = (int(x) for x in np.searchsorted(t, [lo, hi]))
@@ -579,7 +609,7 @@ class Trace:
         for part in self.parts:
             if part.t_max < lo or part.t_min >= hi:
                 continue
-            tab = pq.read_table(part.path)
+            tab = read_parquet(part.path)
             ts = tab.column("t_send").to_numpy()
             i0, i1 = (int(x) for x in np.searchsorted(ts, [lo, hi]))
             tab = tab.slice(i0, i1 - i0)
@@ -655,11 +685,20 @@ def load(run_dir) -> Trace:
     d = Path(run_dir) / "trace"
     if not (d / "meta.json").exists():
         raise AsyncPCError(f"{run_dir}: no trace here (run with trace.enabled = true)")
-    meta = json.loads((d / "meta.json").read_text())
+    try:
+        meta = json.loads((d / "meta.json").read_text())
+        if not isinstance(meta, dict):
+            raise ValueError(f"expected a JSON object, got {type(meta).__name__}")
+    except (OSError, ValueError) as exc:
+        raise corrupt(d / "meta.json", exc) from None
     if meta.get("storage") not in ("sends", "messages"):
         raise AsyncPCError(f"{d}: a trace written by an older asyncpc; run the scenario again to trace it")
     parts = [_part(p) for p in sorted((d / meta["storage"]).glob("part-*.parquet"))]
     sparts = sorted((d / "states").glob("part-*.parquet"))
-    states = pa.concat_tables([pq.read_table(p) for p in sparts]) if sparts else pa.table(
+    try:
+        states = pa.concat_tables([read_parquet(p) for p in sparts]) if sparts else None
+    except pa.ArrowInvalid as exc:  # parts of different schemas
+        raise corrupt(sparts[0].parent, exc) from None
+    states = states if states is not None else pa.table(
         {"t": pa.array([], pa.int64()), "neuron": pa.array([], pa.int32()), "s": pa.array([], pa.float64())})
-    return Trace(d, meta, pq.read_table(d / "neurons.parquet"), pq.read_table(d / "edges.parquet"), states, parts)
+    return Trace(d, meta, read_parquet(d / "neurons.parquet"), read_parquet(d / "edges.parquet"), states, parts)

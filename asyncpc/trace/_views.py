@@ -89,9 +89,9 @@ def _counts(tr: Trace) -> dict:
 
 
 def _read(path, columns):
-    import pyarrow.parquet as pq
+    from ._store import read_parquet
 
-    tab = pq.read_table(path, columns=columns)
+    tab = read_parquet(path, columns=columns)
     return [tab.column(k) for k in columns]
 
 
@@ -133,12 +133,14 @@ def to_perfetto(tr: Trace, path, *, t_from: int | None = None, t_to: int | None 
     """Chrome trace-event JSON of the messages sent in ``[t_from, t_to)`` (steps): a
     process per area, a thread per neuron, each send a tick slice on the sender, each
     delivered message a flow arrow to the receiver. Refused (before deriving any row)
-    when the messages would exceed ``max_events``."""
+    when the messages would exceed ``max_events``, naming a window that would fit."""
     n = tr.neurons.to_pydict()
     rows = _rows_bound(tr, t_from, t_to)
     if 3 * rows > max_events:
-        raise AsyncPCError(f"trace export: ~{rows:,} messages exceed {max_events:,} events; export a window "
-                           "(--from / --to) or narrow the trace (trace.neurons / trace.from / trace.to)")
+        raise AsyncPCError(f"trace export: ~{rows:,} messages exceed {max_events:,} events; export a window"
+                           f"{_window_that_fits(tr, t_from, t_to, rows, (max_events - len(n['id'])) // 4)} "
+                           "or narrow the trace "
+                           "(trace.neurons / trace.from / trace.to)")
     m = tr.messages_between(t_from, t_to)
     areas = sorted(set(n["area"]), key=n["area"].index)
     us = tr.h * 1000.0
@@ -173,6 +175,21 @@ def to_perfetto(tr: Trace, path, *, t_from: int | None = None, t_to: int | None 
         ev.append(dict(ph="f", bp="e", name=roles[k], cat="msg", id=k, pid=pid[d], tid=d, ts=ta[k] * us))
     Path(path).write_text(json.dumps(dict(traceEvents=ev, displayTimeUnit="ms")))
     return len(ev)
+
+
+def _window_that_fits(tr: Trace, t_from, t_to, rows: int, room: int) -> str:
+    """`` that fits, e.g. --from A --to B (~N messages),``: a window from the start of the
+    requested one with at most ``room`` messages (a message takes up to 4 events: its
+    sender's tick, its arrival, a flow's two ends)."""
+    if not tr.parts or rows <= 0:
+        return " (--from / --to)"
+    lo = min(p.t_min for p in tr.parts) if t_from is None else int(t_from)
+    hi = max(p.t_max for p in tr.parts) + 1 if t_to is None else int(t_to)
+    steps = max(1, int((hi - lo) * room / rows))
+    while steps > 1 and _rows_bound(tr, lo, lo + steps) > room:  # the rate is not uniform: shrink
+        steps //= 2
+    fit = _rows_bound(tr, lo, lo + steps)
+    return f" that fits, e.g. --from {lo * tr.h:g}ms --to {(lo + steps) * tr.h:g}ms (~{fit:,} messages),"
 
 
 def _rows_bound(tr: Trace, t_from=None, t_to=None) -> int:
@@ -212,7 +229,7 @@ def plot_neuron(tr: Trace, neuron: str, out) -> Path:
                if a == area and ix == index and k == "error"]
     st = tr.states
     t, nn, s = (st.column(c).to_numpy() for c in ("t", "neuron", "s"))
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 6))
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 6), layout="constrained")
     xm = nn == nid
     if xm.any():
         a1.plot(t[xm] * tr.h, s[xm], label="activity x")
@@ -226,14 +243,14 @@ def plot_neuron(tr: Trace, neuron: str, out) -> Path:
                 ha="center", va="center", transform=a1.transAxes)
     a1.set_xlabel("simulated time (ms)")
     a1.set_title(f"{area}:{index}")
-    a1.legend()
+    if a1.get_legend_handles_labels()[0]:
+        a1.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     lat = [(b.column("t_arrive").to_numpy() - b.column("t_send").to_numpy()) * tr.h
            for b in tr.message_batches(neuron=neuron)]
     lat = np.concatenate(lat) if lat else np.zeros(0)
     a2.hist(lat, bins=min(50, max(5, len(np.unique(lat)))))
     a2.set_xlabel("message latency (ms)")
     a2.set_ylabel("messages")
-    fig.tight_layout()
     out = Path(out)
     fig.savefig(out, dpi=110)
     plt.close(fig)

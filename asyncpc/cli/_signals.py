@@ -1,0 +1,66 @@
+"""SIGTERM and SIGUSR1 stop a run the way Ctrl-C does: a checkpoint of the last finished
+chunk, status ``interrupted``, and an exit status that says which signal it was.
+
+Schedulers send SIGTERM before they kill a job (SLURM, Kubernetes, systemd, a plain
+``kill``), and SLURM's ``--signal=USR1@60`` sends SIGUSR1 ahead of the time limit. Python
+delivers a signal between bytecodes, so a run inside compiled code notices it when the
+current piece of a chunk returns (a chunk is at most 1/200 of a run).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_DIVERGED", "Interrupted", "exit_code", "stop_on_signals"]
+
+#: Exit status of bad input, refused resources and refused runs or resumes.
+EXIT_BAD_INPUT = 2
+#: Exit status of a run that diverged (NaN/inf or an energy blow-up).
+EXIT_DIVERGED = 3
+#: The signals that stop a run with a checkpoint (SIGINT raises KeyboardInterrupt itself).
+SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGUSR1", None)) if s is not None)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by a signal; ``signum`` says which."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+
+def exit_code(exc: BaseException) -> int:
+    """128 + the signal's number (the shell's convention): 130 for Ctrl-C, 143 for SIGTERM,
+    138 for SIGUSR1 (on Linux)."""
+    return 128 + int(getattr(exc, "signum", signal.SIGINT))
+
+
+def signal_name(exc: BaseException) -> str:
+    return signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
+
+
+@contextmanager
+def stop_on_signals():
+    """Inside: SIGTERM and SIGUSR1 raise :class:`Interrupted` (once; a second signal while
+    the run writes its checkpoint is ignored). Outside the main thread: nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = []
+
+    def handler(signum, frame):
+        if fired:
+            return
+        fired.append(signum)
+        raise Interrupted(signum)
+
+    old = {}
+    try:
+        for s in SIGNALS:
+            old[s] = signal.signal(s, handler)
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)

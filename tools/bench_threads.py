@@ -1,0 +1,70 @@
+"""Where more engine threads start to pay: wall time of the shipped scenarios' streams on
+1 and 2 threads, and of digits-shaped networks with wider hidden areas.
+
+    python tools/bench_threads.py                  # ~2 minutes on 2 idle cores
+    python tools/bench_threads.py --hidden 128 512 2048 --presentations 20
+
+Each case runs the scenario's own schedule (network, delays, clocks, data stream, learning)
+for the first ``--presentations`` presentations, on 1 and on 2 threads, best of
+``--repeat`` after a warm-up run (the first run compiles or loads the engine). The
+threshold the CLI uses (``asyncpc.cli._threads.MIN_EDGES_PER_THREAD``) comes from this
+table: below it a second thread costs more at the window barriers than it saves.
+The last line is one JSON object with every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from asyncpc.engine import run  # noqa: E402
+from asyncpc.scenario import load_scenario  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scenarios")
+
+
+def case(name, path, sets, presentations, repeat):
+    scn = load_scenario(path, sets)
+    c = scn.compile()
+    sched = scn.schedule(c, scn.load_data())
+    until = int(sched.probe_t[min(presentations, len(sched.probe_t)) - 1]) + 1
+    row = dict(case=name, neurons=int(c.n_neurons), edges=int(c.n_edges), steps=until)
+    for threads in (1, 2):
+        run(c, sched, seed=0, until=min(until, 50), threads=threads)  # compile / load once
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            run(c, sched, seed=0, until=until, threads=threads)
+            best = min(best, time.perf_counter() - t0)
+        row[f"t{threads}_s"] = round(best, 4)
+    row["speedup_2_threads"] = round(row["t1_s"] / row["t2_s"], 3)
+    return row
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hidden", type=int, nargs="*", default=[32, 128, 512, 2048],
+                    help="hidden sizes of digits-shaped networks [64, H, 10]")
+    ap.add_argument("--presentations", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args(argv)
+    print(f"load average {os.getloadavg()[0]:.2f}; CPUs this process may use: {len(os.sched_getaffinity(0))}")
+    rows = [case("xor", os.path.join(ROOT, "xor.toml"), ["data.present=10.0"], args.presentations * 4,
+                 args.repeat)]
+    for h in args.hidden:
+        rows.append(case(f"digits [64, {h}, 10]", os.path.join(ROOT, "digits.toml"),
+                         [f"network.sizes=[64, {h}, 10]", "data.present=5.0"], args.presentations, args.repeat))
+    print(f"{'case':<22}{'edges':>10}{'steps':>8}{'1 thread s':>12}{'2 threads s':>13}{'speed-up':>10}")
+    for r in rows:
+        print(f"{r['case']:<22}{r['edges']:>10,}{r['steps']:>8}{r['t1_s']:>12.3f}{r['t2_s']:>13.3f}"
+              f"{r['speedup_2_threads']:>10.2f}")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
