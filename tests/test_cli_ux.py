@@ -199,7 +199,7 @@ def test_plot_format(tmp_path):
     assert main(["run", str(ROOT / "scenarios" / "springs.toml"), "--out", str(tmp_path / "s"), "--quiet",
                  "--set", 'output.plot_format="svg"']) == 0
     names = sorted(p.name for p in (tmp_path / "s" / "plots").iterdir())
-    assert names == ["energy.svg", "settling.svg"]
+    assert names == ["cost.svg", "energy.svg", "settling.svg"]
     assert (tmp_path / "s" / "plots" / "settling.svg").read_text().lstrip().startswith("<?xml")
 
 

@@ -77,7 +77,7 @@ def from_arrays(cls, X, y, X_test=None, y_test=None, *, test_fraction: float = 0
         if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) \
                 or not 0 <= test_fraction < 1:
             raise DataError(f"test_fraction: must be a number with 0 <= f < 1, got {test_fraction!r}")
-        from ._data import _split
+        from ._data import _split_idx
 
         yt = None
     values, inv = np.unique(np.concatenate([y, yt]) if yt is not None else y, return_inverse=True)
@@ -94,7 +94,8 @@ def from_arrays(cls, X, y, X_test=None, y_test=None, *, test_fraction: float = 0
     if yt is not None:
         X_tr, y_tr, X_te, y_te = X, inv[:len(y)], Xt, inv[len(y):]
     else:
-        X_tr, y_tr, X_te, y_te = _split(X, inv, test_fraction, normalize_seed(seed))
+        tr, te = _split_idx(np.arange(len(inv)), inv, test_fraction, normalize_seed(seed))
+        X_tr, y_tr, X_te, y_te = X[tr], inv[tr], X[te], inv[te]
     return cls(np.ascontiguousarray(X_tr), np.ascontiguousarray(y_tr, np.int64), np.ascontiguousarray(X_te),
                np.ascontiguousarray(y_te, np.int64), n_classes=len(values), n_features=int(X.shape[1]),
                image_shape=image, name=str(name), class_names=class_names)
