@@ -37,11 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a scenario without running it")
     v.add_argument("scenario")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _limits(v)
 
     g = sub.add_parser("graph", help="build a scenario's network and export it")
     g.add_argument("scenario")
     g.add_argument("--export", required=True, metavar="FILE.graphml")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _limits(g)
 
     sub.add_parser("describe", help="neuron kinds: state variables, parameters, messages")
 
@@ -53,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--out", required=True)
     w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     w.add_argument("--quiet", action="store_true")
+    _limits(w)
 
     t = sub.add_parser("trace", help="inspect a run's message-level trace")
     tsub = t.add_subparsers(dest="trace_command", required=True, metavar="ACTION")
@@ -117,9 +120,12 @@ def _cmd_resume(args, argv) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from ..compile import compile_network
+    from ._resources import precheck
 
     scn = _load(args)
+    precheck(scn, scn.output.dir, max_disk=args.max_disk, max_memory=args.max_memory)  # before anything is built
+    from ..compile import compile_network
+
     net = scn.build_network()
     c = compile_network(net, scn.run.h)
     data = scn.load_data()
@@ -130,9 +136,15 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_graph(args) -> int:
+    from pathlib import Path
+
     from ..model import to_graphml
+    from ._resources import check_resources, estimate_graph_export, limits_from_env
 
     scn = _load(args)
+    d, m = limits_from_env(args.max_disk, args.max_memory)
+    check_resources(estimate_graph_export(scn), Path(args.export).absolute().parent, max_disk=d, max_memory=m)
+    scn.footprint().check_limits(scn)
     net = scn.build_network()
     to_graphml(net, args.export)
     print(f"wrote {args.export}: {net.graph.number_of_nodes()} neurons, {net.graph.number_of_edges()} edges")
@@ -227,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.seeds < 1:
                 raise AsyncPCError(f"--seeds: must be >= 1, got {args.seeds}")
             res = sweep(args.scenario, parse_grid(args.grid), seeds=args.seeds, jobs=args.jobs,
-                        out=args.out, extra_sets=args.set, quiet=args.quiet)
+                        out=args.out, extra_sets=args.set, quiet=args.quiet, max_disk=args.max_disk,
+                        max_memory=args.max_memory)
             print(f"wrote {res}")
             return 0
         if args.command == "trace":

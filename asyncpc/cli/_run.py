@@ -247,9 +247,12 @@ def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, q
     """Run a loaded scenario and write its run directory. Returns the summary."""
     from ._metrics import Metrics
 
+    from ._resources import precheck
+
     started = _now()
-    job = _prepare(scn, runtime, threads)
     out = Path(out or scn.output.dir)
+    precheck(scn, out, runtime=runtime, max_disk=max_disk, max_memory=max_memory)  # before anything is built
+    job = _prepare(scn, runtime, threads)
     _check_resources(job, out, max_disk=max_disk, max_memory=max_memory)
     rd = RunDir(out)
     try:
@@ -279,6 +282,7 @@ def resume(run_dir, *, runtime: str | None = None, threads: int | None = None, q
     from ..scenario import load_scenario
     from ._checkpoint import read_checkpoint
     from ._metrics import Metrics
+    from ._resources import precheck
 
     path = Path(run_dir)
     if not path.is_dir():
@@ -305,6 +309,9 @@ def resume(run_dir, *, runtime: str | None = None, threads: int | None = None, q
             raise AsyncPCError(f"{path / 'scenario.toml'}: changed since the checkpoint was written (scenario hash "
                                f"{scn.hash()[:12]}, checkpoint {str(ck.info['scenario_hash'])[:12]}); restore it "
                                "or start a new run")
+        trace_pos = ck.info.get("trace")
+        precheck(scn, path, runtime=runtime, max_disk=max_disk, max_memory=max_memory, t0=int(ck.info["t"]),
+                 trace_rows_done=int(trace_pos["rows"]) if isinstance(trace_pos, dict) else 0)
         job = _prepare(scn, runtime, threads)
         t, chunk = int(ck.info["t"]), int(ck.info["chunk"])
         if not (0 < chunk <= len(job.plan.ends) and job.plan.ends[chunk - 1] == t):

@@ -91,14 +91,16 @@ class Ctx:
     def _from_override(self, path) -> bool:
         return any(tuple(path[:len(o)]) == o for o in self.overridden)
 
-    def fail(self, path, msg):
+    def fail(self, path, msg, *, value: str | None = None, cls=ScenarioError):
+        """Raise ``cls`` (a :class:`ScenarioError` unless told) at key ``path``; ``value``:
+        the key's value as shown in ``key = value: msg``."""
         path = tuple(path)
         line = None
         if self._from_override(path):
             msg += " (value set by --set)"
         elif self.lines is not None:
             line = self.lines.find(path)
-        raise ScenarioError(msg, file=self.file, key=format_path(path) or None, line=line)
+        raise cls(msg, file=self.file, key=format_path(path) or None, line=line, value=value)
 
 
 class Table:
