@@ -224,34 +224,43 @@ def _cmd_trace(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    try:
-        if args.command == "run":
-            return _cmd_run(args, argv)
-        if args.command == "resume":
-            return _cmd_resume(args, argv)
-        if args.command == "validate":
-            return _cmd_validate(args)
-        if args.command == "graph":
-            return _cmd_graph(args)
-        if args.command == "sweep":
-            from ._sweep import parse_grid, sweep
+    import numpy as np
 
-            if args.seeds < 1:
-                raise AsyncPCError(f"--seeds: must be >= 1, got {args.seeds}")
-            res = sweep(args.scenario, parse_grid(args.grid), seeds=args.seeds, jobs=args.jobs,
-                        out=args.out, extra_sets=args.set, quiet=args.quiet, max_disk=args.max_disk,
-                        max_memory=args.max_memory)
-            print(f"wrote {res}")
-            return 0
-        if args.command == "trace":
-            return _cmd_trace(args)
-        return _cmd_describe(args)
+    try:
+        # a run that blows up overflows everywhere: it is reported once, as a divergence or a
+        # user error on one line, not as a stream of numpy floating-point warnings
+        with np.errstate(all="ignore"):
+            return _dispatch(args, argv)
     except AsyncPCError as exc:
         print(f"asyncpc: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("asyncpc: interrupted; everything written so far is kept", file=sys.stderr)
         return 130
+
+
+def _dispatch(args, argv) -> int:
+    if args.command == "run":
+        return _cmd_run(args, argv)
+    if args.command == "resume":
+        return _cmd_resume(args, argv)
+    if args.command == "validate":
+        return _cmd_validate(args)
+    if args.command == "graph":
+        return _cmd_graph(args)
+    if args.command == "sweep":
+        from ._sweep import parse_grid, sweep
+
+        if args.seeds < 1:
+            raise AsyncPCError(f"--seeds: must be >= 1, got {args.seeds}")
+        res = sweep(args.scenario, parse_grid(args.grid), seeds=args.seeds, jobs=args.jobs,
+                    out=args.out, extra_sets=args.set, quiet=args.quiet, max_disk=args.max_disk,
+                    max_memory=args.max_memory)
+        print(f"wrote {res}")
+        return 0
+    if args.command == "trace":
+        return _cmd_trace(args)
+    return _cmd_describe(args)
 
 
 if __name__ == "__main__":

@@ -388,11 +388,11 @@ def _free_disk(path: Path) -> tuple[Path, int]:
 def available_memory() -> int | None:
     """Memory available to a new allocation (``MemAvailable``), or None when unknown."""
     try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
+        with open("/proc/meminfo", "rb", buffering=0) as f:  # MemAvailable is in its first lines
+            for line in f.read(512).splitlines():
+                if line.startswith(b"MemAvailable:"):
                     return int(line.split()[1]) * 1024
-    except OSError:
+    except (OSError, ValueError, IndexError):
         pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

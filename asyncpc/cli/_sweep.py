@@ -95,11 +95,11 @@ def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, o
                     rows[pid] = (p, seed, s)
                     continue
             todo.append((p, seed, pid))
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    _check_sweep([scns[points.index(p)] for p, _, _ in todo], jobs, out, max_disk, max_memory)
     if not quiet:
         print(f"sweep: {len(points)} points x {seeds} seeds; {len(rows)} done before, {len(todo)} to run",
               file=sys.stderr)
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    _check_sweep([scns[points.index(p)] for p, _, _ in todo], jobs, out, max_disk, max_memory)
     with ProcessPoolExecutor(max_workers=jobs) as ex:
         futs = {ex.submit(_run_point, scenario, [*extra_sets, *[f"{k}={v}" for k, v in p.items()]],
                           str(out / "points" / pid), seed, (max_disk, max_memory)): (p, seed, pid)

@@ -211,7 +211,16 @@ def _far(a, b) -> float:
 
 def _dist_max(spec, n: int, far: float = 0.0) -> float:
     """Largest of ``n`` draws (ms), bounded: exact for constants, uniforms and the distance
-    model; for the unbounded ones, the level a draw exceeds with probability ~e^-5 / n."""
+    model; for the unbounded ones, the level a draw exceeds with probability ~e^-5 / n.
+    Infinite when the parameters overflow a float (delays that long are refused later)."""
+    try:
+        v = _dist_max_of(spec, n, far)
+    except (OverflowError, ZeroDivisionError):
+        return math.inf
+    return math.inf if v != v else v  # inf - inf: no finite bound
+
+
+def _dist_max_of(spec, n: int, far: float) -> float:
     if isinstance(spec, (int, float)):
         return float(spec)
     off = float(spec.get("offset", 0.0))
@@ -406,7 +415,7 @@ def _stream(fp: Footprint, scn) -> None:
                  + n_gen * (n_lab + n_sens) + 2 * d.epochs + 2)
     fp.readout = n_lab + (n_sens if d.generate is not None else 0)
     # which key makes the run long: the one furthest from its usual value
-    p_default = max(int(round(20 * scn.neurons.tau_x / h)), 1)
+    p_default = max(_steps(20 * scn.neurons.tau_x, h), 1)
     cands = [(d.epochs / 10, Blame(("data", "epochs"), d.epochs)),
              (P / p_default * (train * P >= test * Pt), Blame(("data", "present"), d.present)),
              (Pt / p_default * (test * Pt > train * P), Blame(("data", "test_present"), d.test_present or d.present)),

@@ -29,14 +29,14 @@ DIST_FIELDS = DIST_SPEC_FIELDS  # one table of distribution keys, owned by the m
 
 
 def fmt_int(v: int) -> str:
-    """An integer for a message: exact up to 19 digits (any int64), else ``~1.23e+45`` (never converts
-    a huge integer to float, which would overflow)."""
-    s = str(abs(v)) if abs(v) < 10**4000 else None
-    if s is not None and len(s) <= 19:
+    """An integer for a message: exact within 64 bits, else ``1.23e+45`` (never converted to
+    a float, which would overflow)."""
+    if -2**63 <= v < 2**63:
         return str(v)
     sign = "-" if v < 0 else ""
-    if s is None:
-        return f"{sign}~1e+4000 or more"
+    if v.bit_length() > 13_000:  # str() refuses integers of more than 4300 digits
+        return f"{sign}~1e+{int(v.bit_length() * 0.30103)}"
+    s = str(abs(v))
     return f"{sign}{s[0]}.{s[1:3]}e+{len(s) - 1}"
 
 
@@ -301,8 +301,8 @@ class Table:
             what = f" + offset {fmt_num(off)}" if off else ""
             if out[f] + off < min_value * (1 - 1e-9):
                 t.fail(f, f"must be >= one step (h = {fmt_num(min_value)} {unit}), got {fmt_num(out[f])}{what}")
-            hi = {"constant": "value", "uniform": "high"}.get(kind, "mean")
-            if out[hi] + off > MAX_STEPS * min_value:
-                t.fail(hi, f"must be <= {MAX_STEPS:g} steps ({MAX_STEPS * min_value:g} {unit} at "
-                           f"h = {fmt_num(min_value)} {unit}), got {fmt_num(out[hi])}{what}")
+            for hi in ({"constant": "value", "uniform": "high"}.get(kind, "mean"), "sd"):
+                if hi in out and out[hi] + (off if hi != "sd" else 0) > MAX_STEPS * min_value:
+                    t.fail(hi, f"must be <= {MAX_STEPS:g} steps ({MAX_STEPS * min_value:g} {unit} at "
+                               f"h = {fmt_num(min_value)} {unit}), got {fmt_num(out[hi])}{what}")
         return MappingProxyType(out)
