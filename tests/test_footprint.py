@@ -168,31 +168,32 @@ def test_network_estimate_is_conservative_but_honest():
     assert peak <= est.memory["network"] <= 3 * peak, (peak, est.memory["network"])
 
 
-def test_a_small_run_needs_less_than_estimated(tmp_path):
-    """A whole short engine run (network, schedule, runtime, metrics) peaks below the estimate."""
+def test_a_run_needs_less_than_estimated_but_not_much_less(tmp_path):
+    """A whole engine run of ~3e5 edges (network, schedule, runtime, metrics): its peak
+    resident memory above the loaded interpreter stays under the estimate plus the fixed
+    ~60 MB of the engine's compiled code and libraries, and above half the estimate."""
+    import json
     import subprocess
 
+    sets = ["network.sizes=[2, 400, 400, 1]", "data.epochs=1", "data.present=2.0", "output.plots=false"]
     code = (
         "import resource, sys, json\n"
+        "import asyncpc.engine, asyncpc.model, asyncpc.compile, sklearn.datasets\n"
         "from asyncpc.cli import main\n"
         "from asyncpc.cli._resources import estimate_scenario\n"
         "from asyncpc.scenario import load_scenario\n"
-        f"sets = ['network.sizes=[2, 300, 1]', 'data.epochs=2', 'output.plots=false']\n"
+        f"sets = {sets!r}\n"
         f"est = estimate_scenario(load_scenario({str(SC / 'xor.toml')!r}, sets)).memory_bytes\n"
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
         f"args = ['run', {str(SC / 'xor.toml')!r}, '--out', {str(tmp_path / 'r')!r}, '--quiet', '--threads', '1']\n"
         "code = main(args + sum((['--set', s] for s in sets), []))\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
         "print(json.dumps([code, est, base, peak]))\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    import json
-
     rc, est, base, peak = json.loads(res.stdout.strip().splitlines()[-1])
     assert rc == 0, res.stderr
-    # the peak over the imported interpreter includes the engine's JIT cache load; the
-    # estimate covers the run's own data
-    assert est > 0 and peak - base <= est + 200e6, (est, base, peak)
+    assert est / 2 <= peak - base <= est + 100e6, (est, peak - base)
 
 
 # ----------------------------------------------------------------------------- refusals

@@ -260,7 +260,7 @@ def materialize(case: Case, base: Base, work: Path) -> tuple[Path, list[str]]:
             sets.append(f"{_path(path)}={toml_value(value)}")
             continue
         try:
-            _set(raw, path, value)
+            _set(raw, path, copy.deepcopy(value))  # later mutations must not change the shared candidates
         except (KeyError, IndexError, TypeError):
             pass
     if graphml is not None:
@@ -268,14 +268,10 @@ def materialize(case: Case, base: Base, work: Path) -> tuple[Path, list[str]]:
         g.write_text(graphml)
         if isinstance(raw.get("network"), dict) and raw["network"].get("kind") == "graphml":
             raw["network"]["path"] = str(g)
-    text = tomli_w.dumps(_placeholders(raw)).replace(f'"{_HUGE}"', HUGE_INT)
+    text = tomli_w.dumps(raw).replace(f'"{_HUGE}"', HUGE_INT)  # written quoted, replaced by the digits
     f = work / "case.toml"
     f.write_text(text)
     return f, sets
-
-
-def _placeholders(tree):
-    return tree  # _HUGE is a string: tomli_w writes it quoted, replaced by the digits above
 
 
 def _mutate_graphml(text: str, value: str, salt: int) -> str:
