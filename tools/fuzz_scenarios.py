@@ -170,9 +170,11 @@ def values_for(current, rnd: random.Random):
     """Candidate replacement values of a key whose value is ``current``."""
     cands = list(EXTREMES) + list(SWAPS)
     if isinstance(current, (int, float)) and not isinstance(current, bool) and math.isfinite(current):
-        for k in (3, 6, 9, 12, 15, 18):
+        for k in (1, 2, 3, 6, 9, 12, 15, 18):  # x10, x100: still plausible, built and run
             cands.append(current * 10**k if isinstance(current, int) else current * 10.0**k)
             cands.append(-current * 10**k if isinstance(current, int) else -current * 10.0**k)
+        if isinstance(current, float):
+            cands.append(current / 10)
     return cands
 
 

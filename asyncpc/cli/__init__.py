@@ -123,15 +123,17 @@ def _cmd_validate(args) -> int:
     from ._resources import precheck
 
     scn = _load(args)
-    precheck(scn, scn.output.dir, max_disk=args.max_disk, max_memory=args.max_memory)  # before anything is built
+    est = precheck(scn, scn.output.dir, max_disk=args.max_disk, max_memory=args.max_memory)  # before building
     from ..compile import compile_network
+    from ._resources import fmt_bytes
 
     net = scn.build_network()
     c = compile_network(net, scn.run.h)
     data = scn.load_data()
     sched = scn.schedule(c, data)
     print(f"{args.scenario}: ok — {c.n_neurons} neurons, {c.n_edges} edges, "
-          f"{len(sched.probe_t)} presentations, {sched.end * c.h:g} ms simulated")
+          f"{len(sched.probe_t)} presentations, {sched.end * c.h:g} ms simulated; the run needs "
+          f"~{fmt_bytes(est.memory_bytes)} of memory and writes ~{fmt_bytes(est.disk)}")
     return 0
 
 

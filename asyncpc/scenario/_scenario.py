@@ -90,6 +90,7 @@ class Scenario:
         from ..model import Area, Clocks, Learning, Messages, Projection, build, from_graphml
 
         n = self.network
+        self.footprint().check_limits(self)  # 32-bit ids, the longest run: before building anything
         try:
             if n.kind == "graphml":
                 return from_graphml(n.path)
