@@ -235,7 +235,7 @@ def toml_value(v) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        key = lambda k: k if re.fullmatch(r"[A-Za-z0-9_-]+", str(k)) else json.dumps(str(k))  # noqa: E731
+        key = lambda k: k if re.fullmatch(r"[A-Za-z0-9_-]+", str(k)) else json.dumps(str(k))
         return "{ " + ", ".join(f"{key(k)} = {toml_value(x)}" for k, x in v.items()) + " }"
     return json.dumps(str(v))
 

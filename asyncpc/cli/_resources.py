@@ -421,7 +421,7 @@ def _check_memory(est: Estimate, max_memory) -> None:
     over = [x for x in limits if x[0] > x[1]]
     if not over:
         return
-    need, limit, what = min(over, key=lambda x: x[1])
+    need, _, what = min(over, key=lambda x: x[1])
     worst = max(est.memory, key=est.memory.get)
     parts = ", ".join(f"{k} ~{fmt_bytes(v)}" for k, v in sorted(est.memory.items(), key=lambda kv: -kv[1]) if v)
     b = est.blame.get(worst)

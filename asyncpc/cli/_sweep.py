@@ -133,11 +133,11 @@ def _check_sweep(scns: list, jobs: int, out: Path, max_disk, max_memory) -> None
         ests.append(est)
     n, k = len(ests), min(jobs, len(ests))
     if n > 1:
-        mem = max(ests, key=lambda e: e.memory_bytes)
-        mem.scale = (k, 0, f" for {k} runs at a time (--jobs {jobs})")
-        check_resources(mem, out, max_memory=m)
-        disk = max(ests, key=lambda e: e.disk)
-        disk.scale = (0, n, f" for {n} runs")
+        from dataclasses import replace
+
+        mem = replace(max(ests, key=lambda e: e.memory_bytes), scale=(k, 0, f" for {k} runs at a time (--jobs {jobs})"))
+        disk = replace(max(ests, key=lambda e: e.disk), scale=(0, n, f" for {n} runs"))
+        check_resources(mem, out, max_memory=m)  # a scale of 0 leaves the other check out
         check_resources(disk, out, max_disk=d)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from ..errors import ScenarioError
 from ._reader import MAX_RUN_STEPS, MAX_STEPS, fmt_int
 
-__all__ = ["Blame", "Footprint", "footprint", "MAX_IDS", "BUILTIN_SAMPLES"]
+__all__ = ["BUILTIN_SAMPLES", "MAX_IDS", "Blame", "Footprint", "footprint"]
 
 #: Neuron and edge ids are int32 in compiled arrays (CSR indices, traces).
 MAX_IDS = 2**31 - 1
@@ -217,7 +217,7 @@ def _dist_max(spec, n: int, far: float = 0.0) -> float:
         v = _dist_max_of(spec, n, far)
     except (OverflowError, ZeroDivisionError):
         return math.inf
-    return math.inf if v != v else v  # inf - inf: no finite bound
+    return math.inf if math.isnan(v) else v  # inf - inf: no finite bound
 
 
 def _dist_max_of(spec, n: int, far: float) -> float:
@@ -260,7 +260,7 @@ def _steps(ms, h) -> int:
     the network is compiled)."""
     if not math.isfinite(ms) or ms / h >= MAX_STEPS:
         return MAX_STEPS
-    return max(int(round(ms / h)), 0)
+    return max(round(ms / h), 0)
 
 
 def _rate(scn) -> float:
@@ -306,8 +306,8 @@ def _count_tokens(path, tokens, *, lines=False):
 # ----------------------------------------------------------------------------- data
 def _constant(fp: Footprint, scn) -> None:
     d, h = scn.data, fp.h
-    fp.steps = int(round(d.duration / h))
-    every = max(int(round(d.probe_every / h)), 1)
+    fp.steps = round(d.duration / h)
+    every = max(round(d.probe_every / h), 1)
     fp.probes = fp.steps // every
     fp.steps_key = Blame(("data", "duration"), d.duration)
     fp.probes_key = Blame(("data", "probe_every"), d.probe_every)
@@ -359,7 +359,7 @@ def _npz_samples(path):
                 major, _ = np.lib.format.read_magic(f)
                 read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
                 shapes[key] = read(f)[0]
-    feat = lambda s: math.prod(s[1:]) if len(s) > 1 else 1  # noqa: E731
+    feat = lambda s: math.prod(s[1:]) if len(s) > 1 else 1
     if "X_train" in shapes and "X_test" in shapes:
         return shapes["X_train"][0], shapes["X_test"][0], feat(shapes["X_train"])
     if "X" in shapes:
@@ -398,8 +398,8 @@ def _stream(fp: Footprint, scn) -> None:
     if d.max_test:
         n_test = min(n_test, d.max_test)
     n_eval = min(d.train_eval, n_train)
-    P, Pt = int(round(d.present / h)), int(round((d.test_present or d.present) / h))
-    L = int(round(d.label_delay / h))
+    P, Pt = round(d.present / h), round((d.test_present or d.present) / h)
+    L = round(d.label_delay / h)
     blocks = d.epochs if d.test_every_epoch else 1
     sizes = {a.name: a.size for a in net.areas}
     n_sens = sizes.get(d.sensory_area, fp.features)
@@ -407,7 +407,7 @@ def _stream(fp: Footprint, scn) -> None:
     n_gen, Pg = 0, 0
     if d.generate is not None:
         n_gen = len(d.generate.classes) if d.generate.classes else max(n_lab, 2)
-        Pg = int(round(d.generate.present / h))
+        Pg = round(d.generate.present / h)
     train, test = d.epochs * n_train, blocks * (n_test + n_eval)
     fp.probes = train + test + n_gen
     fp.steps = train * P + test * Pt + n_gen * Pg
@@ -452,8 +452,8 @@ def _trace(fp: Footprint, scn) -> dict:
     """What the trace keeps per step inside its window ``[lo, hi)``: message rows, send
     rows, state rows; an upper bound (every edge of a selected neuron, at its fastest clock)."""
     t, h = scn.trace, fp.h
-    lo = int(round(t.from_ms / h))
-    hi = fp.steps if t.to_ms is None else min(fp.steps, int(round(t.to_ms / h)))
+    lo = round(t.from_ms / h)
+    hi = fp.steps if t.to_ms is None else min(fp.steps, round(t.to_ms / h))
     rate = _rate(scn)
     roles = [r for r in t.roles if r != "environment"]
     frac = _selected(scn, fp)

@@ -67,7 +67,16 @@ class Scenario:
 
     def footprint(self):
         """How big this scenario's run is, counted from its settings alone (nothing is
-        built or loaded): :class:`asyncpc.scenario.Footprint`."""
+        built or loaded): :class:`asyncpc.scenario.Footprint`.
+
+        Examples
+        --------
+        >>> from asyncpc.scenario import parse_scenario
+        >>> s = parse_scenario({"network": {"sizes": [2, 3, 1]}, "data": {"source": "xor", "epochs": 2}})
+        >>> fp = s.footprint()
+        >>> fp.neurons, fp.edges, fp.probes, fp.steps
+        (10, 26, 16, 3200)
+        """
         from ._footprint import footprint
 
         fp = self.__dict__.get("_footprint")  # counted once (a data file's header is read)

@@ -37,7 +37,7 @@ def read_toml(path) -> tuple[dict, str]:
     naming the file (and the line, for syntax errors)."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb", buffering=0) as fh:  # one read of the file's size, no buffer on top
             data = fh.read()
     except FileNotFoundError:
         raise ScenarioError("scenario file not found", file=path) from None
