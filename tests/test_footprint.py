@@ -177,17 +177,19 @@ def test_a_run_needs_less_than_estimated_but_not_much_less(tmp_path):
 
     sets = ["network.sizes=[2, 400, 400, 1]", "data.epochs=1", "data.present=2.0", "output.plots=false"]
     code = (
-        "import resource, sys, json\n"
+        "import sys, json\n"
+        "def hwm():  # the peak resident memory of this process image (ru_maxrss survives exec)\n"
+        "    return next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
         "import asyncpc.engine, asyncpc.model, asyncpc.compile, sklearn.datasets\n"
         "from asyncpc.cli import main\n"
         "from asyncpc.cli._resources import estimate_scenario\n"
         "from asyncpc.scenario import load_scenario\n"
         f"sets = {sets!r}\n"
         f"est = estimate_scenario(load_scenario({str(SC / 'xor.toml')!r}, sets)).memory_bytes\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "base = hwm()\n"
         f"args = ['run', {str(SC / 'xor.toml')!r}, '--out', {str(tmp_path / 'r')!r}, '--quiet', '--threads', '1']\n"
         "code = main(args + sum((['--set', s] for s in sets), []))\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "peak = hwm()\n"
         "print(json.dumps([code, est, base, peak]))\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
