@@ -22,21 +22,27 @@ class GraphError(AsyncPCError, ValueError):
     """A neuron-level graph violates the model's rules."""
 
 
+def _where(file, line, key, value) -> str:
+    """``file:line: key = value: `` (each part only when known)."""
+    where = ""
+    if file:
+        where = f"{file}"
+        if line:
+            where += f":{line}"
+        where += ": "
+    if key:
+        where += f"{key} = {value}: " if value is not None else f"{key}: "
+    return where
+
+
 class ScenarioError(AsyncPCError, ValueError):
-    """A scenario file is malformed; the message names the file and the key path."""
+    """A scenario file is malformed; the message names the file and the key path (and the
+    key's value, when the message is about what that value implies)."""
 
     def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
-                 line: int | None = None):
+                 line: int | None = None, value: str | None = None):
         self.file, self.key, self.line = file, key, line
-        where = ""
-        if file:
-            where = f"{file}"
-            if line:
-                where += f":{line}"
-            where += ": "
-        if key:
-            where += f"{key}: "
-        super().__init__(where + message)
+        super().__init__(_where(file, line, key, value) + message)
 
 
 class DataError(AsyncPCError, ValueError):
@@ -57,4 +63,10 @@ class DivergenceError(AsyncPCError, FloatingPointError):
 
 
 class ResourceError(AsyncPCError):
-    """A run would exceed memory or disk; refused up front."""
+    """A run would exceed memory or disk; refused up front, naming the scenario key (and its
+    value) that makes it so when one does."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
+                 line: int | None = None, value: str | None = None):
+        self.file, self.key, self.line = file, key, line
+        super().__init__(_where(file, line, key, value) + message)

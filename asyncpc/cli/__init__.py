@@ -61,12 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("scenario")
     v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     fmt(v, "result")
+    _limits(v)
 
     g = sub.add_parser("graph", help="build a scenario's network and export it")
     g.add_argument("scenario")
     g.add_argument("--export", required=True, metavar="FILE",
                    help="the format follows the extension: .graphml, .gexf, or .json (networkx node-link)")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _limits(g)
 
     d = sub.add_parser("describe", help="neuron kinds: state variables, parameters, messages")
     fmt(d, "tables")
@@ -88,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--out", required=True)
     w.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     w.add_argument("--quiet", action="store_true")
+    _limits(w)
 
     t = sub.add_parser("trace", help="inspect a run's message-level trace")
     tsub = t.add_subparsers(dest="trace_command", required=True, metavar="ACTION")
@@ -187,28 +190,40 @@ def _cmd_resume(args, argv) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from ..compile import compile_network
     from ._output import print_table
+    from ._resources import precheck
 
     scn = _load(args)
+    est = precheck(scn, scn.output.dir, max_disk=args.max_disk, max_memory=args.max_memory)  # before building
+    from ..compile import compile_network
+    from ._resources import fmt_bytes
+
     net = scn.build_network()
     c = compile_network(net, scn.run.h)
     data = scn.load_data()
     sched = scn.schedule(c, data)
     row = dict(scenario=args.scenario, ok=True, neurons=int(c.n_neurons), edges=int(c.n_edges),
-               presentations=len(sched.probe_t), simulated_ms=float(sched.end * c.h))
+               presentations=len(sched.probe_t), simulated_ms=float(sched.end * c.h),
+               memory_bytes=int(est.memory_bytes), disk_bytes=int(est.disk))
     if args.format == "table":
         print(f"{args.scenario}: ok — {c.n_neurons} neurons, {c.n_edges} edges, "
-              f"{len(sched.probe_t)} presentations, {sched.end * c.h:g} ms simulated")
+              f"{len(sched.probe_t)} presentations, {sched.end * c.h:g} ms simulated; the run needs "
+              f"~{fmt_bytes(est.memory_bytes)} of memory and writes ~{fmt_bytes(est.disk)}")
     else:
         print_table(list(row), [list(row.values())], fmt=args.format)
     return 0
 
 
 def _cmd_graph(args) -> int:
+    from pathlib import Path
+
     from ..model import export_graph
+    from ._resources import check_resources, estimate_graph_export, limits_from_env
 
     scn = _load(args)
+    d, m = limits_from_env(args.max_disk, args.max_memory)
+    check_resources(estimate_graph_export(scn), Path(args.export).absolute().parent, max_disk=d, max_memory=m)
+    scn.footprint().check_limits(scn)
     net = scn.build_network()
     export_graph(net, args.export)
     print(f"wrote {args.export}: {net.graph.number_of_nodes()} neurons, {net.graph.number_of_edges()} edges")
@@ -333,32 +348,14 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    import numpy as np
+
     undo = configure_logging(quiet=getattr(args, "quiet", False))
     try:
-        if args.command == "run":
-            return _cmd_run(args, argv)
-        if args.command == "resume":
-            return _cmd_resume(args, argv)
-        if args.command == "validate":
-            return _cmd_validate(args)
-        if args.command == "graph":
-            return _cmd_graph(args)
-        if args.command == "scenarios":
-            return _cmd_scenarios(args)
-        if args.command == "sweep":
-            from ._sweep import parse_grid, sweep
-
-            if args.seeds < 1:
-                raise AsyncPCError(f"--seeds: must be >= 1, got {args.seeds}")
-            res = sweep(_scenario_path(args.scenario), parse_grid(args.grid), seeds=args.seeds, jobs=args.jobs,
-                        out=args.out, extra_sets=args.set, quiet=args.quiet)
-            print(f"wrote {res}")
-            return 0
-        if args.command == "trace":
-            return _cmd_trace(args)
-        if args.command == "completion":
-            return _cmd_completion(args)
-        return _cmd_describe(args)
+        # a run that blows up overflows everywhere: it is reported once, as a divergence or a
+        # user error on one line, not as a stream of numpy floating-point warnings
+        with np.errstate(all="ignore"):
+            return _dispatch(args, argv)
     except DivergenceError as exc:
         print(f"asyncpc: error: {exc}", file=sys.stderr)
         return EXIT_DIVERGED
@@ -377,6 +374,34 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         undo()
+
+
+def _dispatch(args, argv) -> int:
+    if args.command == "run":
+        return _cmd_run(args, argv)
+    if args.command == "resume":
+        return _cmd_resume(args, argv)
+    if args.command == "validate":
+        return _cmd_validate(args)
+    if args.command == "graph":
+        return _cmd_graph(args)
+    if args.command == "scenarios":
+        return _cmd_scenarios(args)
+    if args.command == "sweep":
+        from ._sweep import parse_grid, sweep
+
+        if args.seeds < 1:
+            raise AsyncPCError(f"--seeds: must be >= 1, got {args.seeds}")
+        res = sweep(_scenario_path(args.scenario), parse_grid(args.grid), seeds=args.seeds, jobs=args.jobs,
+                    out=args.out, extra_sets=args.set, quiet=args.quiet, max_disk=args.max_disk,
+                    max_memory=args.max_memory)
+        print(f"wrote {res}")
+        return 0
+    if args.command == "trace":
+        return _cmd_trace(args)
+    if args.command == "completion":
+        return _cmd_completion(args)
+    return _cmd_describe(args)
 
 
 if __name__ == "__main__":

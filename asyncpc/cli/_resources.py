@@ -1,11 +1,21 @@
-"""Up-front estimates of what a run needs: memory for its state, disk for its trace,
-checkpoints and metrics. A run that would not fit is refused before it starts
-(:class:`~asyncpc.errors.ResourceError`, exit 2) with the estimate and the fix.
+"""Up-front estimates of what a run needs: memory for its network and state, disk for its
+trace, checkpoints and metrics. A run that would not fit is refused before it starts
+(:class:`~asyncpc.errors.ResourceError`, exit 2) with the key that makes it big, the
+estimate, the limit and the fix.
 
-The figures are deliberately pessimistic: every neuron is assumed to send at every
-tick (``on_delta`` sends less), and a trace's send row is counted at 20 bytes on disk
-(measured: ~11 with zstd on digits; a send row stands for all the traced messages of
-the send).
+Two estimates share one set of byte costs and one check (:func:`check_resources`):
+
+- :func:`estimate_scenario`, from the scenario's counts alone
+  (:meth:`asyncpc.scenario.Scenario.footprint`): nothing is built, sampled or loaded, so
+  it runs first, in ``validate``, ``run``, ``resume``, ``sweep`` and ``graph``;
+- :func:`estimate`, from the compiled network and schedule: exact counts (per-neuron
+  clock periods, the drawn delays, the trace filter's edges), checked again before the
+  runtime allocates its state.
+
+The figures are deliberately pessimistic: every neuron is assumed to send at every tick
+(``on_delta`` sends less), and a trace's send row is counted at 20 bytes on disk
+(measured: ~11 with zstd on digits; a send row stands for all the traced messages of the
+send).
 """
 
 from __future__ import annotations
@@ -26,12 +36,67 @@ __all__ = [
     "Estimate",
     "check_resources",
     "estimate",
+    "estimate_graph_export",
+    "estimate_scenario",
     "fmt_bytes",
     "messages_per_step",
     "parse_size",
     "sends_per_step",
 ]
 
+# ---------------------------------------------------------------------------------------
+# What a run costs, per neuron and per edge: the one place these figures live. Measured on
+# this code base (resident memory and tracemalloc peaks of layered networks of 2e4 to 8e5
+# edges, docs/robustness.md) and rounded up; tests/test_resources.py checks each against
+# the real thing on a small network (CompiledNet.hot_nbytes, the engine's per-edge working
+# set, the traced peak of building and compiling). The model, the compiler and the engine
+# are being rewritten: when one changes, update its figures here and rerun that test.
+
+#: The networkx neuron-level graph, built by asyncpc.model and kept for the whole run (plots):
+#: a node holds ~30 attributes, an edge 5 plus its adjacency entries (measured ~1.6 kB, ~350 B).
+GRAPH_NODE_BYTES = 2000
+GRAPH_EDGE_BYTES = 400
+#: compile_network's transient peak on top of the graph: per-edge rows of attribute copies
+#: and the mirror lookup (measured ~1.15 kB per node, ~530-590 B per edge).
+COMPILE_NODE_BYTES = 1300
+COMPILE_EDGE_BYTES = 650
+#: CompiledNet's arrays: per edge src, delay, w, loss, jit, out_edge (``hot_nbytes``: 26 B),
+#: dst and mirror; per neuron ~30 arrays of at most 8 B.
+COMPILED_EDGE_BYTES = 34
+COMPILED_NODE_BYTES = 240
+#: A runtime's working state on top of the compiled net: the engine's per-edge arrays
+#: (``EngineLayout.engine_bytes_per_edge``: ~21 B) and the state, result and checkpoint
+#: copies of the per-edge state; the actor runtime's Python objects per neuron and wire.
+RUNTIME_EDGE_BYTES = {"engine": 120, "actors": 250}
+RUNTIME_NODE_BYTES = {"engine": 400, "actors": 4000}
+#: The engine's history ring: per neuron and row (step), the last sent state and rate
+#: (2 float64) and a sent flag (int8); the run, its result and a checkpoint hold a copy each.
+RING_BYTES = 17
+RING_COPIES = 3
+#: A message in flight on the actor runtime (a Python tuple on a heap).
+IN_FLIGHT_BYTES = 96
+#: The carried state a checkpoint holds (every NetState array), per neuron and per edge.
+STATE_NODE_BYTES = 90
+STATE_EDGE_BYTES = 16
+#: An environment message of the schedule (t int64, kind int8, neuron int32, value float64:
+#: 21 B) at the peak of laying it out (blocks, concatenation, sort order, sorted copies;
+#: measured 67 B on digits, 21.6 B kept).
+EVENT_BYTES = 72
+#: Per presentation: its metadata in the schedule (sample, split, target, epoch, t0, probe
+#: step) and its row of metrics.csv on disk (plus 24 B per area's energy).
+PROBE_META_BYTES = 48
+METRICS_ROW_BYTES = 80
+#: A dataset in memory: float64 samples x features, times the loader's copies (read, cast,
+#: split, normalise); a .csv file is read whole as text and lines first.
+DATA_COPIES = 4
+CSV_BYTES_PER_FILE_BYTE = 4
+#: GraphML: reading builds an XML tree of the whole file and the graph (peak measured
+#: ~17 bytes per file byte); writing one builds the tree of the file it writes (~13); on
+#: disk a GraphML file takes ~270 B per edge and ~810 per node.
+GRAPHML_READ_BYTES_PER_FILE_BYTE = 20
+GRAPHML_WRITE_BYTES_PER_FILE_BYTE = 16
+GRAPHML_EDGE_BYTES = 300
+GRAPHML_NODE_BYTES = 900
 #: Bytes a trace's send row (t, src, s, rate) takes on disk (Parquet, zstd), conservatively:
 #: measured ~11 on digits (tools/bench_trace.py), more on tiny traces.
 TRACE_BYTES_PER_SEND = 20
@@ -43,6 +108,23 @@ RECORD_ROWS = 2_000_000
 #: Bytes per recorded send while a chunk is held in memory (buffers, concatenation,
 #: sort, filter): engine numpy columns; actor runtime Python lists.
 RECORD_BYTES = {"engine": 120, "actors": 200}
+#: State snapshots of a trace at most (``trace.state_every``); cli._run plans them.
+MAX_SNAPSHOTS = 200_000
+
+#: What to change when a part of the estimate is too big.
+_FIX = {
+    "network": "use a smaller network (fewer or smaller areas, a lower p, or receptive fields)",
+    "history ring": "shorten the longest delay or clock period (the engine keeps a ring row per step of it), "
+                    "or run on the actor runtime",
+    "runtime state": "use a smaller network",
+    "schedule": "present fewer samples (data.epochs, data.max_train, data.max_test)",
+    "probes and metrics": "probe less often (data.probe_every), read out fewer areas, or present fewer samples",
+    "dataset": "use a smaller data file (or data.max_train / data.max_test after loading)",
+    "trace recording": "narrow trace.neurons, trace.roles or trace.from / trace.to",
+    "checkpoints": "free disk space or write the run elsewhere with --out",
+    "metrics": "free disk space, write the run elsewhere with --out, or present fewer samples",
+    "GraphML file": "export a smaller network, or free disk space",
+}
 
 
 def messages_per_step(c) -> np.ndarray:
@@ -59,13 +141,13 @@ def sends_per_step(c, mask=None) -> np.ndarray:
 
 
 def fmt_bytes(n: float) -> str:
-    for unit, k in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+    for unit, k in (("EB", 1e18), ("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= k:
-            return f"{n / k:.3g} {unit}"
+            return f"{n / k:.3g} {unit}" if n < 1e21 else f"{float(n):.3g} bytes"
     return f"{int(n)} B"
 
 
-_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]?)(i?)([bB]?)\s*$")
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtTpP]?)(i?)([bB]?)\s*$")
 
 
 def parse_size(text, what: str) -> int | None:
@@ -76,12 +158,18 @@ def parse_size(text, what: str) -> int | None:
     if not m:
         raise AsyncPCError(f"{what}: expected a size such as 10GB, 500MB or 1.5GiB, got {text!r}")
     base = 1024 if m.group(3) else 1000
-    return int(float(m.group(1)) * base ** " kmgt".index(m.group(2).lower() or " "))
+    return int(float(m.group(1)) * base ** " kmgtp".index(m.group(2).lower() or " "))
 
 
 @dataclass
 class Estimate:
-    """What a run (or the rest of a resumed run) needs, in bytes."""
+    """What a run (or the rest of a resumed run, or an export) needs, in bytes.
+
+    ``memory`` maps a part (``network``, ``history ring``, ...) to bytes; ``allocated``
+    names the parts already in memory when the estimate was made (they count against
+    ``--max-memory`` but not against the memory still available). ``blame`` maps a part
+    to the :class:`~asyncpc.scenario._footprint.Blame` (key and value) that drives it.
+    """
 
     trace_rows: int = 0
     trace_sends: int = 0
@@ -90,18 +178,138 @@ class Estimate:
     state_bytes: int = 0
     checkpoint_bytes: int = 0
     metrics_bytes: int = 0
+    export_bytes: int = 0
     memory: dict = field(default_factory=dict)
+    allocated: set = field(default_factory=set)
     record_rows: int = 0
+    blame: dict = field(default_factory=dict)
+    scn: object = None
+    counts: str = ""
+    scale: tuple = (1, 1, "")  # (memory factor, disk factor, why): a sweep's parallel jobs and points
 
     @property
     def disk(self) -> int:
-        return self.trace_bytes + self.state_bytes + self.checkpoint_bytes + self.metrics_bytes
+        d = self.trace_bytes + self.state_bytes + self.checkpoint_bytes + self.metrics_bytes + self.export_bytes
+        return d * self.scale[1]
 
     @property
     def memory_bytes(self) -> int:
-        return int(sum(self.memory.values()))
+        return int(sum(self.memory.values())) * self.scale[0]
+
+    def error(self, part: str, message: str) -> ResourceError:
+        """A ResourceError naming the key behind ``part`` (``file:line: key = value: ...``)."""
+        b = self.blame.get(part)
+        if self.scn is None or b is None:
+            return ResourceError(message)
+        return b.error(self.scn, message, cls=ResourceError)
 
 
+# ----------------------------------------------------------------------------- from the scenario
+def estimate_scenario(scn, *, runtime: str | None = None, t0: int = 0, trace_rows_done: int = 0) -> Estimate:
+    """Estimate a run (from step ``t0``, for a resume) from the scenario's counts alone;
+    nothing is built or loaded (see the module docstring). Raises ResourceError for more
+    state snapshots than a trace may hold."""
+    from ..scenario._footprint import Blame
+
+    runtime = runtime or scn.run.runtime
+    fp = scn.footprint()
+    N, E = fp.neurons, fp.edges
+    est = Estimate(scn=scn, counts=f"~{N:.3g} neurons, ~{E:.3g} edges")
+    net = fp.network
+    # a product of two counts is blamed on the larger: the network's size, or the other key
+    per_presentation = fp.events / max(fp.probes, 1)
+    est.blame = {"network": net, "runtime state": net, "checkpoints": net, "dataset": fp.data_key,
+                 "history ring": net if N >= (fp.ring or 0) else fp.ring_key,
+                 "schedule": net if per_presentation >= fp.probes else fp.probes_key,
+                 "probes and metrics": net if fp.readout >= fp.probes else fp.probes_key,
+                 "metrics": fp.probes_key, "trace recording": Blame(("trace", "neurons"))}
+    graph = N * GRAPH_NODE_BYTES + E * GRAPH_EDGE_BYTES
+    if fp.graphml_bytes:
+        graph = max(graph, fp.graphml_bytes * GRAPHML_READ_BYTES_PER_FILE_BYTE)
+    compiled = N * COMPILED_NODE_BYTES + E * COMPILED_EDGE_BYTES
+    ring = (fp.ring or 0) * N * RING_BYTES
+    rate = fp.send_rate / max(N, 1)
+    in_flight = E * rate * (fp.ring or 1)
+    later = {
+        "runtime state": E * RUNTIME_EDGE_BYTES.get(runtime, 250) + N * RUNTIME_NODE_BYTES.get(runtime, 4000)
+        + (0 if runtime == "engine" else int(in_flight * IN_FLIGHT_BYTES)),
+        "history ring": RING_COPIES * ring if runtime == "engine" else 0,
+        "schedule": fp.events * EVENT_BYTES + fp.probes * PROBE_META_BYTES,
+        "probes and metrics": 2 * _metrics_arrays(fp.probes, fp.readout, fp.areas),
+    }
+    _trace_scenario(est, fp, t0, trace_rows_done, runtime)
+    if est.record_rows:
+        later["trace recording"] = est.record_rows * RECORD_BYTES.get(runtime, 200)
+    # compile_network's transient rows are freed before the runtime allocates its state
+    compile_peak = N * COMPILE_NODE_BYTES + E * COMPILE_EDGE_BYTES
+    est.memory["network"] = graph + compiled + max(0, compile_peak - sum(later.values()))
+    est.memory.update(later)
+    if fp.samples:
+        data = fp.samples * fp.features * 8 * DATA_COPIES
+        if str(scn.data.source).lower().endswith(".csv"):
+            data += fp.data_file_bytes * CSV_BYTES_PER_FILE_BYTE
+        est.memory["dataset"] = data
+    carried = N * STATE_NODE_BYTES + E * STATE_EDGE_BYTES + _metrics_arrays(fp.probes, fp.readout, fp.areas)
+    carried += ring if runtime == "engine" else int(in_flight * 32)
+    _disk(est, scn, N, E, carried, fp.probes, fp.areas)
+    return est
+
+
+def _metrics_arrays(probes: int, readout: int, areas: int) -> int:
+    """Bytes of the per-presentation arrays (read-outs, energies, metadata) of a run."""
+    return probes * (readout + areas + 8) * 8
+
+
+def _disk(est: Estimate, scn, N: int, E: int, carried: int, probes: int, areas: int) -> None:
+    # the new checkpoint is written before the old one goes; Ctrl-C writes one too
+    est.checkpoint_bytes = (2 if scn.output.checkpoint_every else 1) * carried
+    est.checkpoint_bytes += (N + E) * 8 * 3  # final_state.npz
+    est.metrics_bytes = probes * (METRICS_ROW_BYTES + 24 * areas)
+
+
+def _trace_scenario(est: Estimate, fp, t0: int, rows_done: int, runtime: str) -> None:
+    """The trace's rows, sends, state rows and recording buffer, from the footprint's rates."""
+    from ..scenario._footprint import Blame
+
+    tr = fp.trace
+    if tr is None:
+        return
+    scn = est.scn
+    lo, hi = max(tr["lo"], t0), tr["hi"]
+    window = max(0, hi - lo)
+    t = scn.trace
+    if t.state_every and window // t.state_every > MAX_SNAPSHOTS:
+        raise Blame(("trace", "state_every"), t.state_every).error(
+            scn, f"{window // t.state_every:.3g} state snapshots exceed {MAX_SNAPSHOTS:,}; raise trace.state_every "
+                 "or narrow trace.from / trace.to", cls=ResourceError)
+    rows = tr["rows_per_step"] * window
+    est.trace_rows = int(min(rows, max(0, tr["max_rows"] - rows_done)))
+    sends = tr["sends_per_step"] * window
+    est.trace_sends = int(sends * (est.trace_rows / rows if rows else 0.0)) + 1  # the cap cuts sends too
+    est.trace_bytes = est.trace_sends * TRACE_BYTES_PER_SEND
+    if t.state_every:
+        est.state_rows = int(tr["state_rows_per_step"] * window)
+        est.state_bytes = est.state_rows * STATE_BYTES_PER_ROW
+    if window:
+        est.record_rows = int(min(RECORD_ROWS + fp.send_rate, fp.send_rate * window)) + 1
+    est.blame["trace"] = tr["key"]
+
+
+def estimate_graph_export(scn) -> Estimate:
+    """``asyncpc graph --export``: building the network, and the GraphML file it writes."""
+    fp = scn.footprint()
+    N, E = fp.neurons, fp.edges
+    est = Estimate(scn=scn, counts=f"~{N:.3g} neurons, ~{E:.3g} edges")
+    est.blame = {"network": fp.network, "GraphML file": fp.network}
+    est.export_bytes = N * GRAPHML_NODE_BYTES + E * GRAPHML_EDGE_BYTES
+    graph = N * GRAPH_NODE_BYTES + E * GRAPH_EDGE_BYTES
+    if fp.graphml_bytes:
+        graph = max(graph, fp.graphml_bytes * GRAPHML_READ_BYTES_PER_FILE_BYTE)
+    est.memory["network"] = graph + est.export_bytes * GRAPHML_WRITE_BYTES_PER_FILE_BYTE
+    return est
+
+
+# ----------------------------------------------------------------------------- from the compiled net
 def _ring_rows(c) -> int:
     """An upper bound of the engine's history ring length (docs/engine.md)."""
     d = int((np.asarray(c.delay) + np.asarray(c.jit)).max(initial=1))
@@ -111,13 +319,18 @@ def _ring_rows(c) -> int:
 
 def estimate(c, schedule, scn, *, runtime: str, plan, t0: int = 0, trace_rows_done: int = 0) -> Estimate:
     """Estimate the rest of a run from step ``t0``; ``plan`` (``_run.Plan``) gives its chunk
-    ends, which chunks record send events for the trace and the longest recorded stretch."""
-    est = Estimate()
+    ends, which chunks record send events for the trace and the longest recorded stretch.
+    The network, the schedule and the data are already in memory (``allocated``)."""
+    fp = scn.footprint()
     N, E = c.n_neurons, c.n_edges
+    est = Estimate(scn=scn, counts=f"{N:,} neurons, {E:,} edges")
+    est.blame = {"network": fp.network, "runtime state": fp.network, "history ring": fp.ring_key,
+                 "probes and metrics": fp.probes_key, "checkpoints": fp.network, "metrics": fp.probes_key}
     end = int(schedule.end)
     rate = messages_per_step(c)
     t = scn.trace
     if t.enabled:
+        from ..scenario._footprint import Blame
         from ..trace import TraceFilter, select_neurons
 
         roles = [r for r in t.roles if r != "environment"]
@@ -129,6 +342,8 @@ def estimate(c, schedule, scn, *, runtime: str, plan, t0: int = 0, trace_rows_do
         sends = float(sends_per_step(c, filt.edge_mask).sum()) * max(0, hi - lo)
         est.trace_sends = int(sends * (est.trace_rows / rows if rows else 0.0)) + 1  # the cap cuts sends too
         est.trace_bytes = est.trace_sends * TRACE_BYTES_PER_SEND
+        est.blame["trace"] = Blame(("trace", "max_rows"), t.max_rows)
+        est.blame["trace recording"] = Blame(("trace", "neurons"))
         if t.state_every:
             n_sel = int(select_neurons(c, list(t.neurons)).sum())
             est.state_rows = n_sel * (max(0, hi - lo) // t.state_every)
@@ -142,26 +357,28 @@ def estimate(c, schedule, scn, *, runtime: str, plan, t0: int = 0, trace_rows_do
             prev = max(prev, u)
     # the carried state: what a checkpoint holds and what the runtime works on
     L = _ring_rows(c)
-    state_b = N * 90 + E * 16
-    ring_b = L * N * 17
+    ring_b = L * N * RING_BYTES
     in_flight = float((rate * (np.asarray(c.delay) + np.asarray(c.jit))).sum())
     n_probes = len(schedule.probe_t)
-    metrics_b = n_probes * (len(schedule.readout) + len(c.area_names) + 8) * 8
-    carried = state_b + (ring_b if runtime == "engine" else int(in_flight * 32)) + metrics_b
-    # the new checkpoint is written before the old one goes; Ctrl-C writes one too
-    est.checkpoint_bytes = (2 if scn.output.checkpoint_every else 1) * carried
-    est.checkpoint_bytes += (N + E) * 8 * 3  # final_state.npz
-    est.metrics_bytes = n_probes * (80 + 24 * len(c.area_names))
+    metrics_b = _metrics_arrays(n_probes, len(schedule.readout), len(c.area_names))
+    carried = N * STATE_NODE_BYTES + E * STATE_EDGE_BYTES + metrics_b
+    carried += ring_b if runtime == "engine" else int(in_flight * 32)
+    _disk(est, scn, N, E, carried, n_probes, len(c.area_names))
+    est.memory["network"] = N * (GRAPH_NODE_BYTES + COMPILED_NODE_BYTES) + E * (GRAPH_EDGE_BYTES + COMPILED_EDGE_BYTES)
+    est.memory["schedule"] = len(schedule.ev_t) * EVENT_BYTES // 3 + n_probes * PROBE_META_BYTES
+    est.allocated = {"network", "schedule"}
+    est.memory["runtime state"] = E * RUNTIME_EDGE_BYTES.get(runtime, 250) + N * RUNTIME_NODE_BYTES.get(runtime, 4000)
     if runtime == "engine":
-        est.memory["runtime state"] = E * 120 + N * 400 + 3 * ring_b
+        est.memory["history ring"] = RING_COPIES * ring_b
     else:
-        est.memory["runtime state"] = E * 250 + N * 4000 + int(in_flight * 96)
-    est.memory["metrics"] = 2 * metrics_b
+        est.memory["runtime state"] += int(in_flight * IN_FLIGHT_BYTES)
+    est.memory["probes and metrics"] = 2 * metrics_b
     if est.record_rows:
         est.memory["trace recording"] = est.record_rows * RECORD_BYTES.get(runtime, 200)
     return est
 
 
+# ----------------------------------------------------------------------------- the check
 def _free_disk(path: Path) -> tuple[Path, int]:
     p = Path(path).absolute()
     while not p.exists() and p != p.parent:
@@ -172,11 +389,11 @@ def _free_disk(path: Path) -> tuple[Path, int]:
 def available_memory() -> int | None:
     """Memory available to a new allocation (``MemAvailable``), or None when unknown."""
     try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
+        with open("/proc/meminfo", "rb", buffering=0) as f:  # MemAvailable is in its first lines
+            for line in f.read(512).splitlines():
+                if line.startswith(b"MemAvailable:"):
                     return int(line.split()[1]) * 1024
-    except OSError:
+    except (OSError, ValueError, IndexError):
         pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -185,43 +402,62 @@ def available_memory() -> int | None:
 
 
 def check_resources(est: Estimate, run_dir, *, max_disk: int | None = None, max_memory: int | None = None) -> None:
-    """Raise :class:`ResourceError` (one line: estimate, limit, fix) when ``est`` does not fit
-    the free disk of ``run_dir``, ``max_disk``, the available memory or ``max_memory``."""
+    """Raise :class:`ResourceError` (one line: key, estimate, limit, fix) when ``est`` does
+    not fit the available memory or ``max_memory``, or the free disk of ``run_dir`` or
+    ``max_disk``. Memory is checked first: it is what a typo'd size exhausts."""
+    _check_memory(est, max_memory)
+    _check_disk(est, run_dir, max_disk)
+
+
+def _check_memory(est: Estimate, max_memory) -> None:
+    avail = available_memory()
+    mem = est.memory_bytes
+    fresh = mem - int(sum(v for k, v in est.memory.items() if k in est.allocated)) * est.scale[0]
+    limits = []
+    if avail is not None:
+        limits.append((fresh, avail, f"this machine has {fmt_bytes(avail)} available"))
+    if max_memory is not None:
+        limits.append((mem, max_memory, f"the limit is {fmt_bytes(max_memory)} (--max-memory / ASYNCPC_MAX_MEMORY)"))
+    over = [x for x in limits if x[0] > x[1]]
+    if not over:
+        return
+    need, _, what = min(over, key=lambda x: x[1])
+    worst = max(est.memory, key=est.memory.get)
+    parts = ", ".join(f"{k} ~{fmt_bytes(v)}" for k, v in sorted(est.memory.items(), key=lambda kv: -kv[1]) if v)
+    b = est.blame.get(worst)
+    lead = "the network" if b is not None and b == est.blame.get("network") else "this run"
+    counts = f"{est.counts}; " if est.counts else ""
+    fix = _FIX["network"] if lead == "the network" else _FIX.get(worst, _FIX["network"])
+    raise est.error(worst, f"{lead} would need ~{fmt_bytes(need)} of memory{est.scale[2]} ({counts}{parts}), but "
+                           f"{what}; {fix}")
+
+
+def _check_disk(est: Estimate, run_dir, max_disk) -> None:
     where, free = _free_disk(Path(run_dir))
     need = est.disk
     limits = [(free, f"{fmt_bytes(free)} are free on {where}")]
     if max_disk is not None:
         limits.append((max_disk, f"the limit is {fmt_bytes(max_disk)} (--max-disk / ASYNCPC_MAX_DISK)"))
     limit, what = min(limits, key=lambda x: x[0])
-    if need > limit:
-        parts = {"trace": est.trace_bytes + est.state_bytes, "checkpoints": est.checkpoint_bytes,
-                 "metrics": est.metrics_bytes}
-        worst = max(parts, key=parts.get)
-        if worst == "trace":
-            per_row = est.trace_bytes / max(est.trace_rows, 1)
-            room = int(max(0, limit - (need - est.trace_bytes - est.state_bytes)) / max(per_row, 1e-9))
-            detail = (f"this trace would write ~{fmt_bytes(est.trace_bytes + est.state_bytes)} "
-                      f"(~{est.trace_rows:.3g} messages as ~{est.trace_sends:.3g} sends at "
-                      f"~{TRACE_BYTES_PER_SEND} B each")
-            detail += f", {est.state_rows:.3g} state rows)" if est.state_rows else ")"
-            fix = ("narrow trace.neurons, trace.roles or trace.from / trace.to, raise trace.every, or set "
-                   f"trace.max_rows (~{room:.2g} rows would fit)")
-        else:
-            detail = f"this run would write ~{fmt_bytes(need)} ({worst} ~{fmt_bytes(parts[worst])})"
-            fix = "free disk space or write the run elsewhere with --out"
-        raise ResourceError(f"{detail}, but {what}; {fix}")
-    avail = available_memory()
-    mem = est.memory_bytes
-    limits = []
-    if avail is not None:
-        limits.append((avail, f"{fmt_bytes(avail)} are available"))
-    if max_memory is not None:
-        limits.append((max_memory, f"the limit is {fmt_bytes(max_memory)} (--max-memory / ASYNCPC_MAX_MEMORY)"))
-    if limits and mem > min(limits, key=lambda x: x[0])[0]:
-        limit, what = min(limits, key=lambda x: x[0])
-        parts = ", ".join(f"{k} ~{fmt_bytes(v)}" for k, v in est.memory.items() if v)
-        raise ResourceError(f"this run would need ~{fmt_bytes(mem)} of memory ({parts}), but {what}; use a "
-                            "smaller network (network.sizes) or a machine with more memory")
+    if need <= limit:
+        return
+    parts = {"trace": est.trace_bytes + est.state_bytes, "checkpoints": est.checkpoint_bytes,
+             "metrics": est.metrics_bytes, "GraphML file": est.export_bytes}
+    worst = max(parts, key=parts.get)
+    if worst == "trace":
+        per_row = est.trace_bytes / max(est.trace_rows, 1)
+        room = int(max(0, limit - (need - est.trace_bytes - est.state_bytes)) / max(per_row, 1e-9))
+        detail = (f"this trace would write ~{fmt_bytes(est.trace_bytes + est.state_bytes)} "
+                  f"(~{est.trace_rows:.3g} messages as ~{est.trace_sends:.3g} sends at "
+                  f"~{TRACE_BYTES_PER_SEND} B each")
+        detail += f", {est.state_rows:.3g} state rows)" if est.state_rows else ")"
+        fix = ("narrow trace.neurons, trace.roles or trace.from / trace.to, raise trace.every, or set "
+               f"trace.max_rows (~{room:.2g} rows would fit)")
+    else:
+        what_writes = "this export" if worst == "GraphML file" else "this run"
+        detail = f"{what_writes} would write ~{fmt_bytes(need)}{est.scale[2]} ({worst} ~{fmt_bytes(parts[worst])})"
+        fix = _FIX[worst]
+    raise est.error(worst, f"{detail}, but {what}; {fix}")
 
 
 def limits_from_env(max_disk=None, max_memory=None) -> tuple[int | None, int | None]:
@@ -229,3 +465,14 @@ def limits_from_env(max_disk=None, max_memory=None) -> tuple[int | None, int | N
     d = parse_size(max_disk if max_disk is not None else os.environ.get("ASYNCPC_MAX_DISK"), "--max-disk")
     m = parse_size(max_memory if max_memory is not None else os.environ.get("ASYNCPC_MAX_MEMORY"), "--max-memory")
     return d, m
+
+
+def precheck(scn, out, *, runtime=None, max_disk=None, max_memory=None, t0=0, trace_rows_done=0) -> Estimate:
+    """The up-front check of ``validate``, ``run``, ``resume`` and ``sweep``: the scenario's
+    estimate against memory and the disk of ``out``, then the limits no machine lifts
+    (32-bit ids, the longest run). Nothing is built before it passes."""
+    d, m = limits_from_env(max_disk, max_memory)
+    est = estimate_scenario(scn, runtime=runtime, t0=t0, trace_rows_done=trace_rows_done)
+    check_resources(est, out, max_disk=d, max_memory=m)
+    scn.footprint().check_limits(scn)
+    return est

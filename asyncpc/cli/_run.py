@@ -91,6 +91,15 @@ def _chunks(schedule, n_chunks: int, snapshots=(), checkpoint_every: int = 0):
     return sorted(e for e in ends if 0 < e <= end), ck
 
 
+def _n_chunks(c, end: int) -> int:
+    """Chunks for progress: N_CHUNKS, fewer when the runtime's ring is long next to the
+    run (each call handles the whole ring: with a delay of 1e6 steps in a run of 4000,
+    200 chunks took two minutes and one takes a second)."""
+    from ._resources import _ring_rows
+
+    return max(1, min(N_CHUNKS, end // max(1, _ring_rows(c) // 16)))
+
+
 def _plan(scn, c, schedule) -> Plan:
     from ..errors import ResourceError
     from ._resources import RECORD_ROWS, sends_per_step
@@ -109,7 +118,7 @@ def _plan(scn, c, schedule) -> Plan:
             snaps = range(lo + t.state_every, hi + 1, t.state_every)
         rate = float(sends_per_step(c).sum())
         rec_steps = max(1, int(RECORD_ROWS / max(rate, 1e-9)))
-    ends, ck = _chunks(schedule, N_CHUNKS, snaps, scn.output.checkpoint_every)
+    ends, ck = _chunks(schedule, _n_chunks(c, end), snaps, scn.output.checkpoint_every)
     return Plan(ends, ck, set(snaps), lo, hi, rec_steps)
 
 
@@ -273,9 +282,12 @@ def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, q
 def _execute(scn, *, out, runtime, threads, quiet, argv, max_disk, max_memory, progress, overwrite, table, sinks):
     from ._metrics import Metrics
 
+    from ._resources import precheck
+
     started = _now()
     out = Path(out or scn.output.dir)
     refuse_existing(out, overwrite=overwrite)
+    precheck(scn, out, runtime=runtime, max_disk=max_disk, max_memory=max_memory)  # before anything is built
     job = _prepare(scn, runtime, threads)
     _check_resources(job, out, max_disk=max_disk, max_memory=max_memory)
     was_run = (out / "manifest.json").exists()
@@ -325,6 +337,7 @@ def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress,
     from ..scenario import load_scenario
     from ._checkpoint import read_checkpoint
     from ._metrics import Metrics
+    from ._resources import precheck
 
     path = Path(run_dir)
     if not path.is_dir():
@@ -351,6 +364,9 @@ def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress,
             raise AsyncPCError(f"{path / 'scenario.toml'}: changed since the checkpoint was written (scenario hash "
                                f"{scn.hash()[:12]}, checkpoint {str(ck.info['scenario_hash'])[:12]}); restore it "
                                "or start a new run")
+        trace_pos = ck.info.get("trace")
+        precheck(scn, path, runtime=runtime, max_disk=max_disk, max_memory=max_memory, t0=int(ck.info["t"]),
+                 trace_rows_done=int(trace_pos["rows"]) if isinstance(trace_pos, dict) else 0)
         job = _prepare(scn, runtime, threads)
         t, chunk = int(ck.info["t"]), int(ck.info["chunk"])
         if not (0 < chunk <= len(job.plan.ends) and job.plan.ends[chunk - 1] == t):

@@ -58,7 +58,7 @@ def _point_id(point: dict, seed: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _run_point(scenario: str, sets: list[str], out: str, seed: int) -> dict:
+def _run_point(scenario: str, sets: list[str], out: str, seed: int, limits=(None, None)) -> dict:
     """Runs in a worker process; returns the summary (errors are reported, not raised)."""
     from ..scenario import load_scenario
     from ._run import execute
@@ -66,22 +66,24 @@ def _run_point(scenario: str, sets: list[str], out: str, seed: int) -> dict:
     try:
         scn = load_scenario(scenario, [*sets, f"run.seed={seed}", "run.threads=1"])
         return execute(scn, out=out, runtime=None, threads=1, quiet=True, overwrite=True,  # reruns unfinished points
-                       argv=["asyncpc", "run", scenario, *[f"--set={s}" for s in sets]])
+                       argv=["asyncpc", "run", scenario, *[f"--set={s}" for s in sets]],
+                       max_disk=limits[0], max_memory=limits[1])
     except AsyncPCError as exc:
         return {"status": "error", "error": str(exc)}
 
 
 def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, out, extra_sets=(),
-          quiet=False) -> Path:
-    """Run every grid point for seeds 0..seeds-1; skip points whose run finished before."""
+          quiet=False, max_disk=None, max_memory=None) -> Path:
+    """Run every grid point for seeds 0..seeds-1; skip points whose run finished before.
+    Every point is checked, and the sweep's memory (``jobs`` runs at a time) and disk
+    (every run) estimated, before any process starts."""
     from ..scenario import load_scenario
 
     out = Path(out)
     keys = list(grid)
     points = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
     # fail fast on a bad key or value, before any process starts
-    for p in points:
-        load_scenario(scenario, [*extra_sets, *[f"{k}={v}" for k, v in p.items()]])
+    scns = [load_scenario(scenario, [*extra_sets, *[f"{k}={v}" for k, v in p.items()]]) for p in points]
     (out / "points").mkdir(parents=True, exist_ok=True)
     todo, rows = [], {}
     for p in points:
@@ -95,14 +97,16 @@ def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, o
                     rows[pid] = (p, seed, s)
                     continue
             todo.append((p, seed, pid))
-    if not quiet:
-        log.info(f"sweep: {len(points)} points x {seeds} seeds; {len(rows)} done before, {len(todo)} to run")
     from ._threads import usable_cpus
 
     jobs = max(1, jobs or usable_cpus())
+    _check_sweep([scns[points.index(p)] for p, _, _ in todo], jobs, out, max_disk, max_memory)
+    if not quiet:
+        log.info(f"sweep: {len(points)} points x {seeds} seeds; {len(rows)} done before, {len(todo)} to run")
     with ProcessPoolExecutor(max_workers=jobs) as ex:
         futs = {ex.submit(_run_point, scenario, [*extra_sets, *[f"{k}={v}" for k, v in p.items()]],
-                          str(out / "points" / pid), seed): (p, seed, pid) for p, seed, pid in todo}
+                          str(out / "points" / pid), seed, (max_disk, max_memory)): (p, seed, pid)
+                for p, seed, pid in todo}
         for k, f in enumerate(as_completed(futs), 1):
             p, seed, pid = futs[f]
             s = f.result()
@@ -114,6 +118,30 @@ def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, o
     _write_results(out, keys, rows)
     _plot(out, keys, rows)
     return out / "results.csv"
+
+
+def _check_sweep(scns: list, jobs: int, out: Path, max_disk, max_memory) -> None:
+    """The runs to do, up front: each alone, then ``jobs`` of the hungriest at a time in
+    memory and all of them on disk (ResourceError naming the key, as for one run)."""
+    from ._resources import check_resources, estimate_scenario, limits_from_env
+
+    if not scns:
+        return
+    d, m = limits_from_env(max_disk, max_memory)
+    ests = []
+    for scn in scns:
+        est = estimate_scenario(scn)
+        check_resources(est, out, max_disk=d, max_memory=m)
+        scn.footprint().check_limits(scn)
+        ests.append(est)
+    n, k = len(ests), min(jobs, len(ests))
+    if n > 1:
+        from dataclasses import replace
+
+        mem = replace(max(ests, key=lambda e: e.memory_bytes), scale=(k, 0, f" for {k} runs at a time (--jobs {jobs})"))
+        disk = replace(max(ests, key=lambda e: e.disk), scale=(0, n, f" for {n} runs"))
+        check_resources(mem, out, max_memory=m)  # a scale of 0 leaves the other check out
+        check_resources(disk, out, max_disk=d)
 
 
 def _write_results(out: Path, keys, rows) -> None:

@@ -146,7 +146,10 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
 
     # clocks, per neuron, in node order
     r = rng_for(seed, _S_PERIOD)
-    periods = sample(clocks.period, n_nodes, r)
+    try:
+        periods = sample(clocks.period, n_nodes, r)
+    except SpecError as exc:
+        raise SpecError(f"neurons.clock.period: {exc}") from None
     if np.any(periods <= 0):
         raise SpecError(f"neurons.clock.period: drew a non-positive period (min {periods.min():.3g} ms)")
     r = rng_for(seed, _S_PHASE)
@@ -215,8 +218,13 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
         if is_distance(dspec) or is_distance(fspec):  # the same distance both ways
             ii = np.array([i for i, _ in pairs])
             dist = np.hypot(*(pos[p.src][ii] - pos[p.dst][js]).T)
-        d_fwd = sample(dspec, len(pairs), rng_for(seed, _S_DELAY, pk), distance=dist)
-        d_fb = sample(fspec, len(pairs), rng_for(seed, _S_FBDELAY, pk), distance=dist)
+        drawn = {}
+        for where, spec, stream in (("delay", dspec, _S_DELAY), ("feedback_delay", fspec, _S_FBDELAY)):
+            try:
+                drawn[where] = sample(spec, len(pairs), rng_for(seed, stream, pk), distance=dist)
+            except SpecError as exc:
+                raise SpecError(f"projections.{p.src}->{p.dst}.{where}: {exc}") from None
+        d_fwd, d_fb = drawn["delay"], drawn["feedback_delay"]
         for where, arr in (("delay", d_fwd), ("feedback_delay", d_fb)):
             if np.any(arr <= 0):
                 raise SpecError(f"projections.{p.src}->{p.dst}.{where}: drew a non-positive delay "

@@ -139,14 +139,20 @@ def sample(spec, n: int, rng: np.random.Generator, distance=None) -> np.ndarray:
     elif kind == "normal":
         out = rng.normal(spec["mean"], spec["sd"], n)
     elif kind == "lognormal":
-        m, s = float(spec["mean"]), float(spec["sd"])
-        sigma2 = np.log1p((s / m) ** 2)
+        m, s = np.float64(spec["mean"]), np.float64(spec["sd"])
+        with np.errstate(over="ignore"):  # numpy scalars: an extreme ratio overflows to inf, not an exception
+            sigma2 = np.log1p(np.square(s / m))
+        if not np.isfinite(sigma2):
+            raise SpecError(f"dist='lognormal': sd / mean = {s / m:.3g} is too large to draw from")
         out = rng.lognormal(np.log(m) - 0.5 * sigma2, np.sqrt(sigma2), n)
     else:  # gamma
-        m, s = float(spec["mean"]), float(spec["sd"])
-        if s == 0:
-            out = np.full(n, m)
-        else:
-            k = (m / s) ** 2
+        m, s = np.float64(spec["mean"]), np.float64(spec["sd"])
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            k = np.square(m / s) if s else np.float64(np.inf)
+        if not np.isfinite(k):  # sd vanishing next to the mean: the gamma's limit is the constant
+            out = np.full(n, float(m))
+        elif k > 0:
             out = rng.gamma(k, m / k, n)
+        else:
+            raise SpecError(f"dist='gamma': sd / mean = {s / m:.3g} is too large to draw from")
     return out + off

@@ -9,7 +9,7 @@ from ..environment import BUILTIN_SOURCES, NORMALIZE
 from ..model import Dynamics
 from ._parse_network import check_tau, parse_network
 from ._parse_source import SOURCE_KEYS, parse_source, unused_source_keys
-from ._reader import MAX_STEPS, Ctx, Table, describe
+from ._reader import MAX_RUN_STEPS, MAX_STEPS, Ctx, Table, describe
 from ._spec import (ClockSpec, DataSpec, DelaysSpec, GenerateSpec, LearningSpec, MessagesSpec, NetworkSpec,
                     NeuronsSpec, OutputSpec, ReadoutSpec, RunSpec, TraceSpec)
 
@@ -202,7 +202,7 @@ def _data(d: Table, ctx: Ctx, run, neurons, delays, network, source, protocol, i
           readout_t: Table, files=None):
     h = run.h
     if protocol == "constant":
-        duration = d.number("duration", required=True, lo=h, hi=1e12 * h, unit="ms")
+        duration = d.number("duration", required=True, lo=h, hi=MAX_RUN_STEPS * h, unit="ms")
         every = _step_check(d, "probe_every", d.number("probe_every", h, lo=0, lo_open=True, unit="ms"), h)
         n_probes = round(duration / h) // round(every / h)
         if n_probes > MAX_STEPS:
@@ -354,8 +354,8 @@ def _trace(t: Table, network: NetworkSpec) -> TraceSpec:
     if len(set(roles)) != len(roles):
         t.fail("roles", f"lists a role twice: {list(roles)}")
     t.put("roles", list(roles))
-    t_from = t.number("from", 0.0, lo=0, unit="ms")
-    t_to = t.number("to", None, lo=0, unit="ms")
+    t_from = t.number("from", 0.0, lo=0, hi=MAX_RUN_STEPS * t.ctx.h, unit="ms")
+    t_to = t.number("to", None, lo=0, hi=MAX_RUN_STEPS * t.ctx.h, unit="ms")
     if t_to is not None and t_to <= t_from:
         t.fail("to", f"must be later than trace.from ({t_from:g} ms), got {t_to:g}")
     every = t.integer("every", 1, lo=1)

@@ -9,7 +9,7 @@ from types import MappingProxyType
 import networkx as nx
 
 from ..model import ACTIVATIONS, LAYOUTS
-from ._reader import Table, describe
+from ._reader import Table, describe, number_problem
 from ._spec import AreaSpec, NetworkSpec, NeuronsSpec, ProjectionSpec
 
 __all__ = ["parse_network", "KINDS", "AREA_NAME"]
@@ -39,10 +39,12 @@ def check_tau(t: Table, key, tau, neurons: NeuronsSpec, *, zero_ok=False):
 
 
 def _position(t: Table, key, v):
-    if (not isinstance(v, list) or len(v) != 2
-            or any(isinstance(x, bool) or not isinstance(x, (int, float)) or x != x or abs(x) == float("inf")
-                   for x in v)):
+    if not isinstance(v, list) or len(v) != 2 or any(number_problem(x) == "not a number" for x in v):
         t.fail(key, f"must be [x, y], two finite numbers (mm on the cortical sheet), got {describe(v)}")
+    for i, x in enumerate(v):
+        why = number_problem(x)
+        if why:
+            t.fail((key, i), f"must be a usable number (mm on the cortical sheet): {why}")
     return (float(v[0]), float(v[1]))
 
 

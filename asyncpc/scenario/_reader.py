@@ -7,18 +7,55 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 from types import MappingProxyType
 
 from ..errors import ScenarioError
 from ..model._distributions import DIST_SPEC_FIELDS
 from ._toml import KeyLines, format_path
 
-__all__ = ["Ctx", "Table", "MISSING", "MAX_STEPS", "describe"]
+__all__ = ["Ctx", "Table", "MISSING", "MAX_STEPS", "MAX_RUN_STEPS", "INT64_MAX", "describe", "fmt_num",
+           "number_problem"]
 
 MISSING = object()
 #: Longest time (in steps) a delay, period or presentation may last; compiled delays are int32.
 MAX_STEPS = 10_000_000
+#: Longest run (steps): data.duration, a dataset stream, trace windows. Far inside int64 and
+#: float64's exact integers, so no step count, product of counts or time in ms overflows.
+MAX_RUN_STEPS = 10**12
+#: TOML integers are 64-bit (tomllib reads longer ones; nothing downstream could hold them).
+INT64_MAX = 2**63 - 1
 DIST_FIELDS = DIST_SPEC_FIELDS  # one table of distribution keys, owned by the model
+
+
+def fmt_int(v: int) -> str:
+    """An integer for a message: exact within 64 bits, else ``1.23e+45`` (never converted to
+    a float, which would overflow)."""
+    if -2**63 <= v < 2**63:
+        return str(v)
+    sign = "-" if v < 0 else ""
+    if v.bit_length() > 13_000:  # str() refuses integers of more than 4300 digits
+        return f"{sign}~1e+{int(v.bit_length() * 0.30103)}"
+    s = str(abs(v))
+    return f"{sign}{s[0]}.{s[1:3]}e+{len(s) - 1}"
+
+
+def number_problem(v, *, integer=False) -> str | None:
+    """Why ``v`` is not a usable TOML number (None when it is): not a number, an integer
+    beyond 64 bits, NaN or infinite, negative zero, or a subnormal float."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return "not a number"
+    if isinstance(v, int):
+        if not -INT64_MAX - 1 <= v <= INT64_MAX:
+            return f"{fmt_int(v)} does not fit 64 bits (TOML integers are at most {INT64_MAX})"
+        return None
+    if not math.isfinite(v):
+        return f"{v!r} is not a finite number"
+    if v == 0 and math.copysign(1.0, v) < 0:
+        return "-0.0 is negative zero; write 0"
+    if v != 0 and abs(v) < sys.float_info.min:
+        return f"{v!r} is a subnormal float (below {sys.float_info.min:.3g}); write 0 or a larger number"
+    return None
 
 
 def describe(v) -> str:
@@ -26,7 +63,7 @@ def describe(v) -> str:
     if isinstance(v, bool):
         return f"{str(v).lower()} (a boolean)"
     if isinstance(v, int):
-        return f"{v} (an integer)"
+        return f"{fmt_int(v)} (an integer)"
     if isinstance(v, float):
         return f"{v!r} (a float)" if math.isfinite(v) else f"{v!r}"
     if isinstance(v, str):
@@ -40,7 +77,7 @@ def describe(v) -> str:
 
 
 def fmt_num(x) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
+    return f"{x:g}" if isinstance(x, float) else fmt_int(x) if isinstance(x, int) else str(x)
 
 
 class Ctx:
@@ -54,14 +91,16 @@ class Ctx:
     def _from_override(self, path) -> bool:
         return any(tuple(path[:len(o)]) == o for o in self.overridden)
 
-    def fail(self, path, msg):
+    def fail(self, path, msg, *, value: str | None = None, cls=ScenarioError):
+        """Raise ``cls`` (a :class:`ScenarioError` unless told) at key ``path``; ``value``:
+        the key's value as shown in ``key = value: msg``."""
         path = tuple(path)
         line = None
         if self._from_override(path):
             msg += " (value set by --set)"
         elif self.lines is not None:
             line = self.lines.find(path)
-        raise ScenarioError(msg, file=self.file, key=format_path(path) or None, line=line)
+        raise cls(msg, file=self.file, key=format_path(path) or None, line=line, value=value)
 
 
 class Table:
@@ -127,8 +166,11 @@ class Table:
         u = f" {unit}" if unit else ""
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             self.fail(key, f"must be a number{' in ' + unit if unit else ''}, got {describe(v)}")
-        if not math.isfinite(v):
+        if not isinstance(v, int) and not math.isfinite(v):
             self.fail(key, f"must be a finite number, got {v!r}")
+        why = number_problem(v)
+        if why:
+            self.fail(key, f"must be a usable number: {why}")
         if lo is not None and (v <= lo if lo_open else v < lo):
             self.fail(key, f"must be {'>' if lo_open else '>='} {fmt_num(lo)}{u}, got {fmt_num(v)}")
         if hi is not None and (v >= hi if hi_open else v > hi):
@@ -144,12 +186,15 @@ class Table:
     def check_int(self, key, v, *, lo=None, hi=None):
         if isinstance(v, bool) or not isinstance(v, int):
             if isinstance(v, float) and math.isfinite(v) and v == int(v):
-                self.fail(key, f"must be an integer (write {int(v)}, not {v!r})")
+                self.fail(key, f"must be an integer (write {fmt_int(int(v))}, not {v!r})")
             self.fail(key, f"must be an integer, got {describe(v)}")
-        if lo is not None and v < lo:
-            self.fail(key, f"must be an integer >= {lo}, got {v}")
-        if hi is not None and v > hi:
-            self.fail(key, f"must be an integer <= {hi}, got {v}")
+        lo = -INT64_MAX - 1 if lo is None else lo
+        if v < lo:
+            self.fail(key, f"must be an integer >= {fmt_num(lo)}, got {fmt_int(v)}")
+        hi = INT64_MAX if hi is None else min(hi, INT64_MAX)
+        if v > hi:
+            self.fail(key, f"must be an integer <= {fmt_num(hi)}, got {fmt_int(v)}"
+                      + (" (TOML integers are 64-bit)" if hi == INT64_MAX else ""))
         return int(v)
 
     def boolean(self, key, default=MISSING, *, required=False):
@@ -256,8 +301,8 @@ class Table:
             what = f" + offset {fmt_num(off)}" if off else ""
             if out[f] + off < min_value * (1 - 1e-9):
                 t.fail(f, f"must be >= one step (h = {fmt_num(min_value)} {unit}), got {fmt_num(out[f])}{what}")
-            hi = {"constant": "value", "uniform": "high"}.get(kind, "mean")
-            if out[hi] + off > MAX_STEPS * min_value:
-                t.fail(hi, f"must be <= {MAX_STEPS:g} steps ({MAX_STEPS * min_value:g} {unit} at "
-                           f"h = {fmt_num(min_value)} {unit}), got {fmt_num(out[hi])}{what}")
+            for hi in ({"constant": "value", "uniform": "high"}.get(kind, "mean"), "sd"):
+                if hi in out and out[hi] + (off if hi != "sd" else 0) > MAX_STEPS * min_value:
+                    t.fail(hi, f"must be <= {MAX_STEPS:g} steps ({MAX_STEPS * min_value:g} {unit} at "
+                               f"h = {fmt_num(min_value)} {unit}), got {fmt_num(out[hi])}{what}")
         return MappingProxyType(out)

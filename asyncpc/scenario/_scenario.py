@@ -62,14 +62,35 @@ class Scenario:
         return int(self.hash()[:16], 16)
 
     # -- errors ------------------------------------------------------------------------
-    def error(self, key: tuple | str, message: str) -> ScenarioError:
-        """A :class:`ScenarioError` at a key path of this scenario (with its line)."""
+    def error(self, key: tuple | str, message: str, *, value: str | None = None, cls=ScenarioError):
+        """A :class:`ScenarioError` (or ``cls``, e.g. :class:`ResourceError`) at a key path of
+        this scenario, with its line; ``value`` shows the key's value (``key = value: ...``)."""
         path = tuple(key.split(".")) if isinstance(key, str) else tuple(key)
         try:
-            (self._ctx or Ctx(self.path, None)).fail(path, message)
-        except ScenarioError as exc:
+            (self._ctx or Ctx(self.path, None)).fail(path, message, value=value, cls=cls)
+        except cls as exc:
             return exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def footprint(self):
+        """How big this scenario's run is, counted from its settings alone (nothing is
+        built or loaded): :class:`asyncpc.scenario.Footprint`.
+
+        Examples
+        --------
+        >>> from asyncpc.scenario import parse_scenario
+        >>> s = parse_scenario({"network": {"sizes": [2, 3, 1]}, "data": {"source": "xor", "epochs": 2}})
+        >>> fp = s.footprint()
+        >>> fp.neurons, fp.edges, fp.probes, fp.steps
+        (10, 26, 16, 3200)
+        """
+        from ._footprint import footprint
+
+        fp = self.__dict__.get("_footprint")  # counted once (a data file's header is read)
+        if fp is None:
+            fp = footprint(self)
+            object.__setattr__(self, "_footprint", fp)
+        return fp
 
     def steps(self, ms: float) -> int:
         """A duration in ms as an integer number of steps of ``run.h``."""
@@ -85,6 +106,7 @@ class Scenario:
         from ..model import Area, Clocks, Learning, Messages, Projection, build, from_graphml
 
         n = self.network
+        self.footprint().check_limits(self)  # 32-bit ids, the longest run: before building anything
         try:
             if n.kind == "graphml":
                 return from_graphml(n.path)

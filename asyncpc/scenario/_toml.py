@@ -23,12 +23,21 @@ def format_path(path) -> str:
     return out
 
 
+#: What tomllib's plain ValueError for an integer of more than 4300 digits means to a user.
+_LONG_INT = "TOML syntax: an integer with thousands of digits; TOML integers are 64-bit (at most 9223372036854775807)"
+
+
+def _long_int_line(text: str) -> int | None:
+    m = re.search(r"[0-9_]{4000,}", text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
 def read_toml(path) -> tuple[dict, str]:
     """Parse a TOML file; a missing file or a syntax error is a :class:`ScenarioError`
     naming the file (and the line, for syntax errors)."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb", buffering=0) as fh:  # one read of the file's size, no buffer on top
             data = fh.read()
     except FileNotFoundError:
         raise ScenarioError("scenario file not found", file=path) from None
@@ -41,7 +50,9 @@ def read_toml(path) -> tuple[dict, str]:
         raise ScenarioError("TOML syntax: the file is not valid UTF-8", file=path, line=line) from None
     try:
         raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # tomllib: an integer of more than 4300 digits is a plain ValueError
+        if not isinstance(exc, tomllib.TOMLDecodeError):
+            raise ScenarioError(_LONG_INT, file=path, line=_long_int_line(text)) from None
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         line = int(m.group(1)) if m else None
@@ -268,7 +279,9 @@ def parse_override(spec: str) -> tuple[list, object]:
     path = _split_key(key, spec)
     try:
         value = tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except ValueError as exc:  # TOMLDecodeError, or tomllib's plain ValueError for a 4300-digit integer
+        if not isinstance(exc, tomllib.TOMLDecodeError):
+            raise ScenarioError(f"--set {key}=...: {_LONG_INT.removeprefix('TOML syntax: ')}") from None
         if text[:1] in "[{\"'":
             raise ScenarioError(f"--set {spec!r}: {text!r} is not a valid TOML value") from None
         value = text
