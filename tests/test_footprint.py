@@ -147,7 +147,7 @@ def test_byte_costs_cover_the_compiled_net_and_the_engine():
     state_edge = sum(v.nbytes for v in vars(st).values() if isinstance(v, np.ndarray) and len(v) == E) / E
     # the layout's per-edge arrays, and the state twice (the run's copy and its result)
     assert lay.engine_bytes_per_edge() + 2 * state_edge <= R.RUNTIME_EDGE_BYTES["engine"]
-    assert state_edge <= R.STATE_EDGE_BYTES * 2  # a checkpoint holds w and inbox (+ the gate's per-synapse state)
+    assert state_edge <= R.STATE_EDGE_BYTES * 2  # w, inbox, held inputs, intercepts (+ the signal inbox and held signal)
     ring = lay.L * (2 * N * 8 + N)
     assert ring <= lay.L * N * R.RING_BYTES
 

@@ -99,17 +99,40 @@ def _path(path) -> str:
 
 
 # ----------------------------------------------------------------------------- bases
+def _tiny_idx(work: Path) -> Path:
+    """A folder of four small MNIST-format IDX files, for scenarios that read such a
+    folder (the repository ships no data)."""
+    import numpy as np
+
+    from asyncpc.environment import IDX_FILES, write_idx
+
+    d = work / "idx"
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 30), ("test", 10)):
+        write_idx(d / (IDX_FILES[f"{split}_images"] + ".gz"), rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(d / (IDX_FILES[f"{split}_labels"] + ".gz"), (np.arange(n) % 10).astype(np.uint8))
+    return d
+
+
 def load_bases(work: Path) -> list[Base]:
-    """Every shipped scenario as written and resolved, and a GraphML base."""
+    """Every shipped scenario as written and resolved, and a GraphML base. A scenario that
+    reads an IDX folder (mnist) gets a tiny one of the tool's own."""
     import tomllib
 
     from asyncpc.scenario import load_scenario
 
     bases = []
+    idx = None
     for f in sorted(SCENARIOS.glob("*.toml")):
         raw = tomllib.loads(f.read_text())
+        sets = []
+        if str(raw.get("data", {}).get("source", "")).endswith("mnist"):
+            idx = idx or _tiny_idx(work)
+            raw["data"]["source"] = str(idx)
+            sets = [f"data.source={idx}"]
         bases.append(Base(f.stem, raw, SCENARIOS))
-        bases.append(Base(f.stem + "+resolved", load_scenario(f).resolved(), SCENARIOS))
+        bases.append(Base(f.stem + "+resolved", load_scenario(f, sets).resolved(), SCENARIOS))
     from asyncpc.model import to_graphml
 
     xor = load_scenario(SCENARIOS / "xor.toml", ["network.sizes=[2, 4, 1]"])
@@ -312,15 +335,16 @@ def call(argv) -> Outcome:
 
 
 def problem(o: Outcome) -> str | None:
-    """What is wrong with an outcome, or None (exit 0, or exit 2 with one line)."""
+    """What is wrong with an outcome, or None (exit 0; exit 2, bad input, or 3, a diverging
+    run, with one error line: docs/robustness.md's exit statuses)."""
     if o.tb:
         return f"{o.code} escaped `asyncpc {o.command}`"
     if o.code == 0:
         return None
-    if o.code == 2:
+    if o.code in (2, 3):
         lines = [ln for ln in o.err.splitlines() if ln.strip()]
         if len(lines) != 1 or not lines[0].startswith("asyncpc: error: ") or "Traceback" in o.err:
-            return f"exit 2 without exactly one error line: {o.err[:300]!r}"
+            return f"exit {o.code} without exactly one error line: {o.err[:300]!r}"
         return None
     return f"exit {o.code}: {o.err[:300]!r}"
 

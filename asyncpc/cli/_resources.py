@@ -65,19 +65,21 @@ COMPILE_EDGE_BYTES = 650
 COMPILED_EDGE_BYTES = 34
 COMPILED_NODE_BYTES = 240
 #: A runtime's working state on top of the compiled net: the engine's per-edge arrays
-#: (``EngineLayout.engine_bytes_per_edge``: ~21 B) and the state, result and checkpoint
-#: copies of the per-edge state; the actor runtime's Python objects per neuron and wire.
-RUNTIME_EDGE_BYTES = {"engine": 120, "actors": 250}
-RUNTIME_NODE_BYTES = {"engine": 400, "actors": 4000}
+#: (``EngineLayout.engine_bytes_per_edge``: ~26-30 B) and the run's and its result's copies
+#: of the per-edge state (32-48 B each); the actor runtime's Python objects per neuron and wire.
+RUNTIME_EDGE_BYTES = {"engine": 160, "actors": 300}
+RUNTIME_NODE_BYTES = {"engine": 600, "actors": 4000}
 #: The engine's history ring: per neuron and row (step), the last sent state and rate
 #: (2 float64) and a sent flag (int8); the run, its result and a checkpoint hold a copy each.
 RING_BYTES = 17
 RING_COPIES = 3
 #: A message in flight on the actor runtime (a Python tuple on a heap).
 IN_FLIGHT_BYTES = 96
-#: The carried state a checkpoint holds (every NetState array), per neuron and per edge.
-STATE_NODE_BYTES = 90
-STATE_EDGE_BYTES = 16
+#: The carried state a checkpoint holds (every NetState array), per neuron and per edge:
+#: per edge w, inbox, held inputs and intercepts (+ the signal inbox and held signal with
+#: learning signals); per neuron ~16 arrays of 8 B.
+STATE_NODE_BYTES = 160
+STATE_EDGE_BYTES = 24
 #: An environment message of the schedule (t int64, kind int8, neuron int32, value float64:
 #: 21 B) at the peak of laying it out (blocks, concatenation, sort order, sorted copies;
 #: measured 67 B on digits, 21.6 B kept).

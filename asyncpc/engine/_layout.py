@@ -131,9 +131,14 @@ class EngineLayout:
         return part
 
     def engine_bytes_per_edge(self) -> float:
-        """Bytes per edge the engine adds to the compiled net's: ``goff``, the run's
-        synapses ``w`` and inbox (the loop streams ``goff`` and ``w`` for a clean edge)."""
-        return float(self.net.goff.itemsize + 8 + 8 + 1)
+        """Bytes per edge the engine adds to the compiled net's and the run's state: ring
+        offsets (``goff``, and ``goffl`` with learning signals), what each edge carries
+        (``ecode``), receivers and mirrors as int64, and the push path's dirty list and
+        flags. (The timing wheel comes on top: one 24-byte record per group of out-edges
+        sharing a delay, per slot; docs/engine.md.)"""
+        n = self.net
+        ring = n.goff.itemsize * (2 if n.signals else 1)
+        return float(ring + 1 + 8 + 8 + 4 + 1)
 
     def _pair_order(self) -> np.ndarray:
         """Neuron ids with every error neuron right after its partner value neuron."""

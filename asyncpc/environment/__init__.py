@@ -8,10 +8,11 @@
 """
 
 from ._data import BUILTIN_SOURCES, NORMALIZE, Dataset, load_dataset
+from ._idx import IDX_FILES, read_idx, write_idx
 from ._protocol import SPLITS, clamp_schedule, stream_schedule
 from ._readout import Accuracy, accuracy_from, generated_images, predicted_classes
 from ._schedule import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Schedule
 
-__all__ = ["Accuracy", "BUILTIN_SOURCES", "Dataset", "EV_CLAMP", "EV_MODULATE", "EV_UNCLAMP",
+__all__ = ["Accuracy", "BUILTIN_SOURCES", "Dataset", "EV_CLAMP", "EV_MODULATE", "EV_UNCLAMP", "IDX_FILES",
            "NORMALIZE", "SPLITS", "Schedule", "accuracy_from", "clamp_schedule", "generated_images",
-           "load_dataset", "predicted_classes", "stream_schedule"]
+           "load_dataset", "predicted_classes", "read_idx", "stream_schedule", "write_idx"]

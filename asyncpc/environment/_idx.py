@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["IDX_FILES", "IDX_KEYS", "check_idx", "expected_files", "find_idx_folder", "read_idx"]
+__all__ = ["IDX_FILES", "IDX_KEYS", "check_idx", "expected_files", "find_idx_folder", "read_idx", "write_idx"]
 
 #: The ``[data]`` keys of the four files, and their standard (MNIST) names in a folder.
 IDX_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
@@ -194,3 +194,34 @@ def read_idx(path, kind: str) -> np.ndarray:
     if dtype.byteorder == ">" and dtype.itemsize > 1:
         out.byteswap(inplace=True)  # big-endian on disk -> native, in place
     return out.reshape(dims)
+
+
+_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(np.int16): 0x0B, np.dtype(np.int32): 0x0C,
+          np.dtype(np.float32): 0x0D, np.dtype(np.float64): 0x0E}
+
+
+def write_idx(path, a, gz: bool | None = None) -> None:
+    """Write array ``a`` as an IDX file (the MNIST family's format: magic number, big-endian
+    dimensions, big-endian data), gzipped when ``gz`` (default: when ``path`` ends in
+    ``.gz``). Its dtype must be one IDX has: uint8, int8, int16, int32, float32, float64.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from asyncpc.environment import read_idx, write_idx
+    >>> p = os.path.join(tempfile.mkdtemp(), "t10k-labels-idx1-ubyte.gz")
+    >>> write_idx(p, np.arange(5, dtype=np.uint8))
+    >>> read_idx(p, "labels").tolist()
+    [0, 1, 2, 3, 4]
+    """
+    import gzip
+    import struct
+
+    a = np.asarray(a)
+    code = _CODES.get(a.dtype)
+    if code is None:
+        raise DataError(f"{path}: IDX holds uint8, int8, int16, int32, float32 or float64, not {a.dtype}")
+    head = struct.pack(">BBBB", 0, 0, code, a.ndim) + struct.pack(f">{a.ndim}I", *a.shape)
+    gz = str(path).endswith(".gz") if gz is None else gz
+    with (gzip.open(path, "wb") if gz else open(path, "wb")) as fh:
+        fh.write(head + a.astype(_TYPES[code]).tobytes())
