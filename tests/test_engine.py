@@ -290,3 +290,23 @@ def test_import_compiles_nothing():
             "print(len(D.drive_serial.overloads) + len(D.drive_parallel.overloads) + len(S.advance.overloads))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "0" and out.stderr == ""
+
+
+def test_no_sensory_feedback_changes_nothing_but_the_traffic():
+    """Without feedback synapses into a clamped sensory area (learning.sensory_feedback =
+    false) every other neuron runs exactly as before: those edges only carried messages."""
+    runs = {}
+    for sf in (True, False):
+        net = layered([4, 3, 2], activation="tanh", seed=3, learning=Learning(eta=0.05, sensory_feedback=sf),
+                      clocks=Clocks(period={"dist": "uniform", "low": 0.1, "high": 0.3}, phase="random"),
+                      delay={"dist": "uniform", "low": 0.1, "high": 0.5},
+                      messages=Messages(send="on_delta", threshold=0.01))
+        c = compile_network(net, h=0.1)
+        ev = [(0, EV_CLAMP, int(i), float(v)) for i, v in zip(c.neurons_of("input"), (0.5, -1.0, 0.3, 0.8))]
+        ev += [(0, EV_CLAMP, int(i), float(v)) for i, v in zip(c.neurons_of("label"), (1.0, 0.0))]
+        sch = Schedule.from_events(ev, probe_t=[50, 150], readout=c.neurons_of("label"), end=200)
+        runs[sf] = (c, engine.run(c, sch, seed=2))
+    (ct, rt), (cf, rf) = runs[True], runs[False]
+    assert cf.n_edges == ct.n_edges - 4 * 3  # no hidden error -> input value edges
+    assert np.array_equal(rt.state.s, rf.state.s) and np.array_equal(rt.probe_x, rf.probe_x)
+    assert rf.sent < rt.sent

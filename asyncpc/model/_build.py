@@ -230,10 +230,12 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
                 raise SpecError(f"projections.{p.src}->{p.dst}.{where}: drew a non-positive delay "
                                 f"(min {arr.min():.3g} ms); delays must be > 0")
         eta = float(p.eta) if p.eta is not None else None
+        fb = learning.sensory_feedback or src.role != "sensory"
         for n, (i, j) in enumerate(pairs):
             vi, ek = value_ids[p.src][i], error_ids[p.dst][j]
             g.add_edge(vi, ek, role="predict", weight=float(w[n]), delay=float(d_fwd[n]), loss=loss, jitter=mjit)
-            g.add_edge(ek, vi, role="feedback", weight=float(v[n]), delay=float(d_fb[n]), loss=loss, jitter=mjit)
+            if fb:
+                g.add_edge(ek, vi, role="feedback", weight=float(v[n]), delay=float(d_fb[n]), loss=loss, jitter=mjit)
         if eta is not None:  # a per-projection rate lives on the synapse owners
             for ek in error_ids[p.dst]:
                 g.nodes[ek]["eta"] = eta

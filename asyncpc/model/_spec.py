@@ -199,14 +199,18 @@ class Messages:
 class Learning:
     """Plasticity: ``eta`` (W and V, per ms), ``eta_b`` (biases), ``decay`` (lambda, per
     ms), ``feedback`` (``"learned"`` V synapses, or ``"transport"``: value neurons read W,
-    non-local, for comparison only) and ``feedback_init`` (``"random"``: V independent
-    of W, or ``"transpose"``: V starts equal to W transposed)."""
+    non-local, for comparison only), ``feedback_init`` (``"random"``: V independent
+    of W, or ``"transpose"``: V starts equal to W transposed) and ``sensory_feedback``
+    (``False``: no feedback synapses into sensory areas -- a sensory neuron that is
+    always clamped ignores the error from above and its V never acts, so those edges
+    only carry traffic; the dense PC formulations have none either)."""
 
     eta: float = 0.0
     eta_b: float | None = None
     decay: float = 0.0
     feedback: str = "learned"
     feedback_init: str = "random"
+    sensory_feedback: bool = True
 
     def __post_init__(self):
         _finite(self.eta, "learning.eta", lo=0)
@@ -217,6 +221,8 @@ class Learning:
             raise SpecError(f"learning.feedback: must be 'learned' or 'transport', got {self.feedback!r}")
         if self.feedback_init not in ("random", "transpose"):
             raise SpecError(f"learning.feedback_init: must be 'random' or 'transpose', got {self.feedback_init!r}")
+        if not isinstance(self.sensory_feedback, bool):
+            raise SpecError(f"learning.sensory_feedback: must be true or false, got {self.sensory_feedback!r}")
 
     @property
     def bias_rate(self) -> float:

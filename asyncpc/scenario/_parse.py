@@ -148,8 +148,9 @@ def _learning(t: Table, graphml) -> LearningSpec:
     init = t.string("feedback_init", "random", choices=("random", "transpose"))
     freeze = t.boolean("freeze_at_test", True)
     anneal = t.number("anneal", 1.0, lo=0, lo_open=True, hi=1)
+    sensory = t.boolean("sensory_feedback", True)
     t.done()
-    return LearningSpec(eta, eta_b, decay, feedback, init, freeze, anneal)
+    return LearningSpec(eta, eta_b, decay, feedback, init, freeze, anneal, sensory)
 
 
 def _area_key(network: NetworkSpec, name: str) -> tuple:

@@ -119,7 +119,8 @@ class Scenario:
             c, m, lr = self.neurons.clock, self.messages, self.learning
             net = build(areas, projs, clocks=Clocks(_plain(c.period), c.phase, c.jitter),
                         messages=Messages(m.send, m.threshold, m.loss, m.jitter, m.refresh),
-                        learning=Learning(lr.eta, lr.eta_b, lr.decay, lr.feedback, lr.feedback_init),
+                        learning=Learning(lr.eta, lr.eta_b, lr.decay, lr.feedback, lr.feedback_init,
+                                          lr.sensory_feedback),
                         dynamics=self.neurons.dynamics,
                         delay=_plain(self.delays.forward), partner_delay=self.delays.partner,
                         seed=self.run.seed, allow_cycles=n.allow_cycles)

@@ -146,6 +146,7 @@ class LearningSpec:
     feedback_init: str = "random"
     freeze_at_test: bool = True
     anneal: float = 1.0
+    sensory_feedback: bool = True
 
 
 @dataclass(frozen=True)
