@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import STREAM_JITTER, STREAM_LOSS, act, jit, materialize, randint, uniform
+from ..kernels import STREAM_JITTER, STREAM_LOSS, act, jit, randint, uniform
 from ..kernels._params import ETA
+from ..kernels._synapses import lazy_weight
+from ._pack import E_C, E_HELDL, E_IN, E_INL, F_P, F_T
 from ._step import gather_noisy
 
 __all__ = ["fill_ring", "finalize", "first_foreign_draw", "in_flight_columns", "materialize_all", "out_seconds"]
@@ -93,10 +95,13 @@ def fill_ring(net, t0, inbox, inbox_l, fl_ts, fl_edge, fl_val, fl_sig, hist, fla
 
 @jit
 def materialize_all(net, dyn):
-    """Every synapse's weight into ``dyn.w`` (from the event-driven synapse state)."""
+    """Every synapse's weight into ``dyn.w`` (from the event-driven synapse state; the
+    expression of :func:`asyncpc.kernels.materialize`)."""
+    ef, nf, w = dyn.ef, dyn.nf, dyn.w
     for n in range(net.N):
-        lo = net.in_ptr[n] + net.has_partner[n]
-        materialize(lo, net.in_ptr[n + 1], dyn.syn_c, dyn.held_l, dyn.lz_p[n], dyn.lz_t[n], net.prm[n, ETA], dyn.w)
+        eta = net.prm[n, ETA]
+        for j in range(net.in_ptr[n] + net.has_partner[n], net.in_ptr[n + 1]):
+            w[j] = lazy_weight(ef[j, E_C], ef[j, E_HELDL], nf[n, F_P], nf[n, F_T], eta)
 
 
 @jit
@@ -115,31 +120,31 @@ def _kept(net, seed, e, s):
 
 @jit
 def finalize(net, dyn, seed, T, scratch, lscratch):
-    """At the end of a run (next step ``T``): bring every inbox up to step ``T - 1``
-    (``dyn.inbox``, ``dyn.inbox_l``), write every synapse's weight into ``dyn.w`` and
-    return the number of messages still in flight."""
+    """At the end of a pulling run (next step ``T``): bring every inbox up to step
+    ``T - 1``, write every synapse's weight into ``dyn.w`` and return the number of
+    messages still in flight."""
     N, L, NC = net.N, net.L, net.NC
     LNC = L * NC
     B = ((T - 1) % L) * NC
+    ef, hist = dyn.ef, dyn.hist
     for n in range(N):
         e0, e1 = net.in_ptr[n], net.in_ptr[n + 1]
         if net.noisy_in[n]:
             gather_noisy(net, dyn, seed, n, T - 1, e0, e1, scratch, lscratch, B)
             for e in range(e0, e1):
-                dyn.inbox[e] = scratch[e - e0]
-                dyn.inbox_l[e] = lscratch[e - e0]
+                ef[e, E_IN] = scratch[e - e0]
+                ef[e, E_INL] = lscratch[e - e0]
         else:
             for e in range(e0, e1):
                 k = B + net.goff[e]
                 if k < 0:
                     k += LNC
-                dyn.inbox[e] = dyn.hist[k]
+                ef[e, E_IN] = hist[k]
                 k = B + net.goffl[e]
                 if k < 0:
                     k += LNC
-                dyn.inbox_l[e] = dyn.hist[k]
-        lo = e0 + net.has_partner[n]
-        materialize(lo, e1, dyn.syn_c, dyn.held_l, dyn.lz_p[n], dyn.lz_t[n], net.prm[n, ETA], dyn.w)
+                ef[e, E_INL] = hist[k]
+    materialize_all(net, dyn)
     # clean edges: count the sender's flags in the last `delay` steps, via running sums
     # over blocks of 64 senders (contiguous in the time-major flag ring)
     dmax = 1

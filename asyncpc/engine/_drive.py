@@ -21,6 +21,7 @@ import numpy as np
 from numba import literally, prange
 
 from ..kernels import jit
+from ._pack import F_S
 from ._step import advance, probe
 
 __all__ = ["Probes", "drive_serial", "drive_parallel"]
@@ -49,7 +50,7 @@ def _window_end(t, t1, pk, probes, rec, record, lo, hi, msg_per_step, width, cap
 @jit
 def _after_window(dyn, probes, t, pk):
     if pk < probes.t.shape[0] and probes.t[pk] == t - 1:
-        probe(dyn.s, probes.readout, probes.err_ids, probes.area_ptr, probes.x, probes.energy, pk)
+        probe(dyn.nf[:, F_S], probes.readout, probes.err_ids, probes.area_ptr, probes.x, probes.energy, pk)
         pk += 1
     return pk
 

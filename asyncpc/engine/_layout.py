@@ -44,7 +44,7 @@ Net = namedtuple("Net", [
     "N", "L", "NC", "h", "plastic", "transport", "signals",
     "kind", "act", "has_partner", "period", "cjit", "send", "thresh", "refresh", "eta", "prm",
     "in_ptr", "goff", "goffl", "noisy_in", "src", "dst", "delay", "jit", "loss", "ecode", "mirror",
-    "out_ptr", "out_edge", "outdeg", "lossy_out", "order", "pos",
+    "out_ptr", "out_edge", "outdeg", "lossy_out", "order", "pos", "ns", "pf",
 ])
 
 
@@ -107,7 +107,7 @@ class EngineLayout:
             dst=_c(c.dst, np.int64), delay=_c(c.delay, np.int32), jit=_c(c.jit, np.int16),
             loss=_c(c.loss, np.float32), ecode=ecode, mirror=_c(c.mirror, np.int64), out_ptr=c.out_ptr.astype(np.int64),
             out_edge=_c(c.out_edge, np.int32), outdeg=outdeg, lossy_out=lossy_out, order=self.order,
-            pos=pos)
+            pos=pos, ns=np.zeros((1, 1), np.int64), pf=np.zeros((1, 1)))  # ns, pf: per run (._pack)
         self.max_indeg = int(np.diff(c.in_ptr).max()) if N else 0
         err = [np.flatnonzero((c.area == a) & (kind != KIND_VALUE)) for a in range(len(c.area_names))]
         self.err_ids = np.concatenate(err).astype(np.int64) if err else np.zeros(0, np.int64)

@@ -30,20 +30,21 @@ from collections import namedtuple
 import numpy as np
 
 from ..kernels import STREAM_LOSS, jit, uniform
+from ._pack import E_DIRTY, E_HELD, E_HELDL, E_IN, E_INL, I_DCNT
 
 __all__ = ["Wheel", "build_wheel", "wheel_slots", "restored_counts", "mark_dirty", "wheel_in_flight",
            "load_in_flight", "dummy_wheel"]
 
 #: The push path's arrays (``push`` False: a dummy for the pull path).
-Wheel = namedtuple("Wheel", ["push", "P", "W", "gptr", "gq", "gD", "ge0", "gedges", "jptr", "jedges", "part",
-                             "base", "cap", "cnt", "rgid", "rv1", "rv2", "rj", "dlist", "dcnt", "dflag"])
+Wheel = namedtuple("Wheel", ["push", "P", "W", "gptr", "gq", "gD", "ge0", "gedges", "gdst", "gcode", "gloss",
+                             "jptr", "jedges", "part", "base", "cap", "cnt", "rgid", "rv1", "rv2", "rj", "dlist"])
 
 
 def dummy_wheel() -> Wheel:
     z8, z4, zf = np.zeros(1, np.int64), np.zeros(1, np.int32), np.zeros(1)
-    return Wheel(push=False, P=1, W=1, gptr=z8, gq=z8, gD=z8, ge0=z8, gedges=z4, jptr=z8, jedges=z4, part=z8,
-                 base=z8, cap=z8, cnt=z8, rgid=z4, rv1=zf, rv2=zf, rj=z4, dlist=z4, dcnt=z8,
-                 dflag=np.zeros(1, np.int8))
+    return Wheel(push=False, P=1, W=1, gptr=z8, gq=z8, gD=z8, ge0=z8, gedges=z4, gdst=z4,
+                 gcode=np.zeros(1, np.int8), gloss=np.zeros(1, np.float32), jptr=z8, jedges=z4, part=z8,
+                 base=z8, cap=z8, cnt=z8, rgid=z4, rv1=zf, rv2=zf, rj=z4, dlist=z4)
 
 
 def groups(c, part: np.ndarray) -> tuple:
@@ -97,12 +98,15 @@ def build_wheel(c, part: np.ndarray, P: int, window: int, extra=None) -> Wheel:
     base = np.zeros(P * P, np.int64)
     np.cumsum(cap[:-1] * W, out=base[1:])
     total = int((cap * W).sum())
-    E, N = c.n_edges, c.n_neurons
-    return Wheel(push=True, P=P, W=W, gptr=gptr, gq=gq, gD=gD, ge0=ge0, gedges=gedges, jptr=jptr, jedges=jedges,
-                 part=part.astype(np.int64), base=base, cap=cap, cnt=np.zeros(P * P * W, np.int64),
-                 rgid=np.zeros(total, np.int32), rv1=np.zeros(total), rv2=np.zeros(total),
-                 rj=np.zeros(total, np.int32), dlist=np.zeros(max(E, 1), np.int32), dcnt=np.zeros(N, np.int64),
-                 dflag=np.zeros(max(E, 1), np.int8))
+    E = c.n_edges
+    # what delivering a group's edges needs, in the group's order (read sequentially)
+    gdst = c.dst[gedges].astype(np.int32)
+    gcode = c.edge_codes()[gedges].astype(np.int8)
+    gloss = c.loss[gedges].astype(np.float32)
+    return Wheel(push=True, P=P, W=W, gptr=gptr, gq=gq, gD=gD, ge0=ge0, gedges=gedges, gdst=gdst, gcode=gcode,
+                 gloss=gloss, jptr=jptr, jedges=jedges, part=part.astype(np.int64), base=base, cap=cap,
+                 cnt=np.zeros(P * P * W, np.int64), rgid=np.zeros(total, np.int32), rv1=np.zeros(total),
+                 rv2=np.zeros(total), rj=np.zeros(total, np.int32), dlist=np.zeros(max(E, 1), np.int32))
 
 
 @jit(inline="always")
@@ -121,14 +125,15 @@ def _append(W, base, cap, cnt, rgid, rv1, rv2, rj, blk, a, gid, v1, v2, j):
 def mark_dirty(wh, net, dyn):
     """At the start of a run: every edge whose inbox differs from what its receiver's sums
     hold is dirty (the deliveries since the receiver's last tick)."""
+    ef, ni, dlist = dyn.ef, dyn.ni, wh.dlist
     for n in range(net.N):
-        wh.dcnt[n] = 0
+        ni[n, I_DCNT] = 0
         for e in range(net.in_ptr[n], net.in_ptr[n + 1]):
-            wh.dflag[e] = 0
-            if dyn.inbox[e] != dyn.held[e] or dyn.inbox_l[e] != dyn.held_l[e]:
-                wh.dflag[e] = 1
-                wh.dlist[net.in_ptr[n] + wh.dcnt[n]] = e
-                wh.dcnt[n] += 1
+            ef[e, E_DIRTY] = 0.0
+            if ef[e, E_IN] != ef[e, E_HELD] or ef[e, E_INL] != ef[e, E_HELDL]:
+                ef[e, E_DIRTY] = 1.0
+                dlist[net.in_ptr[n] + ni[n, I_DCNT]] = e
+                ni[n, I_DCNT] += 1
 
 
 @jit

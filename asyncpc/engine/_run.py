@@ -20,6 +20,7 @@ from ._push import (build_wheel, dummy_wheel, load_in_flight, mark_dirty, restor
                     wheel_slots)
 from ._observe import Recorder, subscribed
 from ._state import EngineState, History, LazyInFlight, start_from
+from ._pack import F_LSENT, F_LSIG, F_OUT2, I_SYNCED, pack, static_rows, unpack
 from ._step import Dyn, Work
 from ._warmup import Notice, check_cache, entry
 
@@ -36,15 +37,9 @@ def _check(c, schedule, threads):
     schedule.validate(c.n_neurons)
 
 
-def _state(dyn, sig: bool, **kw) -> EngineState:
-    """The engine's arrays as an :class:`EngineState` (signal fields empty without signals)."""
-    z = np.zeros(0)
-    return EngineState(s=dyn.s, w=dyn.w, bias=dyn.bias, clamped=dyn.clamped, clamp_val=dyn.clamp_val, gain=dyn.gain,
-                       last_tick=dyn.last_tick, next_tick=dyn.next_tick, ticks=dyn.ticks, last_sent=dyn.last_sent,
-                       inbox=dyn.inbox, aux=dyn.aux, held=dyn.held, syn_c=dyn.syn_c, lz_p=dyn.lz_p, lz_t=dyn.lz_t,
-                       lz_a=dyn.lz_a, lz_q=dyn.lz_q, lz_n=dyn.lz_n, last_send=dyn.last_send,
-                       inbox_sig=dyn.inbox_l if sig else z, held_sig=dyn.held_l if sig else z,
-                       last_sig=dyn.last_sig if sig else z, **kw)
+def _state(c, dyn, sig: bool, **kw) -> EngineState:
+    """The engine's rows as an :class:`EngineState` (signal fields empty without signals)."""
+    return EngineState(w=dyn.w, **unpack(dyn.ef, dyn.nf, dyn.ni, c, sig), **kw)
 
 
 DELIVERY = ("auto", "push", "pull")
@@ -150,20 +145,12 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
         raise SpecError(f"until: step {stop} is before the state's step {t0}")
     notice = Notice()
     N = net.N
-    f8 = lambda a: np.ascontiguousarray(a, np.float64)  # noqa: E731
-    i8 = lambda a: np.ascontiguousarray(a, np.int64)  # noqa: E731
     sig = c.signals
-    inbox, held, last_sent = f8(st.inbox), f8(st.held), f8(st.last_sent)
-    inbox_l, held_l, last_sig = (f8(st.inbox_sig), f8(st.held_sig), f8(st.last_sig)) if sig else \
-        (inbox, held, last_sent)
+    ef, nf, ni = pack(st, c)
+    ni[:, I_SYNCED] = t0 - 1
     with notice.section():
-        out2 = out_seconds(net, last_sent, last_sig)
-    dyn = Dyn(s=f8(st.s), w=f8(st.w), bias=f8(st.bias), clamped=np.ascontiguousarray(st.clamped, np.int8),
-              clamp_val=f8(st.clamp_val), gain=f8(st.gain), last_tick=i8(st.last_tick),
-              next_tick=i8(st.next_tick), ticks=i8(st.ticks), last_sent=last_sent, out2=out2,
-              last_send=i8(st.last_send), last_sig=last_sig, inbox=inbox, inbox_l=inbox_l, held=held,
-              held_l=held_l, syn_c=f8(st.syn_c), lz_p=f8(st.lz_p), lz_t=f8(st.lz_t), lz_a=f8(st.lz_a),
-              lz_q=f8(st.lz_q), lz_n=i8(st.lz_n), aux=f8(st.aux), synced=np.full(N, t0 - 1, np.int64),
+        nf[:, F_OUT2] = out_seconds(net, np.ascontiguousarray(nf[:, F_LSENT]), np.ascontiguousarray(nf[:, F_LSIG]))
+    dyn = Dyn(ef=ef, nf=nf, ni=ni, w=np.array(st.w, np.float64, copy=True),
               hist=hist if hist is not None else np.zeros(1), flag=flag if flag is not None else np.zeros(1, np.int8))
 
     env, env_later = env_messages(schedule, t0, stop, start.env)
@@ -189,6 +176,8 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
             mark_dirty(wh, net, dyn)
     else:
         wh = dummy_wheel()
+    ns, pf = static_rows(c, wh)
+    net = net._replace(ns=ns, pf=pf)
     width = (max(lay.max_indeg, 1) + 15) // 8 * 8  # rows padded apart: no shared cache line
     work = Work(scratch=np.zeros((P, width)), lscratch=np.zeros((P, width)),
                 cnt=np.zeros((P, 8), np.int64), ev_ptr=np.zeros(P, np.int64))
@@ -196,8 +185,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
 
     rec = Recorder(c, lo, hi, lay.order, messages=bool(record_messages), observers=observers,
                    in_flight0=start.columns, sends=bool(record_sends))
-    live = _state(dyn, sig, t=t0, sent=st.sent, delivered=st.delivered, dropped=st.dropped, applied=st.applied,
-                  rebased=st.rebased)
+    live = st  # what observers see in before_run: the state the run starts from
     ctx = None
     if observers:
         from ..observe import RunContext
@@ -241,7 +229,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     else:
         hist_out = History(t=stop, seed=seed, n_in_flight=n_fl, hist=dyn.hist, flag=dyn.flag, layout=lay,
                            env=env_later)
-    out = _state(dyn, sig, t=stop, sent=sent, delivered=delivered, dropped=dropped, history=hist_out,
+    out = _state(c, dyn, sig, t=stop, sent=sent, delivered=delivered, dropped=dropped, history=hist_out,
                  applied=int(st.applied + work.cnt[:, 2].sum()), rebased=int(st.rebased + work.cnt[:, 3].sum()))
     extra = {"in_flight": LazyInFlight(hist_out), "partition": lay.part_of(lo, hi), "window": window if parallel else None,
              "delivery": "push" if push else "pull"}

@@ -20,18 +20,61 @@ import numpy as np
 from ..environment import EV_CLAMP, EV_UNCLAMP
 from ..kernels import STREAM_CLOCK, STREAM_JITTER, STREAM_LOSS, jit, randint, should_send, tick, uniform
 from ..kernels._params import ETA
-from ..kernels._synapses import input_delta, lazy_sum, needs_rebase, rebase, transport_drive
+from ..kernels._synapses import input_delta, lazy_sum, lazy_weight, needs_rebase
 from ..kernels._tick import param_row
+from ._pack import (
+    E_C,
+    E_DIRTY,
+    E_HELD,
+    E_HELDL,
+    E_IN,
+    E_INL,
+    F_A,
+    F_AUX,
+    F_BIAS,
+    F_CVAL,
+    F_GAIN,
+    F_LSENT,
+    F_LSIG,
+    F_OUT2,
+    F_P,
+    F_Q,
+    F_S,
+    F_T,
+    I_CLAMPED,
+    I_DCNT,
+    I_LN,
+    I_LSEND,
+    I_LTICK,
+    I_NTICK,
+    I_SYNCED,
+    I_TICKS,
+    PF_THRESH,
+    S_CJIT,
+    S_E0,
+    S_E1,
+    S_G0,
+    S_G1,
+    S_J0,
+    S_J1,
+    S_KIND,
+    S_LOSSY,
+    S_NOISY,
+    S_O0,
+    S_O1,
+    S_OUTDEG,
+    S_PERIOD,
+    S_POLICY,
+    S_REFRESH,
+    S_SL,
+)
 
 __all__ = ["Dyn", "Env", "Work", "Rec", "advance", "gather_noisy", "probe"]
 
-#: Mutable per-run state (struct of arrays; ``hist``/``flag`` are the history ring).
-#: ``inbox_l``/``held_l``/``last_sig`` are the signal arrays, or the same arrays as
-#: ``inbox``/``held``/``last_sent`` when error neurons send no signal apart.
-Dyn = namedtuple("Dyn", ["s", "w", "bias", "clamped", "clamp_val", "gain", "last_tick", "next_tick",
-                         "ticks", "last_sent", "out2", "last_send", "last_sig", "inbox", "inbox_l", "held",
-                         "held_l", "syn_c", "lz_p", "lz_t", "lz_a", "lz_q", "lz_n", "aux", "synced", "hist",
-                         "flag"])
+#: Mutable per-run state: the packed rows of :mod:`._pack` (``ef`` per edge, ``nf`` and
+#: ``ni`` per neuron), the weights written at the end (``w``), and the history ring
+#: (``hist``/``flag``, the pull path's).
+Dyn = namedtuple("Dyn", ["ef", "nf", "ni", "w", "hist", "flag"])
 #: Environment messages by arrival step (schedule order within a step).
 Env = namedtuple("Env", ["arr", "kind", "neuron", "value"])
 #: Per-partition scratch: inbox gather buffers (values, signals), counters (0 sent,
@@ -48,19 +91,20 @@ Rec = namedtuple("Rec", ["ts", "ta", "edge", "val", "drop", "sig", "n", "tk_t", 
 @jit
 def gather_noisy(net, dyn, seed, n, t, e0, e1, buf, lbuf, B):
     """Fill ``buf`` (values) and ``lbuf`` (signals) with neuron ``n``'s inbox at step ``t``
-    when some in-edge is noisy.
+    when some in-edge is noisy (the pull path).
 
     For a noisy edge, the messages that arrived since the receiver last synchronised its
-    inbox (``synced[n]``, its previous tick) were sent at ``s`` in
-    ``(synced - delay - jitter, t - delay]``. Each flagged send is re-derived with the
-    same counter-based draws as at send time (arrival ``s + delay + j``, dropped or not);
-    of those arriving in ``(synced, t]`` and not dropped, the one with the largest
-    ``(arrival, send step)`` is the latest write into the inbox (deliveries in order of
-    arrival, the later send winning a tie) -- the actor runtime's rule.
+    inbox (its previous tick) were sent at ``s`` in ``(synced - delay - jitter, t -
+    delay]``. Each flagged send is re-derived with the same counter-based draws as at send
+    time (arrival ``s + delay + j``, dropped or not); of those arriving in ``(synced, t]``
+    and not dropped, the one with the largest ``(arrival, send step)`` is the latest write
+    into the inbox (deliveries in order of arrival, the later send winning a tie) -- the
+    actor runtime's rule.
     """
     N, L, NC = net.N, net.L, net.NC
     LNC = L * NC
-    lo_sync = dyn.synced[n]
+    ef, ni, hist, flag = dyn.ef, dyn.ni, dyn.hist, dyn.flag
+    lo_sync = ni[n, I_SYNCED]
     for e in range(e0, e1):
         d = net.delay[e]
         J = net.jit[e]
@@ -69,11 +113,11 @@ def gather_noisy(net, dyn, seed, n, t, e0, e1, buf, lbuf, B):
             k = B + net.goff[e]
             if k < 0:
                 k += LNC
-            buf[e - e0] = dyn.hist[k]
+            buf[e - e0] = hist[k]
             k = B + net.goffl[e]
             if k < 0:
                 k += LNC
-            lbuf[e - e0] = dyn.hist[k]
+            lbuf[e - e0] = hist[k]
             continue
         sr = net.src[e]
         best_a = np.int64(-1)
@@ -81,7 +125,7 @@ def gather_noisy(net, dyn, seed, n, t, e0, e1, buf, lbuf, B):
         s_lo = lo_sync - d - J + 1
         for s in range(t - d, s_lo - 1, -1):
             sl = s % L
-            if dyn.flag[sl * N + sr] == 0:
+            if flag[sl * N + sr] == 0:
                 continue
             a = s + d
             if J > 0:
@@ -98,17 +142,18 @@ def gather_noisy(net, dyn, seed, n, t, e0, e1, buf, lbuf, B):
         if best_s >= 0:
             code = net.ecode[e]
             row = (best_s % L) * NC
-            dyn.inbox[e] = dyn.hist[row + sr + (N if code == 1 else 0)]
-            dyn.inbox_l[e] = dyn.hist[row + sr + (N if code != 0 else 0)]
-        buf[e - e0] = dyn.inbox[e]
-        lbuf[e - e0] = dyn.inbox_l[e]
-    dyn.synced[n] = t
+            ef[e, E_IN] = hist[row + sr + (N if code == 1 else 0)]
+            ef[e, E_INL] = hist[row + sr + (N if code != 0 else 0)]
+        buf[e - e0] = ef[e, E_IN]
+        lbuf[e - e0] = ef[e, E_INL]
+    ni[n, I_SYNCED] = t
 
 
 @jit
 def _apply_events(net, env, dyn, t, ep, lo, hi):
     """Apply the environment messages arriving at ``t`` to the neurons at positions
     ``lo..hi-1`` of the processing order."""
+    nf, ni = dyn.nf, dyn.ni
     nev = env.arr.shape[0]
     while ep < nev and env.arr[ep] < t:
         ep += 1
@@ -124,12 +169,12 @@ def _apply_events(net, env, dyn, t, ep, lo, hi):
         for q in range(a, b):
             i = net.order[q]
             if kd == EV_CLAMP:
-                dyn.clamped[i] = 1
-                dyn.clamp_val[i] = v
+                ni[i, I_CLAMPED] = 1
+                nf[i, F_CVAL] = v
             elif kd == EV_UNCLAMP:
-                dyn.clamped[i] = 0
+                ni[i, I_CLAMPED] = 0
             else:
-                dyn.gain[i] = v
+                nf[i, F_GAIN] = v
         ep += 1
     return ep
 
@@ -152,28 +197,23 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
     increments and decrements its reference count atomically -- profiled at 60-70% of a
     tick. So every array is read out here once, the kernels called per tick or per
     message take scalars, and only rare paths (a rebase, noisy pull edges, the
-    environment's messages) call functions with arrays.
+    environment's messages) call functions with arrays. The state is in rows
+    (:mod:`._pack`): an edge's variables share a cache line, a neuron's a few.
     """
     N, L, NC = net.N, net.L, net.NC
     LNC = L * NC
-    order, in_ptr, has_partner, kind, prm = net.order, net.in_ptr, net.has_partner, net.kind, net.prm
-    noisy_in, goff, goffl, period, cjit = net.noisy_in, net.goff, net.goffl, net.period, net.cjit
-    policy, thresh, refresh, outdeg, lossy_out = net.send, net.thresh, net.refresh, net.outdeg, net.lossy_out
-    out_ptr, out_edge, loss, delay, jit_ = net.out_ptr, net.out_edge, net.loss, net.delay, net.jit
+    order, ns, pf = net.order, net.ns, net.pf
+    goff, goffl = net.goff, net.goffl
+    out_edge, loss, delay, jit_ = net.out_edge, net.loss, net.delay, net.jit
     ecode, dst, mirror, eta_all = net.ecode, net.dst, net.mirror, net.eta
     signals, transport, plastic, h = net.signals, net.transport, net.plastic, net.h
-    s, aux, bias, gain, clamped, clamp_val = dyn.s, dyn.aux, dyn.bias, dyn.gain, dyn.clamped, dyn.clamp_val
-    last_tick, next_tick, ticks = dyn.last_tick, dyn.next_tick, dyn.ticks
-    last_sent, out2s, last_send, last_sig = dyn.last_sent, dyn.out2, dyn.last_send, dyn.last_sig
-    inbox, inbox_l, held, held_l, syn_c = dyn.inbox, dyn.inbox_l, dyn.held, dyn.held_l, dyn.syn_c
-    lz_p, lz_t, lz_a, lz_q, lz_n = dyn.lz_p, dyn.lz_t, dyn.lz_a, dyn.lz_q, dyn.lz_n
-    hist, flag = dyn.hist, dyn.flag
+    ef, nf, ni, hist, flag = dyn.ef, dyn.nf, dyn.ni, dyn.hist, dyn.flag
     env_arr = env.arr
     nev = env_arr.shape[0]
     push, WP, WW = wh.push, wh.P, wh.W
-    gptr, gq, gD, ge0, gedges, jptr, jedges = wh.gptr, wh.gq, wh.gD, wh.ge0, wh.gedges, wh.jptr, wh.jedges
-    part, wbase, wcap, wcnt, rgid, rv1, rv2, rj = wh.part, wh.base, wh.cap, wh.cnt, wh.rgid, wh.rv1, wh.rv2, wh.rj
-    dlist, dcnt, dflag = wh.dlist, wh.dcnt, wh.dflag
+    gq, gD, ge0, gedges, gdst, gcode, gloss = wh.gq, wh.gD, wh.ge0, wh.gedges, wh.gdst, wh.gcode, wh.gloss
+    jedges, part = wh.jedges, wh.part
+    wbase, wcap, wcnt, rgid, rv1, rv2, rj, dlist = wh.base, wh.cap, wh.cnt, wh.rgid, wh.rv1, wh.rv2, wh.rj, wh.dlist
     r_ts, r_ta, r_edge, r_val, r_sig, r_drop = rec.ts, rec.ta, rec.edge, rec.val, rec.sig, rec.drop
     tk_t, tk_n, tk_s = rec.tk_t, rec.tk_n, rec.tk_s
     sd_t, sd_n, sd_s, sd_r, sd_cnt = rec.sd_t, rec.sd_n, rec.sd_s, rec.sd_r, rec.sd_cnt
@@ -205,23 +245,34 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
                     v1 = rv1[r]
                     v2 = rv2[r]
                     if gid >= 0:
-                        x0, x1, ts = ge0[gid], ge0[gid + 1], t - gD[gid]
+                        ts = t - gD[gid]
+                        for x in range(ge0[gid], ge0[gid + 1]):
+                            e = gedges[x]
+                            pl = gloss[x]
+                            if pl > 0.0 and uniform(seed, STREAM_LOSS, e, ts) < pl:
+                                continue
+                            code = gcode[x]
+                            ef[e, E_IN] = v2 if code == 1 else v1
+                            ef[e, E_INL] = v1 if code == 0 else v2
+                            if ef[e, E_DIRTY] == 0.0:
+                                ef[e, E_DIRTY] = 1.0
+                                d = gdst[x]
+                                dlist[ns[d, S_E0] + ni[d, I_DCNT]] = e
+                                ni[d, I_DCNT] += 1
+                            got += 1
                     else:
-                        x0, x1, ts = np.int64(0), np.int64(1), t - delay[-gid - 1] - rj[r]
-                    for x in range(x0, x1):
-                        e = gedges[x] if gid >= 0 else -gid - 1
+                        e = -gid - 1
                         pl = loss[e]
-                        if pl > 0.0 and uniform(seed, STREAM_LOSS, e, ts) < pl:
+                        if pl > 0.0 and uniform(seed, STREAM_LOSS, e, t - delay[e] - rj[r]) < pl:
                             continue
                         code = ecode[e]
-                        inbox[e] = v2 if code == 1 else v1
-                        if signals:
-                            inbox_l[e] = v1 if code == 0 else v2
-                        if dflag[e] == 0:
-                            dflag[e] = 1
+                        ef[e, E_IN] = v2 if code == 1 else v1
+                        ef[e, E_INL] = v1 if code == 0 else v2
+                        if ef[e, E_DIRTY] == 0.0:
+                            ef[e, E_DIRTY] = 1.0
                             d = dst[e]
-                            dlist[in_ptr[d] + dcnt[d]] = e
-                            dcnt[d] += 1
+                            dlist[ns[d, S_E0] + ni[d, I_DCNT]] = e
+                            ni[d, I_DCNT] += 1
                         got += 1
                 wcnt[i] = 0
         base = t % L
@@ -230,31 +281,31 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
         for q in range(lo, hi):
             n = order[q]
             sent_now = 0
-            if next_tick[n] == t:
-                e0 = in_ptr[n]
-                e1 = in_ptr[n + 1]
-                sl = e0 + has_partner[n]
-                row = param_row(prm, n)
+            if ni[n, I_NTICK] == t:
+                e0 = ns[n, S_E0]
+                sl = ns[n, S_SL]
+                e1 = ns[n, S_E1]
+                row = param_row(pf, n)
                 eta = row[ETA]
-                P = lz_p[n]
-                T = lz_t[n]
-                A = lz_a[n]
-                Q = lz_q[n]
+                P = nf[n, F_P]
+                T = nf[n, F_T]
+                A = nf[n, F_A]
+                Q = nf[n, F_Q]
                 k = 0
                 # the held inputs that changed since the last tick, applied in edge order
                 if push:
-                    kd = dcnt[n]
+                    kd = ni[n, I_DCNT]
                     if kd > 0:
                         if kd * 8 > e1 - e0:  # many: walk the row
                             for e in range(e0, e1):
-                                if dflag[e]:
-                                    dflag[e] = 0
+                                if ef[e, E_DIRTY] != 0.0:
+                                    ef[e, E_DIRTY] = 0.0
                                     if e >= sl:
-                                        v, lv, v0, l0 = inbox[e], inbox_l[e], held[e], held_l[e]
+                                        v, lv, v0, l0 = ef[e, E_IN], ef[e, E_INL], ef[e, E_HELD], ef[e, E_HELDL]
                                         if v != v0 or lv != l0:
-                                            syn_c[e], A, Q = input_delta(syn_c[e], v0, l0, v, lv, T, eta, A, Q)
-                                            held[e] = v
-                                            held_l[e] = lv
+                                            ef[e, E_C], A, Q = input_delta(ef[e, E_C], v0, l0, v, lv, T, eta, A, Q)
+                                            ef[e, E_HELD] = v
+                                            ef[e, E_HELDL] = lv
                                             k += 1
                         else:  # few: sort them (insertion sort, in place)
                             for x in range(e0 + 1, e0 + kd):
@@ -266,18 +317,18 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
                                 dlist[z + 1] = y
                             for x in range(e0, e0 + kd):
                                 e = dlist[x]
-                                dflag[e] = 0
+                                ef[e, E_DIRTY] = 0.0
                                 if e >= sl:
-                                    v, lv, v0, l0 = inbox[e], inbox_l[e], held[e], held_l[e]
+                                    v, lv, v0, l0 = ef[e, E_IN], ef[e, E_INL], ef[e, E_HELD], ef[e, E_HELDL]
                                     if v != v0 or lv != l0:
-                                        syn_c[e], A, Q = input_delta(syn_c[e], v0, l0, v, lv, T, eta, A, Q)
-                                        held[e] = v
-                                        held_l[e] = lv
+                                        ef[e, E_C], A, Q = input_delta(ef[e, E_C], v0, l0, v, lv, T, eta, A, Q)
+                                        ef[e, E_HELD] = v
+                                        ef[e, E_HELDL] = lv
                                         k += 1
-                        dcnt[n] = 0
-                    p_in = inbox[e0] if sl > e0 else 0.0
+                        ni[n, I_DCNT] = 0
+                    p_in = ef[e0, E_IN] if sl > e0 else 0.0
                 else:
-                    if noisy_in[n]:
+                    if ns[n, S_NOISY]:
                         gather_noisy(net, dyn, seed, n, t, e0, e1, buf, lbuf, B)
                     else:
                         for e in range(e0, e1):
@@ -292,63 +343,65 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
                                     x += LNC
                                 lbuf[e - e0] = hist[x]
                     for e in range(sl, e1):
-                        v, lv, v0, l0 = buf[e - e0], lbuf[e - e0], held[e], held_l[e]
+                        v, lv, v0, l0 = buf[e - e0], lbuf[e - e0], ef[e, E_HELD], ef[e, E_HELDL]
                         if v != v0 or lv != l0:
-                            syn_c[e], A, Q = input_delta(syn_c[e], v0, l0, v, lv, T, eta, A, Q)
-                            held[e] = v
-                            held_l[e] = lv
+                            ef[e, E_C], A, Q = input_delta(ef[e, E_C], v0, l0, v, lv, T, eta, A, Q)
+                            ef[e, E_HELD] = v
+                            ef[e, E_HELDL] = lv
                             k += 1
                     p_in = buf[0] if sl > e0 else 0.0
-                lz_n[n] += k
+                ni[n, I_LN] += k
                 applied += k
                 has_syn = e1 > sl
-                if has_syn and needs_rebase(P, T, eta, lz_n[n], e1 - sl):
-                    A, Q = rebase(sl, e1, syn_c, held, held_l, P, T, eta)
+                if has_syn and needs_rebase(P, T, eta, ni[n, I_LN], e1 - sl):
+                    A, Q = _rebase_row(ef, sl, e1, P, T, eta)
                     P, T = 1.0, 0.0
-                    lz_n[n] = 0
+                    ni[n, I_LN] = 0
                     rebased += e1 - sl
-                is_value = kind[n] == 0
+                is_value = ns[n, S_KIND] == 0
                 tr = transport and is_value  # NON-LOCAL comparison mode: reads W of the mirror synapses
                 if tr:
-                    total = transport_drive(sl, e1, mirror, dst, held, syn_c, held_l, lz_p, lz_t, eta_all, n)
+                    total = _transport_row(ef, nf, mirror, dst, eta_all, sl, e1, n)
                 else:
                     total = lazy_sum(P, T, A, Q, eta)
-                dt = (t - last_tick[n]) * h
-                xn, an, bn, P, T, out2 = tick(row, is_value, has_syn, dt, gain[n], clamped[n] != 0, clamp_val[n],
-                                              plastic, p_in, total, s[n], aux[n], bias[n], P, T)
-                s[n] = xn
-                aux[n] = an
-                bias[n] = bn
-                lz_p[n] = P
-                lz_t[n] = T
-                lz_a[n] = A
-                lz_q[n] = Q
-                last_tick[n] = t
+                dt = (t - ni[n, I_LTICK]) * h
+                xn, an, bn, P, T, out2 = tick(row, is_value, has_syn, dt, nf[n, F_GAIN], ni[n, I_CLAMPED] != 0,
+                                              nf[n, F_CVAL], plastic, p_in, total, nf[n, F_S], nf[n, F_AUX],
+                                              nf[n, F_BIAS], P, T)
+                nf[n, F_S] = xn
+                nf[n, F_AUX] = an
+                nf[n, F_BIAS] = bn
+                nf[n, F_P] = P
+                nf[n, F_T] = T
+                nf[n, F_A] = A
+                nf[n, F_Q] = Q
+                ni[n, I_LTICK] = t
                 c = np.int64(0)
-                if cjit[n] > 0:
-                    c = randint(seed, STREAM_CLOCK, n, t, -cjit[n], cjit[n])
-                next_tick[n] = t + period[n] + c
-                first = ticks[n] == 0
-                ticks[n] += 1
+                cj = ns[n, S_CJIT]
+                if cj > 0:
+                    c = randint(seed, STREAM_CLOCK, n, t, -cj, cj)
+                ni[n, I_NTICK] = t + ns[n, S_PERIOD] + c
+                first = ni[n, I_TICKS] == 0
+                ni[n, I_TICKS] += 1
                 sig = signals and not is_value
-                if should_send(policy[n], thresh[n], xn, last_sent[n], out2 if sig else 0.0,
-                               last_sig[n] if sig else 0.0, first, t - last_send[n], refresh[n]):
-                    last_sent[n] = xn
-                    out2s[n] = out2
-                    last_send[n] = t
+                if should_send(ns[n, S_POLICY], pf[n, PF_THRESH], xn, nf[n, F_LSENT], out2 if sig else 0.0,
+                               nf[n, F_LSIG] if sig else 0.0, first, t - ni[n, I_LSEND], ns[n, S_REFRESH]):
+                    nf[n, F_LSENT] = xn
+                    nf[n, F_OUT2] = out2
+                    ni[n, I_LSEND] = t
                     if sig:
-                        last_sig[n] = out2
+                        nf[n, F_LSIG] = out2
                     sent_now = 1
-                    sent += outdeg[n]
+                    sent += ns[n, S_OUTDEG]
                     if push:  # one record per group of out-edges, one per jittered out-edge
-                        for g in range(gptr[n], gptr[n + 1]):
+                        for g in range(ns[n, S_G0], ns[n, S_G1]):
                             blk = p * WP + gq[g]
                             a = t + gD[g]
                             i = blk * WW + a % WW
                             x = wbase[blk] + (a % WW) * wcap[blk] + wcnt[i]
                             rgid[x], rv1[x], rv2[x], rj[x] = g, xn, out2, 0
                             wcnt[i] += 1
-                        for y in range(jptr[n], jptr[n + 1]):
+                        for y in range(ns[n, S_J0], ns[n, S_J1]):
                             e = jedges[y]
                             j = randint(seed, STREAM_JITTER, e, t, 0, jit_[e])
                             blk = p * WP + part[dst[e]]
@@ -357,7 +410,7 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
                             x = wbase[blk] + (a % WW) * wcap[blk] + wcnt[i]
                             rgid[x], rv1[x], rv2[x], rj[x] = -(e + 1), xn, out2, j
                             wcnt[i] += 1
-                    if (record & 4) and outdeg[n] > 0:
+                    if (record & 4) and ns[n, S_OUTDEG] > 0:
                         # a send determines its messages (edges, arrival and loss draws):
                         # one row here instead of one per out-edge
                         js = sd_cnt[p, 0]
@@ -366,8 +419,8 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
                         sd_s[p, js] = xn
                         sd_r[p, js] = out2
                         sd_cnt[p, 0] = js + 1
-                    if (record & 1) or lossy_out[n]:
-                        for y in range(out_ptr[n], out_ptr[n + 1]):
+                    if (record & 1) or ns[n, S_LOSSY]:
+                        for y in range(ns[n, S_O0], ns[n, S_O1]):
                             e = out_edge[y]
                             pl = loss[e]
                             dr = pl > 0.0 and uniform(seed, STREAM_LOSS, e, t) < pl
@@ -391,8 +444,8 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
                     tk_s[p, rt] = xn
                     rt += 1
             if not push:
-                hist[B + n] = last_sent[n]
-                hist[B + N + n] = out2s[n]
+                hist[B + n] = nf[n, F_LSENT]
+                hist[B + N + n] = nf[n, F_OUT2]
                 flag[FB + n] = sent_now
     rec.n[p] = rn
     rec.tk_cnt[p] = rt
@@ -402,6 +455,36 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
     work.cnt[p, 2] += applied
     work.cnt[p, 3] += rebased
     work.cnt[p, 4] += got
+
+
+@jit
+def _rebase_row(ef, lo, hi, P, T, eta):
+    """:func:`asyncpc.kernels.rebase` on the packed rows of synapses ``lo..hi-1``: the same
+    operations in the same order."""
+    A = 0.0
+    Q = 0.0
+    for j in range(lo, hi):
+        w = lazy_weight(ef[j, E_C], ef[j, E_HELDL], P, T, eta)
+        ef[j, E_C] = w
+        A += w * ef[j, E_HELD]
+        Q += ef[j, E_HELDL] * ef[j, E_HELD]
+    return A, Q
+
+
+@jit
+def _transport_row(ef, nf, mirror, owner, eta, lo, hi, n):
+    """:func:`asyncpc.kernels._synapses.transport_drive` on the packed rows (NON-LOCAL
+    comparison mode)."""
+    acc = 0.0
+    for j in range(lo, hi):
+        m = mirror[j]
+        if m >= 0:
+            k = owner[m]
+            w = lazy_weight(ef[m, E_C], ef[m, E_HELDL], nf[k, F_P], nf[k, F_T], eta[k])
+        else:
+            w = lazy_weight(ef[j, E_C], ef[j, E_HELDL], nf[n, F_P], nf[n, F_T], eta[n])
+        acc += w * ef[j, E_HELD]
+    return acc
 
 
 @jit

@@ -99,7 +99,7 @@ def rebase(lo, hi, c, held, held_l, P, T, eta):
     A = 0.0
     Q = 0.0
     for j in range(lo, hi):
-        w = P * (c[j] + eta * held_l[j] * T)
+        w = lazy_weight(c[j], held_l[j], P, T, eta)
         c[j] = w
         A += w * held[j]
         Q += held_l[j] * held[j]
@@ -124,7 +124,7 @@ def sync_row(lo, hi, inbox, inbox_l, c, held, held_l, T, eta, A, Q):
 def materialize(lo, hi, c, held_l, P, T, eta, w):
     """Write the weights of synapses ``lo..hi-1`` into ``w``."""
     for j in range(lo, hi):
-        w[j] = P * (c[j] + eta * held_l[j] * T)
+        w[j] = lazy_weight(c[j], held_l[j], P, T, eta)
 
 
 @jit
