@@ -1,6 +1,13 @@
-"""Shared fixtures: small IDX (MNIST-format) files written by the tests themselves."""
+"""Shared test set-up: Numba may run more threads than there are cores, and small IDX (MNIST-format) files written by the tests themselves."""
 
 from __future__ import annotations
+
+import os
+
+# Let the engine run more partitions than this machine has cores (2 on CI), so that the
+# tests can check 3-partition runs: partitions wait on each other, so each needs a thread
+# of its own (asyncpc/engine/_run.py caps partitions at Numba's thread count).
+os.environ.setdefault("NUMBA_NUM_THREADS", "4")
 
 import gzip
 import struct

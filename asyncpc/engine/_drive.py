@@ -57,7 +57,7 @@ def _after_window(dyn, probes, t, pk):
 
 @jit
 def drive_serial(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo, hi, msg_per_step,
-                 cap, capt, wh, width):
+                 cap, capt, wh, width, lag, progress):
     """Advance every neuron from ``t`` to ``t1`` on the calling thread, ``width`` steps
     at a time (the loop returns between windows only to empty recording buffers).
 
@@ -70,7 +70,7 @@ def drive_serial(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo, 
         tb = _window_end(t, t1, pk, probes, rec, record, lo, hi, msg_per_step, width, cap, capt)
         if tb == t:
             break
-        advance(net, dyn, env, seed, p0, lo[0], hi[0], t, tb, work, rec, record, wh)
+        advance(net, dyn, env, seed, p0, lo[0], hi[0], t, tb, work, rec, record, wh, lag, progress)
         t = tb
         pk = _after_window(dyn, probes, t, pk)
     return t, pk
@@ -78,17 +78,22 @@ def drive_serial(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo, 
 
 @jit(parallel=True)
 def drive_parallel(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo, hi, msg_per_step,
-                   cap, capt, wh, width):
-    """Advance partition ``p`` (neurons ``lo[p]..hi[p]-1``) on its own thread, window by
-    window of at most ``width`` steps. Same returns as :func:`drive_serial`."""
+                   cap, capt, wh, width, lag, progress):
+    """Advance partition ``p`` (neurons ``lo[p]..hi[p]-1``) on its own thread. The
+    threads meet only at probe steps and when a recording buffer needs emptying; in
+    between each runs ahead as far as ``lag`` allows (``advance`` waits step by step on
+    the others' ``progress``): a thread never waits for one that has nothing it needs.
+    Same returns as :func:`drive_serial`."""
     record = literally(record)
     n_parts = lo.shape[0]
     while t < t1:
         tb = _window_end(t, t1, pk, probes, rec, record, lo, hi, msg_per_step, width, cap, capt)
         if tb == t:
             break
+        for p in range(n_parts):
+            progress[p] = t
         for p in prange(n_parts):
-            advance(net, dyn, env, seed, p, lo[p], hi[p], t, tb, work, rec, record, wh)
+            advance(net, dyn, env, seed, p, lo[p], hi[p], t, tb, work, rec, record, wh, lag, progress)
         t = tb
         pk = _after_window(dyn, probes, t, pk)
     return t, pk

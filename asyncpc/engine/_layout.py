@@ -123,6 +123,25 @@ class EngineLayout:
             c.__dict__["_engine_layout"] = lay
         return lay
 
+    def slack(self) -> int:
+        """How many steps one partition may run ahead of another (what the history ring and
+        the timing wheel are sized for)."""
+        d = int((self.c.delay.astype(np.int64) + self.c.jit).max(initial=1))
+        return max(1, min(d, WINDOW_CAP))
+
+    def lags(self, lo: np.ndarray, hi: np.ndarray, slack: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(lag, progress)`` of a parallel run: ``lag[q, p]``, how many steps partition
+        ``p`` may be ahead of ``q`` -- the smallest delay of an edge from ``q`` to ``p``,
+        at most ``slack`` -- and a counter per partition."""
+        P = len(lo)
+        part = self.part_of(lo, hi)
+        c = self.c
+        lag = np.full((P, P), slack, np.int64)
+        q, p = part[c.src], part[c.dst]
+        cross = q != p
+        np.minimum.at(lag, (q[cross], p[cross]), c.delay[cross].astype(np.int64))
+        return np.maximum(lag, 1), np.zeros(P, np.int64)
+
     def part_of(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Each neuron's partition, for partitions ``lo..hi`` of the processing order."""
         part = np.empty(self.net.N, np.int64)

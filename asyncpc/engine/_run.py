@@ -160,17 +160,23 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
                     area_ptr=lay.area_ptr, x=np.zeros((len(pt), len(schedule.readout))),
                     energy=np.zeros((len(pt), len(c.area_names))))
 
+    # one partition per thread Numba can run at once: partitions wait on each other, so two
+    # of them sharing a thread would wait for ever (results never depend on the count)
+    threads = min(threads, numba.config.NUMBA_NUM_THREADS)
     parallel = threads > 1 and not net.transport and N > 1
     lo, hi, window = lay.partitions(threads if parallel else 1)
     P = len(lo)
     parallel = parallel and P > 1
-    # a serial pulling run needs no windows; a pushing one steps in windows as wide as its wheel allows
-    span = window if parallel else 1 << 62
+    # threads meet only at probes (and to empty recording buffers); in between each waits,
+    # step by step, only on what it needs from the others (lag)
+    span = 1 << 62
+    slack = lay.slack()
+    lag, progress = lay.lags(lo, hi, slack) if parallel else (np.zeros((1, 1), np.int64), np.zeros(1, np.int64))
     if push:
         part = lay.part_of(lo, hi)
         with notice.section():
-            wh = build_wheel(c, part, P, min(span, WINDOW_CAP),
-                             restored_counts(c, part, P, wheel_slots(c, min(span, WINDOW_CAP)), start.columns()))
+            wh = build_wheel(c, part, P, slack,
+                             restored_counts(c, part, P, wheel_slots(c, slack), start.columns()))
             cols = start.columns()
             load_in_flight(wh, net, cols["t_send"], cols["t_arrive"], cols["edge"], cols["value"], cols["signal"])
             mark_dirty(wh, net, dyn)
@@ -202,7 +208,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
             set_threads(P)
         while t < stop:
             args = (net, dyn, env, seed, t, stop, pk, probes, work, rec.rec, rec.mode, lo, hi,
-                    rec.msg_per_step, rec.cap, rec.capt, wh, np.int64(span))
+                    rec.msg_per_step, rec.cap, rec.capt, wh, np.int64(span), lag, progress)
             if fn is None:  # typing the ~17 arguments costs ~2 ms: once per run, not per window
                 fn = entry(drive_parallel if parallel else drive_serial, args, literal_at=10, notice=notice)
             t, pk = fn(*args)

@@ -22,6 +22,7 @@ from ..kernels import STREAM_CLOCK, STREAM_JITTER, STREAM_LOSS, jit, randint, sh
 from ..kernels._params import ETA
 from ..kernels._synapses import input_delta, lazy_sum, lazy_weight, needs_rebase
 from ..kernels._tick import param_row
+from ._atomic import load_acquire, spin_pause, store_release, yield_cpu
 from ._pack import (
     E_C,
     E_DIRTY,
@@ -180,9 +181,15 @@ def _apply_events(net, env, dyn, t, ep, lo, hi):
 
 
 @jit
-def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
+def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh, lag, progress):
     """Advance the neurons at positions ``lo..hi-1`` of the processing order (partition
     ``p``) over steps ``ta..tb-1``.
+
+    With more than one partition (``progress`` holds one counter per partition), each
+    step ``t`` first waits until every other partition ``q`` has finished the steps
+    before ``t - lag[q, p] + 1`` -- everything that can reach this partition by step
+    ``t`` has been sent, and no partition runs so far ahead that it would overwrite what
+    this one still has to read -- and publishes ``t + 1`` when done (:mod:`._drive`).
 
     Deliveries come from the history ring (pull: every in-edge read at every tick) or,
     with ``wh.push``, from the timing wheel (push: only the edges that received a message
@@ -227,7 +234,10 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
     got = np.int64(0)
     rn = rec.n[p]       # local cursors: no shared cache line is written per message
     rt = rec.tk_cnt[p]
+    n_parts = progress.shape[0]
     for t in range(ta, tb):
+        if n_parts > 1:
+            wait_turn(lag, progress, p, t)
         if ep < nev and env_arr[ep] <= t:  # environment messages (at presentation switches)
             ep = _apply_events(net, env, dyn, t, ep, lo, hi)
         if push:
@@ -447,6 +457,8 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
                 hist[B + n] = nf[n, F_LSENT]
                 hist[B + N + n] = nf[n, F_OUT2]
                 flag[FB + n] = sent_now
+        if n_parts > 1:
+            store_release(progress, p, t + 1)
     rec.n[p] = rn
     rec.tk_cnt[p] = rt
     work.ev_ptr[p] = ep
@@ -455,6 +467,31 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh):
     work.cnt[p, 2] += applied
     work.cnt[p, 3] += rebased
     work.cnt[p, 4] += got
+
+
+#: Spins on another partition's progress before yielding the CPU to whoever needs it.
+SPINS = 64
+
+
+@jit(inline="always")
+def wait_turn(lag, progress, p, t):
+    """Wait until partition ``p`` may run step ``t``: every other partition ``q`` has
+    published progress ``>= t - lag[q, p] + 1``. Spins a little, then yields the CPU (a
+    partner thread that lost its core gets it back instead of being spun against)."""
+    spins = 0
+    while True:
+        ready = True
+        for q in range(progress.shape[0]):
+            if q != p and load_acquire(progress, q) + lag[q, p] <= t:
+                ready = False
+                break
+        if ready:
+            return
+        spins += 1
+        if spins < SPINS:
+            spin_pause()
+        else:
+            yield_cpu()
 
 
 @jit
