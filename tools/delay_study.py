@@ -40,7 +40,7 @@ SCENARIO = os.path.join(HERE, "..", "scenarios", "delay_loop.toml")
 #: (A) loop delays (steps) and (B) loop gains b/a; --smoke takes a few of each
 DELAYS = list(range(2, 40, 4)) + list(range(40, 61, 2)) + list(range(64, 100, 6))
 RATIOS = (1.5, 2.0, 3.0, 4.0, 6.0, 10.0)
-SMOKE_DELAYS, SMOKE_RATIOS = [10, 50, 70], (4.0,)
+SMOKE_DELAYS, SMOKE_RATIOS = [30, 50, 70], (4.0,)
 
 
 def simulate(D_steps: int, scale: float | None = None, duration: float | None = None):
