@@ -3,18 +3,21 @@
     python tools/bench_actors.py                      # [100, 100, 10], random delays
     python tools/bench_actors.py --steps 500 --loss 0.1 --jitter 0.2
     python tools/bench_actors.py --profile            # cProfile of the run, top 25
+    python tools/bench_actors.py --smoke              # seconds: [10, 10, 3], 50 steps, one timed run
 
 It builds a layered network (tanh, learning on, sensory and label areas clamped to
 random values), warms the JIT up explicitly (reported separately: it is paid once per
 machine thanks to Numba's on-disk cache, and once per process to load), then runs a
 fixed number of steps in virtual time and prints messages/s (messages sent on edges,
-dropped ones included, per wall second of the run), ticks/s and steps/s.
+dropped ones included, per wall second of the run), ticks/s and steps/s. The last line is
+one JSON object with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import sys
@@ -60,7 +63,10 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--repeat", type=int, default=3, help="timed runs; the best is reported")
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--smoke", action="store_true", help="seconds: --sizes 10 10 3 --steps 50 --repeat 1")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.sizes, args.steps, args.repeat = [10, 10, 3], 50, 1
 
     t = time.perf_counter()
     jit_s = warmup()
@@ -90,6 +96,10 @@ def main(argv=None):
     print(f"{args.steps} steps in {best:.3f} s (best of {args.repeat}): {res.sent} messages sent "
           f"({res.dropped} dropped), {ticks} ticks")
     print(f"messages/s: {res.sent / best:,.0f}   ticks/s: {ticks / best:,.0f}   steps/s: {args.steps / best:,.1f}")
+    print(json.dumps({"sizes": args.sizes, "edges": int(c.n_edges), "steps": args.steps, "seconds": round(best, 4),
+                      "sent": int(res.sent), "dropped": int(res.dropped), "ticks": ticks,
+                      "messages_per_s": float(f"{res.sent / best:.4g}"), "ticks_per_s": float(f"{ticks / best:.4g}"),
+                      "jit_warmup_s": round(jit_s, 2)}))
     return 0
 
 

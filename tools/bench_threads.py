@@ -3,6 +3,7 @@
 
     python tools/bench_threads.py                  # ~2 minutes on 2 idle cores
     python tools/bench_threads.py --hidden 128 512 2048 --presentations 20
+    python tools/bench_threads.py --smoke          # seconds: xor and [64, 16, 10], one presentation each
 
 Each case runs the scenario's own schedule (network, delays, clocks, data stream, learning)
 for the first ``--presentations`` presentations, on 1 and on 2 threads, best of
@@ -51,11 +52,16 @@ def main(argv=None):
     ap.add_argument("--hidden", type=int, nargs="*", default=[32, 128, 512, 2048],
                     help="hidden sizes of digits-shaped networks [64, H, 10]")
     ap.add_argument("--presentations", type=int, default=10)
+    ap.add_argument("--xor-presentations", type=int, help="presentations of the xor case (default 4 x --presentations)")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--smoke", action="store_true", help="seconds: --hidden 16 --presentations 1 "
+                                                         "--xor-presentations 1 --repeat 1")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.hidden, args.presentations, args.xor_presentations, args.repeat = [16], 1, 1, 1
+    n_xor = args.presentations * 4 if args.xor_presentations is None else args.xor_presentations
     print(f"load average {os.getloadavg()[0]:.2f}; CPUs this process may use: {len(os.sched_getaffinity(0))}")
-    rows = [case("xor", os.path.join(ROOT, "xor.toml"), ["data.present=10.0"], args.presentations * 4,
-                 args.repeat)]
+    rows = [case("xor", os.path.join(ROOT, "xor.toml"), ["data.present=10.0"], n_xor, args.repeat)]
     for h in args.hidden:
         rows.append(case(f"digits [64, {h}, 10]", os.path.join(ROOT, "digits.toml"),
                          [f"network.sizes=[64, {h}, 10]", "data.present=5.0"], args.presentations, args.repeat))

@@ -5,6 +5,7 @@ message on disk.
     python tools/bench_trace.py                       # ~3 minutes on 2 cores, ~0.1 GB of temporary parts
     python tools/bench_trace.py --steps 0 --repeat 5  # the whole shortened schedule (45,000 steps)
     python tools/bench_trace.py --threads 2 --no-end-to-end
+    python tools/bench_trace.py --smoke               # seconds: every part on a [64, 16, 10] net, 500 steps
 
 Workload: ``scenarios/digits.toml`` shortened (``data.max_train=200``, ``data.max_test=50``,
 ``data.epochs=1``; ``--set`` adds overrides), built, compiled and scheduled as the CLI
@@ -70,6 +71,8 @@ from asyncpc.trace import TraceWriter  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SHORT = ["data.max_train=200", "data.max_test=50", "data.epochs=1"]
 EVERY = ["trace.enabled=true", "trace.state_every=0", "trace.max_rows=1000000000000000"]
+#: --smoke: a tiny network and data set, so that every part, (f) included, takes a second or so
+SMOKE = ["network.sizes=[64, 16, 10]", "data.max_train=10", "data.max_test=5"]
 TARGETS = dict(traced_ratio=2.0, hooks_overhead_pct=5.0, writer_rows_per_s=5e6)
 
 
@@ -191,7 +194,11 @@ def main(argv=None):
     p.add_argument("--no-end-to-end", action="store_true", help="skip (f)")
     p.add_argument("--tmp", default=None, help="directory for the trace parts (default: system temp)")
     p.add_argument("--no-profile", action="store_true", help="no cProfile even if a target is missed")
+    p.add_argument("--smoke", action="store_true", help="seconds: --steps 500 --repeat 1 --repeat-traced 1 and "
+                                                        "--set " + " --set ".join(SMOKE))
     args = p.parse_args(argv)
+    if args.smoke:
+        args.steps, args.repeat, args.repeat_traced, args.set = 500, 1, 1, SMOKE + args.set
 
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cpus")
     jobs, c, sched, end, ends_off, ends_on = setup(args.scenario, args.set, args.steps, args.threads)

@@ -16,20 +16,31 @@ Writes ``docs/img/delay_loop.png`` and ``<out>/delay_loop.csv`` and prints the t
 quoted in docs/delays.md::
 
     python tools/delay_study.py [--out runs/delay_study] [--img docs/img/delay_loop.png]
+    python tools/delay_study.py --smoke [--out DIR]   # seconds: 3 loop delays, the gain b/a = 4 only
+
+``--smoke`` writes the table and the figure into ``--out`` (default: a temporary directory,
+removed), never into docs/img. The last line is one JSON object with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCENARIO = os.path.join(HERE, "..", "scenarios", "delay_loop.toml")
+#: (A) loop delays (steps) and (B) loop gains b/a; --smoke takes a few of each
+DELAYS = list(range(2, 40, 4)) + list(range(40, 61, 2)) + list(range(64, 100, 6))
+RATIOS = (1.5, 2.0, 3.0, 4.0, 6.0, 10.0)
+SMOKE_DELAYS, SMOKE_RATIOS = [30, 50, 70], (4.0,)
 
 
 def simulate(D_steps: int, scale: float | None = None, duration: float | None = None):
@@ -127,10 +138,30 @@ def simulated_onset(scale, lo, hi):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default="runs/delay_study")
-    ap.add_argument("--img", default=os.path.join(HERE, "..", "docs", "img", "delay_loop.png"))
+    ap.add_argument("--out", default=None, help="folder of delay_loop.csv (default runs/delay_study; "
+                                                "with --smoke a temporary directory, removed)")
+    ap.add_argument("--img", default=None, help="the figure (default docs/img/delay_loop.png; with --smoke "
+                                                "<out>/delay_loop.png)")
+    ap.add_argument("--smoke", action="store_true", help=f"seconds: loop delays {SMOKE_DELAYS} steps, b/a "
+                                                         f"{SMOKE_RATIOS[0]:g} only")
     args = ap.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    tmp = None
+    if args.smoke and args.out is None:
+        tmp = args.out = tempfile.mkdtemp(prefix="delay_study_")
+    try:
+        return study(args.out or "runs/delay_study",
+                     args.img or (os.path.join(args.out, "delay_loop.png") if args.smoke
+                                  else os.path.join(HERE, "..", "docs", "img", "delay_loop.png")),
+                     SMOKE_DELAYS if args.smoke else DELAYS, SMOKE_RATIOS if args.smoke else RATIOS)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def study(out: str, img: str, delays: list[int], ratios: tuple[float, ...]) -> int:
+    """(A) growth rate at ``delays``, (B) onset at ``ratios`` (4.0 among them: (C) uses it),
+    (C) traces around that onset; writes ``out``/delay_loop.csv and ``img``."""
+    os.makedirs(out, exist_ok=True)
 
     # (A) growth rate against loop delay at the scenario's own gain (b/a = 4)
     _, _, p0 = simulate(20)
@@ -140,13 +171,13 @@ def main(argv=None):
     print(f"scenario: W = V = {p0['W']:.5f}, a = {a:.4g}/ms, b = {b:.4g}/ms, b/a = {b / a:.4f}, "
           f"Hayes D_eff,c = {Dc:.4f} ms -> loop delay D = D_eff + h = {Dc + h:.4f} ms")
     rows = []
-    for D in list(range(2, 40, 4)) + list(range(40, 61, 2)) + list(range(64, 100, 6)):
+    for D in delays:
         t, x, p = simulate(D)
         r_sim = growth_rate(t, x, p["x_star"])
         r_c = lambert_rate(a, b, (D - 1) * h)
         r_d = discrete_rate(alpha, beta, p2, D, h)
         rows.append((D * h, r_sim, r_d, r_c))
-    with open(os.path.join(args.out, "delay_loop.csv"), "w", newline="") as fh:
+    with open(os.path.join(out, "delay_loop.csv"), "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["loop_delay_ms", "rate_simulated", "rate_discrete", "rate_continuous"])
         w.writerows(rows)
@@ -158,7 +189,7 @@ def main(argv=None):
     # (B) onset against gain: bisection on the loop delay for several b/a
     z = p0["W"] / float(_scale_of_file())  # W = init_scale * z
     onsets = []
-    for ratio in (1.5, 2.0, 3.0, 4.0, 6.0, 10.0):
+    for ratio in ratios:
         scale = math.sqrt(ratio) / abs(z)
         bb = ratio * a
         dc = hayes_boundary(a, bb)
@@ -172,7 +203,7 @@ def main(argv=None):
         print(f"| {r[0]:g} | {r[1]:.3f} | {r[2]:.1f} | {r[3]:.1f} |")
 
     # (C) traces just below and above the boundary
-    D_on = int(round(onsets[3][3] / h))
+    D_on = int(round(next(o for o in onsets if o[0] == 4.0)[3] / h))
     traces = {D: simulate(D, duration=250.0) for D in (D_on - 6, D_on, D_on + 6)}
 
     import matplotlib
@@ -207,10 +238,20 @@ def main(argv=None):
     ax[2].set(xlabel="t (ms)", ylabel="x  (x* = %.3f)" % p0["x_star"], title="step response around the onset")
     ax[2].legend(fontsize=7)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(args.img)), exist_ok=True)
-    fig.savefig(args.img, dpi=80)
-    print(f"\nwrote {args.img} and {os.path.join(args.out, 'delay_loop.csv')}")
+    os.makedirs(os.path.dirname(os.path.abspath(img)), exist_ok=True)
+    fig.savefig(img, dpi=80)
+    print(f"\nwrote {img} and {os.path.join(out, 'delay_loop.csv')}")
+    print(json.dumps({"b_over_a": round(b / a, 4), "hayes_loop_delay_ms": round(Dc + h, 4),
+                      "rates": [dict(loop_delay_ms=round(r[0], 4), simulated=_finite(r[1]), discrete=r[2],
+                                     continuous=r[3])
+                                for r in rows],
+                      "onsets": [dict(b_over_a=r[0], hayes_ms=round(r[1], 4), discrete_ms=round(r[2], 4),
+                                      simulated_ms=round(r[3], 4)) for r in onsets]}))
     return 0
+
+
+def _finite(v: float) -> float | None:
+    return v if math.isfinite(v) else None  # JSON has no NaN: a rate lost in rounding is null
 
 
 def _scale_of_file() -> float:

@@ -4,6 +4,7 @@ each, every point an ``asyncpc sweep`` point (resumable: a rerun runs only what 
 
     python tools/delays_digits.py               # ~30 min on 2 cores
     python tools/delays_digits.py --plot-only   # table + docs/img/digits_delays.png from runs/delays/*
+    python tools/delays_digits.py --smoke       # seconds: one point of the delay sweep, tiny, in a temporary folder
 
 Sweeps (``scenarios/digits_plain.toml`` with the per-tick gate 0.01 of ``PIN``, plus):
 - ``delay``: every predict and feedback edge the same constant delay, 0.1-0.6 ms
@@ -14,19 +15,27 @@ Sweeps (``scenarios/digits_plain.toml`` with the per-tick gate 0.01 of ``PIN``, 
 - ``loss``: ``messages.loss`` 0-0.5 on the scenario's delays, one epoch
   (``data.epochs=1 data.train_eval=0``: lossy edges make the engine several times slower);
   ``loss_nogate``: the same with the plain equations (``neurons.gate=0``).
+
+``--out`` and ``--img`` move the sweeps and the figure; ``--smoke`` runs the first sweep (or
+``--only``'s) at the first value of its grid, one seed, on a 64-16-10 network with 20 + 10
+samples for one epoch (``_sweeps.SMOKE_SETS``), then the table and the figure, all in a
+temporary folder. The last line is one JSON object: completed points per sweep, the figure.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
+from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _sweeps import PLAIN, ROOT, finished, run_sweep, study_args  # noqa: E402
+from _sweeps import PLAIN, ROOT, finished, run_sweep, study_args, study_dirs  # noqa: E402
 
+#: the sweeps' folder: runs/delays, or --out (set once, in main, before anything is read)
 OUT = ROOT / "runs" / "delays"
 DELAYS = (0.1, 0.2, 0.3, 0.45, 0.6)
 LOSS = (0.0, 0.1, 0.3, 0.5)
@@ -132,7 +141,7 @@ def report() -> None:
                   f"W/V angle {fmt(lg.get(k, []))}")
 
 
-def plot(path) -> None:
+def plot(path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,19 +184,23 @@ def plot(path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"wrote {path}")
+    return path
 
 
 def main(argv=None) -> int:
+    global OUT
     a = study_args(__doc__, list(SWEEPS), argv)
-    if not a.plot_only:
-        for name in a.only:
-            sets, grid = SWEEPS[name]
-            run_sweep(OUT / name, PIN + sets, grid, seeds=a.seeds, jobs=a.jobs, scenario=PLAIN)
-    report()
-    plot(ROOT / "docs" / "img" / "digits_delays.png")
+    with study_dirs(a, OUT) as (out, img):
+        OUT = out
+        if not a.plot_only:
+            for name in a.only:
+                sets, grid = SWEEPS[name]
+                run_sweep(OUT / name, PIN + sets, grid, seeds=a.seeds, jobs=a.jobs, scenario=PLAIN, smoke=a.smoke)
+        report()
+        fig = plot(img / "digits_delays.png")
+        print(json.dumps({"points": {name: len(finished(OUT / name)) for name in SWEEPS}, "figure": str(fig)}))
     return 0
 
 
 if __name__ == "__main__":
-    os.chdir(ROOT)
     sys.exit(main())

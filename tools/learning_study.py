@@ -5,6 +5,7 @@ online backprop on the same network, split and epochs. Each arm is one ``asyncpc
 
     python tools/learning_study.py                    # ~40 min on 2 cores, + ~22 min per (3) arm
     python tools/learning_study.py --plot-only        # redraw from runs/learning/*
+    python tools/learning_study.py --smoke            # seconds: one point of the first arm, tiny, in a temporary folder
 
 Arms (a scenario plus the overrides listed in ``ARMS``):
 (1) options at 10 ms (10 tau_x) per sample, 4 epochs, on ``scenarios/digits_plain.toml``
@@ -19,13 +20,18 @@ Arms (a scenario plus the overrides listed in ``ARMS``):
     out at 20 ms, and with V starting at W^T or with weight decay (what the learned feedback
     costs at 10 ms).
 Writes ``docs/img/learning_ablation.png`` (1, 2) and ``docs/img/learning_shipped.png`` (3)
-and prints a table of mean +- sd.
+and prints a table of mean +- sd. ``--out`` and ``--img`` move the sweeps and the figures;
+``--smoke`` runs the first arm (or ``--only``'s) at the first value of its grid, one seed, on
+a 64-16-10 network with 20 + 10 samples for one epoch (``_sweeps.SMOKE_SETS``), then the
+table and the figures, all in a temporary folder. The last line is one JSON object:
+completed points per arm that has any, and the figures written.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import json
 import os
 import sys
 from pathlib import Path
@@ -33,8 +39,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _sweeps import DIGITS, PLAIN, ROOT, run_sweep, study_args  # noqa: E402
+from _sweeps import DIGITS, PLAIN, ROOT, run_sweep, study_args, study_dirs  # noqa: E402
 
+#: the arms' sweeps: runs/learning, or --out (set once, in main, before anything is read)
 OUT = ROOT / "runs" / "learning"
 SHORT = ["delays.forward=0.1", "delays.feedback=0.1"]
 GATE, NO_GATE = "neurons.gate=0.01", "neurons.gate=0"
@@ -107,9 +114,9 @@ def arm(name: str) -> tuple[Path, list[str], list[str]]:
     return (DIGITS, sets, grid) if name in SHIPPED_ARMS else (PLAIN, BASE + sets, grid)
 
 
-def run_arm(name: str, seeds: int, jobs: int) -> None:
+def run_arm(name: str, seeds: int, jobs: int, smoke: bool = False) -> None:
     scenario, sets, grid = arm(name)
-    run_sweep(OUT / name, sets, grid, seeds=seeds, jobs=jobs, scenario=scenario)
+    run_sweep(OUT / name, sets, grid, seeds=seeds, jobs=jobs, scenario=scenario, smoke=smoke)
 
 
 @functools.cache
@@ -145,25 +152,27 @@ def table() -> list[tuple]:
     return lines
 
 
-def plot(img: Path) -> None:
+def plot(img: Path) -> list[Path]:
     """Two figures, each drawn only from arms that have results (so that redrawing on a
     machine that ran only some arms does not erase the others' figure): the 4-epoch options
-    against steps per sample, and the shipped configuration with its parts taken out."""
+    against steps per sample, and the shipped configuration with its parts taken out.
+    Returns the files written."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    written = []
     shipped = [k for k in SHIPPED_ARMS if results(k)]
     if shipped:
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
         _plot_shipped(ax, shipped)
         ax.legend(fontsize=7, loc="lower left")
-        _save(fig, img / "learning_shipped.png")
+        written.append(_save(fig, img / "learning_shipped.png"))
     panels = [(s, t) for s, t in (("", "per-edge delays U(0.1, 0.5) tau_x"), ("_short", "shortest delays (0.1 tau_x)"))
               if results("plain" + s) or results("gate" + s)]  # arms not run yet: no empty panel
     if not panels:
-        return
+        return written
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels) + 0.5, 4.2), squeeze=False)
     axes = axes[0]
     for ax, (suffix, title) in zip(axes, panels):
@@ -194,13 +203,15 @@ def plot(img: Path) -> None:
         ax.sharey(axes[0])
     for ax in axes:
         ax.legend(fontsize=7, loc="lower right")
-    _save(fig, img / "learning_ablation.png")
+    written.append(_save(fig, img / "learning_ablation.png"))
+    return written
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"wrote {path}")
+    return path
 
 
 def _plot_shipped(ax, arms: list[str]) -> None:
@@ -240,17 +251,21 @@ def _plot_shipped(ax, arms: list[str]) -> None:
 
 
 def main(argv=None) -> int:
+    global OUT
     a = study_args(__doc__, list(ARMS), argv)
-    if not a.plot_only:
-        for name in a.only:
-            run_arm(name, a.seeds, a.jobs)
-    print(f"{'arm':<16} {'ms/sample':>9} {'test acc':>16} {'n':>2} {'feedfwd':>8} {'backprop':>8}")
-    for name, p, m, sd, n, ff, bp in table():
-        print(f"{name:<16} {p:>9g} {m:>9.3f} +- {sd:.3f} {n:>2} {ff:>8.3f} {bp:>8.3f}")
-    plot(ROOT / "docs" / "img")
+    with study_dirs(a, OUT) as (out, img):
+        OUT = out
+        if not a.plot_only:
+            for name in a.only:
+                run_arm(name, a.seeds, a.jobs, a.smoke)
+        print(f"{'arm':<16} {'ms/sample':>9} {'test acc':>16} {'n':>2} {'feedfwd':>8} {'backprop':>8}")
+        for name, p, m, sd, n, ff, bp in table():
+            print(f"{name:<16} {p:>9g} {m:>9.3f} +- {sd:.3f} {n:>2} {ff:>8.3f} {bp:>8.3f}")
+        figures = plot(img)
+        print(json.dumps({"points": {k: len(results(k)) for k in ARMS if results(k)},
+                          "figures": [str(f) for f in figures]}))
     return 0
 
 
 if __name__ == "__main__":
-    os.chdir(ROOT)
     sys.exit(main())

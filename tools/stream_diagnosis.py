@@ -12,6 +12,9 @@ allow, as yardsticks for the ones it does (docs/learning.md, "Diagnosis"):
 - online backprop on the same initialisation and sample order, lr 0.01 and 0.1 per sample.
 
     python tools/stream_diagnosis.py [--seeds 3] [--epochs 4] [--anneal 0.3] [--protocols ...]   # ~4 min
+    python tools/stream_diagnosis.py --smoke     # seconds: every protocol, 1 seed, 1 epoch, 100 samples
+
+The last line is one JSON object: each protocol's final test accuracy per seed.
 
 Same data, split, network (64-128-10, relu hidden, linear output), tau_x = 1 ms,
 h = 0.1 ms, 10 ms per sample, eta = 0.01 /ms with the scenario's anneal 0.3 per epoch.
@@ -20,6 +23,7 @@ h = 0.1 ms, 10 ms per sample, eta = 0.01 /ms with the scenario's anneal 0.3 per 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -121,21 +125,30 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--anneal", type=float, default=0.3, help="plasticity gain anneal^epoch (the scenario's 0.3)")
     ap.add_argument("--protocols", nargs="*", default=[*PROTOCOLS, "backprop"], choices=[*PROTOCOLS, "backprop"])
+    ap.add_argument("--max-train", type=int, default=0, help="train on the first N samples of the split (0: all)")
+    ap.add_argument("--smoke", action="store_true", help="seconds: --seeds 1 --epochs 1 --max-train 100")
     a = ap.parse_args(argv)
+    if a.smoke:
+        a.seeds, a.epochs, a.max_train = 1, 1, 100
     from asyncpc.scenario import load_scenario
 
-    d = load_scenario(DIGITS).load_data()
+    d = load_scenario(DIGITS, [f"data.max_train={a.max_train}"]).load_data()
     data = (d.X_train, d.y_train, d.X_test, d.y_test)
     arms = [(k, dict(anneal=a.anneal)) for k in PROTOCOLS if k in a.protocols]
     if "backprop" in a.protocols:
         arms += [("backprop", dict(lr=0.01)), ("backprop", dict(lr=0.1))]
+    print(f"{len(d.y_train)} training, {len(d.y_test)} test samples; {a.seeds} seeds, {a.epochs} epochs")
     print(f"{'protocol':<22} {'test accuracy per seed':<28} mean +- sd   (by epoch, seed 0)")
+    results = {}
     for kind, kw in arms:
         curves = [run(kind, s, a.epochs, data, **kw) for s in range(a.seeds)]
         final = [c[-1] for c in curves]
         name = kind + (f" lr {kw['lr']}" if "lr" in kw else "")
         print(f"{name:<22} {' '.join(f'{v:.3f}' for v in final):<28} {np.mean(final):.3f} +- {np.std(final):.3f}"
               f"   ({' '.join(f'{v:.3f}' for v in curves[0])})", flush=True)
+        results[name] = [round(v, 4) for v in final]
+    print(json.dumps({"train": len(d.y_train), "test": len(d.y_test), "seeds": a.seeds, "epochs": a.epochs,
+                      "test_accuracy": results}))
     return 0
 
 
