@@ -72,7 +72,8 @@ ARMS.update({f"{k}_steps": (ARMS[k][0] + ARMS[k][1], ["data.present=5,20"])
 #: change what a rerun of the (3) arms measures
 SHIPPED = ["neurons.gate=0.03", "neurons.gate_tau=1.0", "neurons.feedback_gain=0.5", "network.eta={input=0.01}",
            "learning.eta=0.005", "learning.anneal=0.8", "data.epochs=20", "data.present=20.0",
-           "data.test_present=20.0"]
+           "data.test_present=20.0", "messages.send=on_delta", "messages.threshold=0.01",
+           "learning.sensory_feedback=false"]
 #: 10 ms per sample at twice the rates: every sample gets the same learning as at 20 ms
 TEN = ["learning.eta=0.01", "network.eta={input=0.02}"]
 #: what else the 20 vs 10 ms comparison runs under: the scenario's conditions, the shortest

@@ -22,6 +22,7 @@ from numba import literally, prange
 
 from ..kernels import jit
 from ._pack import F_S
+from ._push import STRIDE
 from ._step import advance, probe
 
 __all__ = ["Probes", "drive_serial", "drive_parallel"]
@@ -91,7 +92,7 @@ def drive_parallel(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo
         if tb == t:
             break
         for p in range(n_parts):
-            progress[p] = t
+            progress[p * STRIDE] = t
         for p in prange(n_parts):
             advance(net, dyn, env, seed, p, lo[p], hi[p], t, tb, work, rec, record, wh, lag, progress)
         t = tb

@@ -132,7 +132,8 @@ class EngineLayout:
     def lags(self, lo: np.ndarray, hi: np.ndarray, slack: int) -> tuple[np.ndarray, np.ndarray]:
         """``(lag, progress)`` of a parallel run: ``lag[q, p]``, how many steps partition
         ``p`` may be ahead of ``q`` -- the smallest delay of an edge from ``q`` to ``p``,
-        at most ``slack`` -- and a counter per partition."""
+        at most ``slack`` -- and a counter per partition (every 8th int64: one per cache
+        line)."""
         P = len(lo)
         part = self.part_of(lo, hi)
         c = self.c
@@ -140,7 +141,7 @@ class EngineLayout:
         q, p = part[c.src], part[c.dst]
         cross = q != p
         np.minimum.at(lag, (q[cross], p[cross]), c.delay[cross].astype(np.int64))
-        return np.maximum(lag, 1), np.zeros(P, np.int64)
+        return np.maximum(lag, 1), np.zeros(P * 8, np.int64)  # a counter per cache line
 
     def part_of(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         """Each neuron's partition, for partitions ``lo..hi`` of the processing order."""

@@ -35,6 +35,10 @@ from ._pack import E_DIRTY, E_HELD, E_HELDL, E_IN, E_INL, I_DCNT
 __all__ = ["Wheel", "build_wheel", "wheel_slots", "restored_counts", "mark_dirty", "wheel_in_flight",
            "load_in_flight", "dummy_wheel"]
 
+#: Counters that two threads write are this many int64 apart (a cache line): a slot's
+#: count is incremented by the sending partition and reset by the receiving one.
+STRIDE = 8
+
 #: The push path's arrays (``push`` False: a dummy for the pull path).
 Wheel = namedtuple("Wheel", ["push", "P", "W", "gptr", "gq", "gD", "ge0", "gedges", "gdst", "gcode", "gloss",
                              "jptr", "jedges", "part", "base", "cap", "cnt", "rgid", "rv1", "rv2", "rj", "dlist"])
@@ -105,14 +109,14 @@ def build_wheel(c, part: np.ndarray, P: int, window: int, extra=None) -> Wheel:
     gloss = c.loss[gedges].astype(np.float32)
     return Wheel(push=True, P=P, W=W, gptr=gptr, gq=gq, gD=gD, ge0=ge0, gedges=gedges, gdst=gdst, gcode=gcode,
                  gloss=gloss, jptr=jptr, jedges=jedges, part=part.astype(np.int64), base=base, cap=cap,
-                 cnt=np.zeros(P * P * W, np.int64), rgid=np.zeros(total, np.int32), rv1=np.zeros(total),
+                 cnt=np.zeros(P * P * W * STRIDE, np.int64), rgid=np.zeros(total, np.int32), rv1=np.zeros(total),
                  rv2=np.zeros(total), rj=np.zeros(total, np.int32), dlist=np.zeros(max(E, 1), np.int32))
 
 
 @jit(inline="always")
 def _append(W, base, cap, cnt, rgid, rv1, rv2, rj, blk, a, gid, v1, v2, j):
     slot = a % W
-    i = blk * W + slot
+    i = (blk * W + slot) * STRIDE
     k = base[blk] + slot * cap[blk] + cnt[i]
     rgid[k] = gid
     rv1[k] = v1
@@ -145,7 +149,7 @@ def wheel_in_flight(wh, net, seed, T, count_only, ts, ta, ed, va, sg):
     for blk in range(wh.P * wh.P):
         for slot in range(wh.W):
             a = T + (slot - T) % wh.W
-            i = blk * wh.W + slot
+            i = (blk * wh.W + slot) * STRIDE
             k0 = wh.base[blk] + slot * wh.cap[blk]
             for r in range(k0, k0 + wh.cnt[i]):
                 gid = wh.rgid[r]

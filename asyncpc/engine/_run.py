@@ -171,7 +171,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     # step by step, only on what it needs from the others (lag)
     span = 1 << 62
     slack = lay.slack()
-    lag, progress = lay.lags(lo, hi, slack) if parallel else (np.zeros((1, 1), np.int64), np.zeros(1, np.int64))
+    lag, progress = lay.lags(lo, hi, slack) if parallel else (np.zeros((1, 1), np.int64), np.zeros(8, np.int64))
     if push:
         part = lay.part_of(lo, hi)
         with notice.section():

@@ -23,6 +23,7 @@ from ..kernels._params import ETA
 from ..kernels._synapses import input_delta, lazy_sum, lazy_weight, needs_rebase
 from ..kernels._tick import param_row
 from ._atomic import load_acquire, spin_pause, store_release, yield_cpu
+from ._push import STRIDE
 from ._pack import (
     E_C,
     E_DIRTY,
@@ -234,7 +235,7 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh, lag, 
     got = np.int64(0)
     rn = rec.n[p]       # local cursors: no shared cache line is written per message
     rt = rec.tk_cnt[p]
-    n_parts = progress.shape[0]
+    n_parts = lag.shape[0]
     for t in range(ta, tb):
         if n_parts > 1:
             wait_turn(lag, progress, p, t)
@@ -245,7 +246,7 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh, lag, 
             slot = t % WW
             for pp in range(WP):
                 blk = pp * WP + p
-                i = blk * WW + slot
+                i = (blk * WW + slot) * STRIDE
                 m = wcnt[i]
                 if m == 0:
                     continue
@@ -407,7 +408,7 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh, lag, 
                         for g in range(ns[n, S_G0], ns[n, S_G1]):
                             blk = p * WP + gq[g]
                             a = t + gD[g]
-                            i = blk * WW + a % WW
+                            i = (blk * WW + a % WW) * STRIDE
                             x = wbase[blk] + (a % WW) * wcap[blk] + wcnt[i]
                             rgid[x], rv1[x], rv2[x], rj[x] = g, xn, out2, 0
                             wcnt[i] += 1
@@ -416,7 +417,7 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh, lag, 
                             j = randint(seed, STREAM_JITTER, e, t, 0, jit_[e])
                             blk = p * WP + part[dst[e]]
                             a = t + delay[e] + j
-                            i = blk * WW + a % WW
+                            i = (blk * WW + a % WW) * STRIDE
                             x = wbase[blk] + (a % WW) * wcap[blk] + wcnt[i]
                             rgid[x], rv1[x], rv2[x], rj[x] = -(e + 1), xn, out2, j
                             wcnt[i] += 1
@@ -458,7 +459,7 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh, lag, 
                 hist[B + N + n] = nf[n, F_OUT2]
                 flag[FB + n] = sent_now
         if n_parts > 1:
-            store_release(progress, p, t + 1)
+            store_release(progress, p * STRIDE, t + 1)
     rec.n[p] = rn
     rec.tk_cnt[p] = rt
     work.ev_ptr[p] = ep
@@ -481,8 +482,8 @@ def wait_turn(lag, progress, p, t):
     spins = 0
     while True:
         ready = True
-        for q in range(progress.shape[0]):
-            if q != p and load_acquire(progress, q) + lag[q, p] <= t:
+        for q in range(lag.shape[0]):
+            if q != p and load_acquire(progress, q * STRIDE) + lag[q, p] <= t:
                 ready = False
                 break
         if ready:
