@@ -133,7 +133,8 @@ _FIX = {
     "runtime state": "use a smaller network",
     "schedule": "present fewer samples (data.epochs, data.max_train, data.max_test)",
     "environment messages": "present fewer samples (data.epochs, data.max_train, data.max_test)",
-    "probes and metrics": "probe less often (data.probe_every), read out fewer areas, or present fewer samples",
+    "probes and metrics": "present fewer samples (data.epochs, data.max_train, data.max_test), probe less often "
+                          "(data.probe_every, constant clamps) or read out fewer areas",
     "dataset": "use a smaller data file (or data.max_train / data.max_test after loading)",
     "trace recording": "narrow trace.neurons, trace.roles or trace.from / trace.to",
     "checkpoints": "free disk space or write the run elsewhere with --out",
