@@ -268,7 +268,7 @@ def test_a_compact_schedule_cut_across_a_frame_resumes_exactly(offset):
     for name, rt in (("engine", engine), ("actors", actors)):
         for which, s in (("compact", sch), ("flat", flat)):
             halves[name, which] = rt.run(c, s, seed=4, until=cut)
-    for key, first in halves.items():
+    for first in halves.values():
         assert_same_table(dict(first.extra["in_flight"]), dict(halves["engine", "flat"].extra["in_flight"]))
         for rt in (engine, actors):
             second = rt.run(c, sch, seed=4, state=first.state)
@@ -301,7 +301,7 @@ def test_environment_messages_in_flight_are_rederived_from_frames():
         def at(self, t):
             pass
 
-    for t0 in list(range(0, 40)) + [int(sch.end) - 2]:
+    for t0 in [*range(40), int(sch.end) - 2]:
         for stop in (t0, t0 + 5, int(sch.end)):
             (ea, la), (eb, lb) = env_messages(sch, t0, stop, None), env_messages(flat, t0, stop, None)
             for x, y in zip(ea, eb):

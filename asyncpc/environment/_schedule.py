@@ -25,7 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["Schedule", "Frames", "EV_CLAMP", "EV_UNCLAMP", "EV_MODULATE"]
+__all__ = ["EV_CLAMP", "EV_MODULATE", "EV_UNCLAMP", "Frames", "Schedule"]
 
 EV_CLAMP, EV_UNCLAMP, EV_MODULATE = 0, 1, 2
 
@@ -88,7 +88,9 @@ class Frames:
     def __post_init__(self):
         from ..errors import SpecError
 
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 - frozen: normalise once
+        def set_(k, v):  # frozen: normalise once
+            object.__setattr__(self, k, v)
+
         set_("t", _as(self.t, np.int64, "frames.t"))
         set_("neurons", _as(self.neurons, np.int32, "frames.neurons"))
         set_("kind", int(self.kind))
@@ -172,12 +174,12 @@ class Schedule:
                 f"messages, {self.meta.get('protocol', 'custom')} protocol)")
 
     @classmethod
-    def empty(cls, end: int = 0, readout=()) -> "Schedule":
+    def empty(cls, end: int = 0, readout=()) -> Schedule:
         return cls(*_empty_columns(), np.zeros(0, np.int64), np.asarray(readout, np.int32), 1, end)
 
     @classmethod
     def from_events(cls, events, *, frames=(), probe_t=(), readout=(), env_delay=1, end=None,
-                    meta=None) -> "Schedule":
+                    meta=None) -> Schedule:
         """Build from ``(t_send, kind, neuron, value)`` tuples (any order; sorted stably by
         time) and :class:`Frames`. ``end`` defaults to one step after the last arrival or probe."""
         ev = sorted(events, key=lambda e: e[0])
@@ -262,7 +264,7 @@ class Schedule:
         out.append((start, hi))
         return out
 
-    def expanded(self) -> "Schedule":
+    def expanded(self) -> Schedule:
         """The same schedule with every frame laid out as explicit events (same messages,
         same order; for tests and for tools that want plain arrays)."""
         t, k, n, v = (np.array(c, dt) for c, dt in zip(self.events(), EVENT_DTYPES))
