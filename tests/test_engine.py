@@ -222,6 +222,113 @@ def test_transport_mode_matches_actor_runtime():
     assert_same_result(engine.run(c, sch, seed=1, threads=2), actors.run(c, sch, seed=1))
 
 
+# ---------------------------------------------------------------------------- compact schedules
+def compact_case(seed=3):
+    """A noisy network fed a stream whose presentations are frames (float32 data, a label
+    delay, an environment delay of 3 steps: a frame's messages are in flight for 3 steps)."""
+    from asyncpc.environment import Dataset, stream_schedule
+
+    c = compile_network(layered([6, 5, 3], seed=seed, **NOISY), h=0.1)
+    rng = np.random.default_rng(seed)
+    d = Dataset.from_arrays(rng.normal(size=(12, 6)).astype(np.float32), np.arange(12) % 3,
+                            rng.normal(size=(4, 6)).astype(np.float32), np.arange(4) % 3)
+    sch = stream_schedule(c, d, sensory_area="input", label_area="label", present_steps=9, epochs=2, env_delay=3,
+                          label_delay_steps=2, train_subset_eval=3, test_present_steps=7, seed=seed)
+    assert len(sch.frames) > 0
+    return c, sch, sch.expanded()
+
+
+def test_a_compact_schedule_runs_as_its_explicit_expansion():
+    """Frames and the explicit messages they stand for give the same runs, bit for bit, on
+    both runtimes: state, probes, message logs, environment messages in flight."""
+    c, sch, flat = compact_case()
+    log_c, log_f = actors.MessageLog(), actors.MessageLog()
+    act = actors.run(c, sch, seed=4, observers=[log_c])
+    assert_same_result(act, actors.run(c, flat, seed=4, observers=[log_f]))
+    assert log_c.equals(log_f) and len(log_c.table()["t_send"]) > 0
+    for threads in (1, 2):
+        eng = engine.run(c, sch, seed=4, threads=threads, record_messages=True)
+        ref = engine.run(c, flat, seed=4, threads=threads, record_messages=True)
+        assert_same_result(eng, ref)
+        assert_same_result(eng, act)
+        assert_same_table(eng.extra["messages"], ref.extra["messages"])
+        assert_same_table(eng.extra["messages"], log_c.table())
+    assert "_all" not in sch.__dict__  # no runtime laid the whole schedule out
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2, 3])
+def test_a_compact_schedule_cut_across_a_frame_resumes_exactly(offset):
+    """Cut at a presentation's first step + offset: its frames' messages not yet sent (0),
+    in flight (1, 2: the label clamp is sent at +2), or arrived (3); continued on the same
+    or the other runtime, with the compact or the explicit schedule."""
+    c, sch, flat = compact_case()
+    whole = engine.run(c, flat, seed=4)
+    cut = int(sch.meta["t0"][5]) + offset
+    halves = {}
+    for name, rt in (("engine", engine), ("actors", actors)):
+        for which, s in (("compact", sch), ("flat", flat)):
+            halves[name, which] = rt.run(c, s, seed=4, until=cut)
+    for first in halves.values():
+        assert_same_table(dict(first.extra["in_flight"]), dict(halves["engine", "flat"].extra["in_flight"]))
+        for rt in (engine, actors):
+            second = rt.run(c, sch, seed=4, state=first.state)
+            assert_same_state(second.state, whole.state)
+            for x, y in zip(concat(first, second), concat(whole)):
+                assert np.array_equal(x, y)
+    if offset in (1, 2):
+        assert len(halves["engine", "compact"].extra["in_flight"]["env_t_arrive"]) > 0
+    # the CLI's chain of short calls, cut where it lays out at most 20 messages at a time
+    st, parts = None, []
+    for _, until in sch.windows(0, sch.end, 20):
+        r = engine.run(c, sch, seed=4, state=st, until=until)
+        st = r.state
+        parts.append(r)
+    assert len(parts) > 20
+    assert_same_state(st, whole.state)
+    for x, y in zip(concat(*parts), concat(whole)):
+        assert np.array_equal(x, y)
+
+
+def test_environment_messages_in_flight_are_rederived_from_frames():
+    """A state that does not carry its environment messages gets them from the schedule:
+    the same from frames as from explicit rows (engine arrays, actor channel)."""
+    from asyncpc.actors._environment import EnvChannel
+    from asyncpc.engine._env import env_messages
+
+    c, sch, flat = compact_case()
+
+    class Clock:
+        def at(self, t):
+            pass
+
+    for t0 in [*range(40), int(sch.end) - 2]:
+        for stop in (t0, t0 + 5, int(sch.end)):
+            (ea, la), (eb, lb) = env_messages(sch, t0, stop, None), env_messages(flat, t0, stop, None)
+            for x, y in zip(ea, eb):
+                assert np.array_equal(x, y) and x.dtype == y.dtype
+            assert_same_table(la, lb)
+        chans = [EnvChannel(NetState.initial(c), Clock(), c.n_neurons) for _ in range(2)]
+        chans[0].restore_from_schedule(sch, t0)
+        chans[1].restore_from_schedule(flat, t0)
+        assert_same_table(chans[0].in_flight(), chans[1].in_flight())
+
+
+def test_dense_reference_reads_frames():
+    from asyncpc.environment import Dataset, stream_schedule
+
+    c = compile_network(layered([6, 4, 3], activation="tanh", seed=1, learning=Learning(eta=0.05)), h=0.1)
+    rng = np.random.default_rng(1)
+    d = Dataset.from_arrays(rng.normal(size=(9, 6)).astype(np.float32), np.arange(9) % 3)
+    sch = stream_schedule(c, d, sensory_area="input", label_area="label", present_steps=8, epochs=2,
+                          label_delay_steps=2, test_present_steps=5, env_delay=2)
+    a, b = DensePC.from_compiled(c), DensePC.from_compiled(c)
+    for until in (7, 30, int(sch.end)):  # in pieces, across frames
+        ra, rb = a.run(sch, until=until), b.run(sch.expanded(), until=until)
+        assert np.array_equal(ra.probe_x, rb.probe_x) and np.array_equal(ra.state.s, rb.state.s)
+    assert np.array_equal(ra.state.w, rb.state.w)
+    assert "_all" not in sch.__dict__
+
+
 # ---------------------------------------------------------------------------- observers
 class Hooks(actors.Observer):
     def __init__(self):

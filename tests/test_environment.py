@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from asyncpc.compile import compile_network
-from asyncpc.environment import (EV_CLAMP, EV_MODULATE, EV_UNCLAMP, SPLITS, accuracy_from, clamp_schedule,
-                                 generated_images, load_dataset, predicted_classes, stream_schedule)
+from asyncpc.environment import (EV_CLAMP, EV_MODULATE, EV_UNCLAMP, SPLITS, Frames, Schedule, accuracy_from,
+                                 clamp_schedule, generated_images, load_dataset, predicted_classes, stream_schedule)
 from asyncpc.errors import DataError, SpecError
 from asyncpc.model import layered
 
@@ -385,3 +385,178 @@ def test_single_output_threshold_and_argmax():
     assert accuracy_from(x, s).final["test"] == 1.0
     with pytest.raises(SpecError, match="probe_x"):
         accuracy_from(np.zeros((3, 2)), s)
+
+
+# -- compact schedules: frames ---------------------------------------------------------------
+
+def _explicit_stream(c, d, *, P, epochs, shuffle=True, seed=0, label_on=1.0, label_off=0.0, freeze_at_test=True,
+                     test_every_epoch=True, L=0, train_eval=0, generate=None, anneal=1.0, Pt=None):
+    """The stream protocol laid out one message per row, as stream_schedule did before
+    frames: (t, kind, neuron, value) columns in schedule order."""
+    from asyncpc._seed import rng_for
+
+    sens, lab = c.neurons_of("input").astype(np.int32), c.neurons_of("label").astype(np.int32)
+    Pt = P if Pt is None else Pt
+    rows, gain = [], [1.0]
+
+    def add(t, kind, neuron, value):
+        t = np.asarray(t, np.int64).ravel()
+        rows.append((t, np.full(len(t), kind, np.int8), np.broadcast_to(np.asarray(neuron, np.int32), t.shape),
+                     np.broadcast_to(np.asarray(value, np.float64), t.shape)))
+
+    def set_gain(t, g):
+        if gain[0] != g:
+            add([t], EV_MODULATE, -1, g)
+            gain[0] = g
+
+    def block(t, P, X, targets, g, free=None, sensory=sens, delay=0):
+        n = len(X) if targets is None else len(targets)
+        if n == 0:
+            return t
+        t0 = t + np.arange(n, dtype=np.int64) * P
+        set_gain(t, g)
+        if targets is None or delay > 0:
+            add(np.repeat(t0, len(lab)), EV_UNCLAMP, np.tile(lab, n), 0.0)
+        if free is not None:
+            add(np.repeat(t0, len(free)), EV_UNCLAMP, np.tile(free, n), 0.0)
+        if len(sensory):
+            add(np.repeat(t0, len(sensory)), EV_CLAMP, np.tile(sensory, n), np.asarray(X, np.float64).ravel())
+        if targets is not None:
+            add(np.repeat(t0 + delay, len(lab)), EV_CLAMP, np.tile(lab, n), np.asarray(targets, np.float64).ravel())
+        return int(t + n * P)
+
+    T = d.targets(d.y_train, len(lab), label_on, label_off)
+    shuffler = rng_for(seed, 1)
+    n_eval = min(train_eval, len(d.y_train))
+    eval_idx = np.sort(rng_for(seed, 2).permutation(len(d.y_train))[:n_eval])
+    test_gain = 0.0 if freeze_at_test else 1.0
+    t = 0
+    for epoch in range(epochs):
+        order = shuffler.permutation(len(d.y_train)) if shuffle else np.arange(len(d.y_train))
+        t = block(t, P, d.X_train[order], T[order], float(anneal) ** epoch, delay=L)
+        if test_every_epoch or epoch == epochs - 1:
+            t = block(t, Pt, d.X_test, None, test_gain)
+            t = block(t, Pt, d.X_train[eval_idx], None, test_gain)
+    if generate is not None:
+        classes = np.asarray(generate.get("classes", range(d.n_classes)))
+        set_gain(t, 0.0)
+        block(t, generate["present_steps"], np.zeros((len(classes), 0)), d.targets(classes, len(lab), label_on,
+              label_off), 0.0, free=sens, sensory=np.zeros(0, np.int32))
+    cols = [np.concatenate([r[k] for r in rows]) for k in range(4)]
+    order = np.argsort(cols[0], kind="stable")
+    return tuple(col[order] for col in cols)
+
+
+STREAM_CASES = [
+    dict(P=20, epochs=3, train_eval=50, seed=3),
+    dict(P=30, epochs=2, L=7, Pt=25, anneal=0.7, freeze_at_test=False, test_every_epoch=False, label_on=0.9,
+         label_off=-0.2, shuffle=False),
+    dict(P=20, epochs=2, L=3, train_eval=5, generate={"present_steps": 40, "classes": [3, 1]}),
+]
+
+
+@pytest.mark.parametrize("case", STREAM_CASES, ids=["train-test-eval", "label-delay-anneal", "generate"])
+def test_stream_frames_are_the_explicit_messages_of_before(case):
+    """The stream protocol as frames stands for exactly the messages it laid out one by one
+    before: same steps, kinds, receivers, values (float64) and order within a step."""
+    d = load_dataset("sklearn:digits")
+    direction = "generative" if "generate" in case else "discriminative"
+    c = compile_network(layered([64, 16, 10], direction), h=0.1)
+    kw = dict(case)
+    s = stream_schedule(c, d, sensory_area="input", label_area="label", present_steps=kw.pop("P"),
+                        epochs=kw.pop("epochs"), label_delay_steps=kw.pop("L", 0),
+                        train_subset_eval=kw.pop("train_eval", None), test_present_steps=kw.pop("Pt", None),
+                        env_delay=2, **kw)
+    want = _explicit_stream(c, d, **case)
+    assert len(s.frames) > 0 and len(s.ex_t) < 10  # the presentations are frames, not rows
+    assert s.n_events == len(want[0]) == s.count()
+    for got, exp in zip((s.ev_t, s.ev_kind, s.ev_neuron, s.ev_value), want):
+        assert got.dtype == exp.dtype
+        np.testing.assert_array_equal(got, exp)
+    flat = s.expanded()
+    assert flat.frames == () and flat.n_events == s.n_events
+    for got, exp in zip((flat.ex_t, flat.ex_kind, flat.ex_neuron, flat.ex_value), want):
+        np.testing.assert_array_equal(got, exp)
+    # any window of send steps is the slice of the whole stream
+    rng = np.random.default_rng(0)
+    for lo, hi in [(0, s.end), (-5, 1), (s.end - 3, s.end + 10)] + [tuple(sorted(rng.integers(-2, s.end + 2, 2)))
+                                                                    for _ in range(20)]:
+        sel = (want[0] >= lo) & (want[0] < hi)
+        got = s.events(lo, hi)
+        assert s.count(lo, hi) == sel.sum() == len(got[0])
+        for g, exp in zip(got, want):
+            np.testing.assert_array_equal(g, exp[sel])
+
+
+def test_windows_cut_a_stretch_into_pieces_of_bounded_size():
+    d = load_dataset("sklearn:digits", max_train=40, max_test=10)
+    c = compile_network(layered([64, 8, 10]), h=0.1)
+    s = stream_schedule(c, d, sensory_area="input", label_area="label", present_steps=10, epochs=2,
+                        label_delay_steps=3)
+    t_all = s.ev_t
+    for lo, hi, cap in [(0, s.end, 500), (13, 777, 200), (0, s.end, 74), (0, s.end, 10), (5, 6, 1), (0, s.end, 10**9)]:
+        w = s.windows(lo, hi, cap)
+        assert w[0][0] == lo and w[-1][1] == hi and all(a < b for a, b in w)
+        assert all(w[k][1] == w[k + 1][0] for k in range(len(w) - 1))
+        for a, b in w:
+            n = s.count(a, b)
+            steps = np.unique(t_all[(t_all >= a) & (t_all < b)])
+            assert n <= cap or len(steps) == 1  # a step alone over the limit is its own window
+        parts = [s.events(a, b) for a, b in w]
+        for k, col in enumerate(s.events(lo, hi)):
+            np.testing.assert_array_equal(np.concatenate([p[k] for p in parts]), col)
+    assert s.windows(5, 5, 10) == []
+
+
+def test_frames_order_within_a_step_and_from_events():
+    """Explicit events of a step come first, then each Frames in order, its neurons in order."""
+    X = np.arange(12.0).reshape(4, 3).astype(np.float32)
+    f1 = Frames([0, 5, 5], [4, 2, 7], EV_CLAMP, X, rows=[3, 0, 1])
+    f2 = Frames([5], [1], EV_UNCLAMP)
+    s = Schedule.from_events([(5, EV_MODULATE, -1, 0.5), (9, EV_CLAMP, 2, -1.0)], frames=[f1, f2], env_delay=2)
+    assert s.end == 12 and s.n_events == 2 + 9 + 1
+    t, k, n, v = s.events()
+    assert t.tolist() == [0, 0, 0, 5, 5, 5, 5, 5, 5, 5, 5, 9]
+    assert k.tolist() == [0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, 0]
+    assert n.tolist() == [4, 2, 7, -1, 4, 2, 7, 4, 2, 7, 1, 2]
+    assert v.tolist() == [9, 10, 11, 0.5, 0, 1, 2, 3, 4, 5, 0, -1]
+    assert v.dtype == np.float64 and s.events(1, 5)[0].size == 0
+    assert repr(s).startswith("Schedule(0 probes, 12 steps, 12 environment messages")
+
+
+def test_frames_are_checked():
+    X = np.zeros((3, 2))
+    with pytest.raises(SpecError, match=r"frames.values: expected shape \(rows, 2\)"):
+        Frames([0], [1, 2], EV_CLAMP, np.zeros((3, 3)))
+    with pytest.raises(SpecError, match="frames.rows: expected 2 integer row indices"):
+        Frames([0, 1], [1, 2], EV_CLAMP, X, rows=[0])
+    with pytest.raises(SpecError, match="frames.rows: given without frames.values"):
+        Frames([0], [1], EV_UNCLAMP, rows=[0])
+    bad = {r"frames\[0\].neurons\[1\]: neuron 9 out of range": Frames([0], [1, 9], EV_CLAMP, X),
+           r"frames\[0\].t: must be sorted": Frames([3, 1], [1, 2], EV_CLAMP, X),
+           r"frames\[0\].rows: row indices must be in 0..2": Frames([0], [1, 2], EV_CLAMP, X, rows=[3]),
+           r"frames\[0\].values: 3 rows for 4 frames": Frames([0, 1, 2, 3], [1, 2], EV_CLAMP, X),
+           r"frames\[0\].kind: must be 0": Frames([0], [1, 2], 7, X)}
+    for msg, f in bad.items():
+        with pytest.raises(SpecError, match=msg):
+            Schedule.from_events([], frames=[f]).validate(5)
+    Schedule.from_events([], frames=[Frames([0, 1], [-1], EV_MODULATE, np.ones((2, 1)))]).validate(5)
+
+
+def test_a_long_stream_is_held_in_a_few_bytes_per_presentation():
+    """20 epochs of digits: ~41 bytes per presentation (its metadata, which the frames' steps
+    and rows are views of), not ~1.7 kB of explicit messages; built without laying it out."""
+    import tracemalloc
+
+    d = load_dataset("sklearn:digits")
+    c = compile_network(layered([64, 16, 10]), h=0.1)
+    tracemalloc.start()
+    s = stream_schedule(c, d, sensory_area="input", label_area="label", present_steps=20, epochs=20,
+                        label_delay_steps=2)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    n = len(s.probe_t)
+    assert s.n_events > 80 * n  # 1.7 kB per presentation laid out explicitly
+    assert s.nbytes() <= 50 * n and peak <= 80 * n, (s.nbytes() / n, peak / n)
+    assert s.nbytes(referenced=True) - s.nbytes() >= d.X_train.nbytes  # the data are read, not copied
+    assert "_all" not in s.__dict__  # nothing was laid out

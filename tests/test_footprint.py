@@ -86,6 +86,43 @@ def test_footprint_counts_what_building_gives(name, sets):
     assert fp.ring <= R._ring_rows(c) + 40  # and not far above it
 
 
+@pytest.mark.parametrize("runtime", ["engine", "actors"])
+def test_no_command_lays_the_whole_schedule_out(tmp_path, monkeypatch, runtime):
+    """validate, run (estimates, chunks, checkpoints, metrics, baselines) and resume read a
+    compact schedule window by window: none touches ``ev_*`` (every message at once)."""
+    from asyncpc.environment import Schedule
+
+    def boom(self):
+        raise AssertionError("the whole schedule was laid out")
+
+    monkeypatch.setattr(Schedule, "_all", property(boom))
+    sets = ["data.epochs=2", "data.present=2.0", "output.plots=false", "output.checkpoint_every=3",
+            "data.label_delay=0.3", "delays.environment=0.2"]
+    flags = sum((["--set", x] for x in sets), [])
+    assert cli("validate", SC / "xor.toml", *flags)[0] == 0
+    code, _, err = cli("run", SC / "xor.toml", "--out", tmp_path / "r", "--quiet", "--runtime", runtime, *flags)
+    assert code == 0, err
+    s = load_scenario(SC / "xor.toml", sets)
+    assert len(s.schedule(s.compile()).frames) > 0
+
+
+def test_mnist_sized_streams_are_estimated_from_the_idx_headers(idx_folder):
+    """An IDX folder's samples are counted from its headers (not loaded), so the schedule,
+    metrics and data parts of the estimate are there before anything is read."""
+    d = idx_folder(n_train=60, n_test=20)
+    sets = [f"data.source={d}", "data.epochs=3", "data.train_eval=10"]
+    scn = load_scenario(SC / "mnist.toml", sets)
+    fp = scn.footprint()
+    sched = scn.schedule(scn.compile())
+    assert (fp.samples, fp.features, fp.probes) == (80, 784, len(sched.probe_t))
+    assert sched.n_events <= fp.events <= 1.3 * sched.n_events + 10
+    est = R.estimate_scenario(scn)
+    assert sched.nbytes() <= est.memory["schedule"] <= 3 * sched.nbytes() + 10_000
+    assert est.memory["dataset"] >= 80 * 784 * 5  # bytes as read and one float32 copy
+    sub = load_scenario(SC / "mnist.toml", sets + ["data.n_train=30", "data.n_test=10"]).footprint()
+    assert sub.probes == 3 * 30 + 3 * (10 + 10)
+
+
 def test_builtin_sample_counts_match_the_loaders():
     from asyncpc.environment import load_dataset
 

@@ -314,6 +314,34 @@ def test_backprop_mlp_forward_matches_predict_and_needs_a_chain():
         BackpropMLP.from_compiled(dag_net())
 
 
+def test_backprop_on_float32_data_needs_no_float64_copy(monkeypatch):
+    """float32 data (IDX, Arrow sources) give exactly the numbers of their float64 copy,
+    converted a sample (fit) or a block (predict) at a time: never the whole array."""
+    import tracemalloc
+
+    from asyncpc.reference import _backprop
+
+    monkeypatch.setattr(_backprop, "PREDICT_ROWS", 512)
+    c = compile_network(layered([64, 20, 10], activation="relu", output_activation="linear", seed=2))
+    rng = np.random.default_rng(0)
+    X = rng.random((3000, 64)).astype(np.float32)
+    Y = np.eye(10)[rng.integers(0, 10, 3000)]
+    a, b = BackpropMLP.from_compiled(c), BackpropMLP.from_compiled(c)
+    X64 = X.astype(np.float64)
+    assert np.array_equal(a.fit(X64, Y, epochs=1, seed=3), b.fit(X, Y, epochs=1, seed=3))
+    assert all(np.array_equal(u, v) for u, v in zip(a.weights, b.weights))
+    assert np.array_equal(a.predict(X64), b.predict(X))  # in blocks of PREDICT_ROWS
+    assert len(X) > _backprop.PREDICT_ROWS
+    tracemalloc.start()
+    b.fit(X, Y, epochs=1)
+    fit_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.reset_peak()
+    b.predict(X)
+    predict_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert fit_peak < X.nbytes / 4 and predict_peak < X64.nbytes, (fit_peak, predict_peak, X64.nbytes)
+
+
 # ---------------------------------------------------------- (f) preconditions
 @pytest.mark.parametrize("kwargs, match", [
     (dict(delay=0.2), "delay: .*exactly one step.*got 2 steps"),

@@ -211,6 +211,26 @@ def test_recording_in_pieces_changes_nothing(tmp_path, monkeypatch, short_ref):
     assert_same_run(short_ref, d)
 
 
+def test_laying_out_the_environment_in_pieces_changes_nothing(tmp_path, monkeypatch):
+    """Chunks cut where a call would lay out more than ENV_ROWS environment messages (XOR:
+    3 per presentation): more runtime calls, the same run."""
+    from asyncpc.cli import _resources, _run
+
+    monkeypatch.setattr(_run, "N_CHUNKS", 2)  # chunks of several presentations (checkpoints, epochs cut too)
+    real, calls = _run.pick_runtime, []
+    monkeypatch.setattr(_run, "pick_runtime", lambda name: lambda *a, **k: calls.append(1) or real(name)(*a, **k))
+    runs = []
+    for rows in (_resources.ENV_ROWS, 4):
+        monkeypatch.setattr(_resources, "ENV_ROWS", rows)
+        calls.clear()
+        d = tmp_path / f"env-{rows}"
+        assert main(argv(XOR, d, SHORT, "--threads", "1")) == 0
+        runs.append((d, len(calls)))
+    (whole, n_whole), (cut, n_cut) = runs
+    assert n_whole < 16 <= n_cut  # at most one presentation's messages per call
+    assert_same_run(whole, cut)
+
+
 def test_resume_refuses_clearly(tmp_path, capsys, reference, monkeypatch):
     def refused(path, needle):
         assert main(["resume", str(path), "--quiet"]) == 2

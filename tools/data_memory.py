@@ -3,13 +3,15 @@
     python tools/data_memory.py ../shared/data/mnist
     python tools/data_memory.py ../shared/data/mnist --n-train 10000 --classes 0 1
     python tools/data_memory.py --scenario scenarios/mnist.toml --set data.source=../shared/data/mnist \\
-        --set data.epochs=1
+        --set data.epochs=20 --window
     python tools/data_memory.py --smoke     # seconds: both ways on a tiny IDX folder of its own (temporary)
 
 Peak memory is Python's traced allocations (``tracemalloc``; numpy's arrays are traced),
 above what was allocated before the step: the data set's own arrays plus whatever the
-step held on the way. Reading from the page cache is assumed (run it twice). The last line
-is one JSON object with the figures.
+step held on the way. Reading from the page cache is assumed (run it twice). A schedule
+holds its presentations as frames that read the data's rows (``asyncpc.environment.Frames``);
+``--window`` also measures laying out the messages of one runtime call (at most
+``ENV_ROWS``, asyncpc/cli/_resources.py). The last line is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -66,10 +68,20 @@ def measure(a) -> dict:
         c = scn.compile()
         data = _measure("load_data", scn.load_data, figures)
         sched = _measure("stream schedule", lambda: scn.schedule(c, data), figures)
-        n_ev = len(sched.ev_t)
-        size = sum(x.nbytes for x in (sched.ev_t, sched.ev_kind, sched.ev_neuron, sched.ev_value))
-        print(f"schedule: {n_ev:,} events, {size / 1e6:.0f} MB of event arrays, {len(sched.probe_t):,} presentations")
-        figures.update(events=n_ev, event_mb=round(size / 1e6, 3), presentations=len(sched.probe_t))
+        n_ev, n_ex = sched.n_events, len(sched.ex_t)
+        print(f"schedule: {len(sched.probe_t):,} presentations, {n_ev:,} messages ({n_ex:,} explicit, the rest in "
+              f"{len(sched.frames):,} runs of frames): holds {sched.nbytes() / 1e6:.1f} MB (+ the data it "
+              f"reads: {(sched.nbytes(referenced=True) - sched.nbytes()) / 1e6:.0f} MB); laid out explicitly "
+              f"{n_ev * 21 / 1e6:,.0f} MB")
+        figures.update(messages=n_ev, schedule_mb=round(sched.nbytes() / 1e6, 3), presentations=len(sched.probe_t))
+        if a.window:
+            from asyncpc.cli._resources import ENV_ROWS
+            from asyncpc.engine._env import env_messages
+
+            lo, hi = sched.windows(0, sched.end, ENV_ROWS)[0]
+            env = _measure(f"one engine call's environment messages (steps {lo}..{hi - 1})",
+                           lambda: env_messages(sched, lo, hi, None)[0], figures)
+            print(f"  {len(env.arr):,} messages (ENV_ROWS = {ENV_ROWS:,})")
     else:
         from asyncpc.environment import load_dataset
 
@@ -92,6 +104,8 @@ def main(argv=None):
     p.add_argument("--normalize", default="minmax")
     p.add_argument("--scenario", help="also build this scenario's stream schedule from the data")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--window", action="store_true",
+                   help="also lay out the first stretch one engine call of `asyncpc run` expands")
     p.add_argument("--smoke", action="store_true",
                    help="seconds: a tiny IDX folder (60 + 20 images) in a temporary directory, read as a source "
                         "(--n-train 12 --classes 0 1 2) and as the data of scenarios/mnist.toml (hidden area 16) "
@@ -103,7 +117,7 @@ def main(argv=None):
             figures = {"source": measure(p.parse_args([src, "--n-train", "12", "--classes", "0", "1", "2"])),
                        "scenario": measure(p.parse_args(["--scenario", str(ROOT / "scenarios" / "mnist.toml"),
                                                          "--set", f"data.source={src}", "--set", "data.epochs=1",
-                                                         "--set", "network.sizes=[784, 16, 10]"]))}
+                                                         "--set", "network.sizes=[784, 16, 10]", "--window"]))}
     else:
         if not a.source and not a.scenario:
             p.error("give a source or --scenario")

@@ -72,10 +72,8 @@ class EnvChannel:
         """Re-send what ``schedule`` sent before ``t0`` that arrives at or after it (for a
         state that does not carry its environment messages)."""
         d = int(schedule.env_delay)
-        for ts, k, n, v in zip(schedule.ev_t.tolist(), schedule.ev_kind.tolist(),
-                               schedule.ev_neuron.tolist(), schedule.ev_value.tolist()):
-            if ts < t0 <= ts + d:
-                self.post(ts, ts + d, k, n, v)
+        for ts, k, n, v in zip(*(c.tolist() for c in schedule.events(t0 - d, t0))):
+            self.post(ts, ts + d, k, n, v)
 
 
 class Context:
@@ -142,13 +140,17 @@ class Environment(Actor):
 
 
 class ScheduleEnvironment(Environment):
-    """Sends a :class:`~asyncpc.environment.Schedule`'s messages at their ``ev_t``.
+    """Sends a :class:`~asyncpc.environment.Schedule`'s messages at their send steps, in
+    schedule order.
 
-    On a continued run it sends the messages with ``ev_t >= t0``; those sent earlier and
-    still in flight are part of the carried state.
+    The schedule is expanded a window at a time (at most ``window_events`` messages,
+    :meth:`Schedule.windows`), so a compact schedule's frames are laid out only as they
+    are sent. On a continued run it sends the messages sent at or after ``t0``; those sent
+    earlier and still in flight are part of the carried state.
     """
 
     name = "schedule"
+    window_events = 1 << 16
 
     def __init__(self, schedule: Schedule):
         if schedule.env_delay < 1:
@@ -157,13 +159,12 @@ class ScheduleEnvironment(Environment):
 
     async def run(self, ctx) -> None:
         sc = self.schedule
-        ev_t = sc.ev_t.tolist()
-        kinds, neurons, values = sc.ev_kind.tolist(), sc.ev_neuron.tolist(), sc.ev_value.tolist()
         d = int(sc.env_delay)
-        k = int(np.searchsorted(sc.ev_t, ctx.t0, side="left"))  # sent in an earlier run
-        n = len(ev_t)
-        while k < n and ev_t[k] < ctx.stop:
-            t = await ctx.until(ev_t[k])
-            while k < n and ev_t[k] == t:
-                ctx.send(kinds[k], neurons[k], values[k], delay=d)
-                k += 1
+        for lo, hi in sc.windows(ctx.t0, ctx.stop, self.window_events):
+            ev_t, kinds, neurons, values = (c.tolist() for c in sc.events(lo, hi))
+            k, n = 0, len(ev_t)
+            while k < n:
+                t = await ctx.until(ev_t[k])
+                while k < n and ev_t[k] == t:
+                    ctx.send(kinds[k], neurons[k], values[k], delay=d)
+                    k += 1

@@ -31,6 +31,7 @@ import numpy as np
 from ..errors import AsyncPCError, ResourceError
 
 __all__ = [
+    "ENV_ROWS",
     "RECORD_ROWS",
     "TRACE_BYTES_PER_SEND",
     "Estimate",
@@ -80,17 +81,28 @@ IN_FLIGHT_BYTES = 96
 #: learning signals); per neuron ~16 arrays of 8 B.
 STATE_NODE_BYTES = 160
 STATE_EDGE_BYTES = 24
-#: An environment message of the schedule (t int64, kind int8, neuron int32, value float64:
-#: 21 B) at the peak of laying it out (blocks, concatenation, sort order, sorted copies;
-#: measured 67 B on digits, 21.6 B kept).
+#: An explicit environment message of the schedule (t int64, kind int8, neuron int32, value
+#: float64: 21 B) at the peak of laying it out (blocks, concatenation, sort order, sorted
+#: copies; measured 67 B on digits, 21.6 B kept). A dataset's presentations are frames
+#: (asyncpc.environment.Frames), not explicit messages: see PROBE_META_BYTES.
 EVENT_BYTES = 72
-#: Per presentation: its metadata in the schedule (sample, split, target, epoch, t0, probe
-#: step) and its row of metrics.csv on disk (plus 24 B per area's energy).
-PROBE_META_BYTES = 48
+#: Per presentation: the schedule's metadata (sample, split, target, epoch, t0, probe step:
+#: 41 B), which its frames' steps and rows are views of (a label delay adds 8 B of steps),
+#: while the schedule is built (measured 41-49 B held, peak below 60 B on digits and MNIST);
+#: and its row of metrics.csv on disk (plus 24 B per area's energy).
+PROBE_META_BYTES = 64
 METRICS_ROW_BYTES = 80
+#: Environment messages one runtime call lays out at most (``cli._run.Plan.pieces`` cuts a
+#: longer chunk), and their bytes each at the peak of laying them out (the schedule's
+#: window, the engine's arrays sorted by arrival: measured 96 B, 32 B kept for the call).
+ENV_ROWS = 1_000_000
+ENV_EVENT_BYTES = 100
 #: A dataset in memory: float64 samples x features, times the loader's copies (read, cast,
-#: split, normalise); a .csv file is read whole as text and lines first.
+#: split, normalise); a .csv file is read whole as text and lines first. IDX files (MNIST)
+#: are read as bytes and scaled into one float32 copy: bytes per value at the loader's peak
+#: (measured 5.2: 285 MB for MNIST's 70,000 images, tools/data_memory.py).
 DATA_COPIES = 4
+IDX_BYTES_PER_VALUE = 6
 CSV_BYTES_PER_FILE_BYTE = 4
 #: GraphML: reading builds an XML tree of the whole file and the graph (peak measured
 #: ~17 bytes per file byte); writing one builds the tree of the file it writes (~13); on
@@ -120,7 +132,9 @@ _FIX = {
                     "or run on the actor runtime",
     "runtime state": "use a smaller network",
     "schedule": "present fewer samples (data.epochs, data.max_train, data.max_test)",
-    "probes and metrics": "probe less often (data.probe_every), read out fewer areas, or present fewer samples",
+    "environment messages": "present fewer samples (data.epochs, data.max_train, data.max_test)",
+    "probes and metrics": "present fewer samples (data.epochs, data.max_train, data.max_test), probe less often "
+                          "(data.probe_every, constant clamps) or read out fewer areas",
     "dataset": "use a smaller data file (or data.max_train / data.max_test after loading)",
     "trace recording": "narrow trace.neurons, trace.roles or trace.from / trace.to",
     "checkpoints": "free disk space or write the run elsewhere with --out",
@@ -223,6 +237,7 @@ def estimate_scenario(scn, *, runtime: str | None = None, t0: int = 0, trace_row
     est.blame = {"network": net, "runtime state": net, "checkpoints": net, "dataset": fp.data_key,
                  "history ring": net if N >= (fp.ring or 0) else fp.ring_key,
                  "schedule": net if per_presentation >= fp.probes else fp.probes_key,
+                 "environment messages": net if per_presentation >= fp.probes else fp.probes_key,
                  "probes and metrics": net if fp.readout >= fp.probes else fp.probes_key,
                  "metrics": fp.probes_key, "trace recording": Blame(("trace", "neurons"))}
     graph = N * GRAPH_NODE_BYTES + E * GRAPH_EDGE_BYTES
@@ -236,7 +251,8 @@ def estimate_scenario(scn, *, runtime: str | None = None, t0: int = 0, trace_row
         "runtime state": E * RUNTIME_EDGE_BYTES.get(runtime, 250) + N * RUNTIME_NODE_BYTES.get(runtime, 4000)
         + (0 if runtime == "engine" else int(in_flight * IN_FLIGHT_BYTES)),
         "history ring": RING_COPIES * ring if runtime == "engine" else 0,
-        "schedule": fp.events * EVENT_BYTES + fp.probes * PROBE_META_BYTES,
+        "schedule": fp.explicit_events * EVENT_BYTES + fp.probes * PROBE_META_BYTES + fp.targets * 8,
+        "environment messages": min(fp.events, ENV_ROWS) * ENV_EVENT_BYTES,
         "probes and metrics": 2 * _metrics_arrays(fp.probes, fp.readout, fp.areas),
     }
     _trace_scenario(est, fp, t0, trace_rows_done, runtime)
@@ -247,7 +263,8 @@ def estimate_scenario(scn, *, runtime: str | None = None, t0: int = 0, trace_row
     est.memory["network"] = graph + compiled + max(0, compile_peak - sum(later.values()))
     est.memory.update(later)
     if fp.samples:
-        data = fp.samples * fp.features * 8 * DATA_COPIES
+        per_value = IDX_BYTES_PER_VALUE if fp.data_kind == "idx" else 8 * DATA_COPIES
+        data = fp.samples * fp.features * per_value
         if str(scn.data.source).lower().endswith(".csv"):
             data += fp.data_file_bytes * CSV_BYTES_PER_FILE_BYTE
         est.memory["dataset"] = data
@@ -367,7 +384,9 @@ def estimate(c, schedule, scn, *, runtime: str, plan, t0: int = 0, trace_rows_do
     carried += ring_b if runtime == "engine" else int(in_flight * 32)
     _disk(est, scn, N, E, carried, n_probes, len(c.area_names))
     est.memory["network"] = N * (GRAPH_NODE_BYTES + COMPILED_NODE_BYTES) + E * (GRAPH_EDGE_BYTES + COMPILED_EDGE_BYTES)
-    est.memory["schedule"] = len(schedule.ev_t) * EVENT_BYTES // 3 + n_probes * PROBE_META_BYTES
+    est.memory["schedule"] = schedule.nbytes()
+    est.blame["environment messages"] = fp.probes_key
+    est.memory["environment messages"] = min(schedule.count(t0, end), plan.env_rows or ENV_ROWS) * ENV_EVENT_BYTES
     est.allocated = {"network", "schedule"}
     est.memory["runtime state"] = E * RUNTIME_EDGE_BYTES.get(runtime, 250) + N * RUNTIME_NODE_BYTES.get(runtime, 4000)
     if runtime == "engine":

@@ -50,7 +50,9 @@ class Plan:
     steps of the trace, the trace window ``[rec_lo, rec_hi)`` in which chunks record
     send events, and the longest stretch (steps) one runtime call may record: a recording
     chunk is run in pieces of at most ``rec_steps``, so the sends held in memory stay
-    bounded (pieces never change a result; continuation is exact)."""
+    bounded. A chunk is also cut where it would lay out more than ``env_rows`` environment
+    messages in one call (``schedule``'s frames are expanded call by call). Pieces never
+    change a result; continuation is exact."""
 
     ends: list
     checkpoints: set
@@ -58,14 +60,19 @@ class Plan:
     rec_lo: int = 0
     rec_hi: int = 0
     rec_steps: int | None = None
+    schedule: object = None
+    env_rows: int = 0
 
     def records(self, t0: int, until: int) -> bool:
         return until > self.rec_lo and t0 < self.rec_hi
 
     def pieces(self, t0: int, until: int, record: bool) -> list:
-        if not record or not self.rec_steps:
-            return [until]
-        return list(range(t0 + self.rec_steps, until, self.rec_steps)) + [until]
+        cuts = set()
+        if record and self.rec_steps:
+            cuts.update(range(t0 + self.rec_steps, until, self.rec_steps))
+        if self.schedule is not None and self.env_rows:
+            cuts.update(b for _, b in self.schedule.windows(t0, until, self.env_rows)[:-1])
+        return sorted(cuts) + [until]
 
 
 def _chunks(schedule, n_chunks: int, snapshots=(), checkpoint_every: int = 0):
@@ -102,7 +109,7 @@ def _n_chunks(c, end: int) -> int:
 
 def _plan(scn, c, schedule) -> Plan:
     from ..errors import ResourceError
-    from ._resources import RECORD_ROWS, sends_per_step
+    from ._resources import ENV_ROWS, RECORD_ROWS, sends_per_step
 
     t = scn.trace
     end = int(schedule.end)
@@ -119,7 +126,7 @@ def _plan(scn, c, schedule) -> Plan:
         rate = float(sends_per_step(c).sum())
         rec_steps = max(1, int(RECORD_ROWS / max(rate, 1e-9)))
     ends, ck = _chunks(schedule, _n_chunks(c, end), snaps, scn.output.checkpoint_every)
-    return Plan(ends, ck, set(snaps), lo, hi, rec_steps)
+    return Plan(ends, ck, set(snaps), lo, hi, rec_steps, schedule, ENV_ROWS)
 
 
 def _trace_writer(scn, c, rd, runtime, resume=None):

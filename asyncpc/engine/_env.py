@@ -1,11 +1,12 @@
 """Environment messages of a run: what arrives when, and what is still in flight after.
 
-The actor runtime's environment sends each schedule message at its ``ev_t`` and it
+The actor runtime's environment sends each schedule message at its send step and it
 arrives ``env_delay`` steps later; messages sent before a run's first step ``t0`` that
 arrive at or after it are part of the carried state (``env_*`` columns of the messages
 in flight), or, when a state does not carry them, re-derived from the schedule. The
 engine lays the same stream out as arrays: the carried messages, then the schedule's
-messages sent in ``t0 .. stop-1``, ordered by arrival step (then send step, then
+messages sent in ``t0 .. stop-1`` (:meth:`Schedule.events`: only this window of a
+compact schedule's frames is expanded), ordered by arrival step (then send step, then
 schedule order: the order in which the actor runtime's channel applies them).
 """
 
@@ -28,16 +29,13 @@ def env_messages(schedule: Schedule, t0: int, stop: int, carried: dict | None) -
     ``carried``: the env columns of the messages in flight at ``t0``, or None to take
     them from the schedule (sent before ``t0``, arriving at or after it).
     """
-    ev_t = np.asarray(schedule.ev_t, np.int64)
     d = int(schedule.env_delay)
-    kind, neuron, value = (np.asarray(schedule.ev_kind), np.asarray(schedule.ev_neuron),
-                           np.asarray(schedule.ev_value))
-    if carried is None:
-        m = (ev_t < t0) & (ev_t + d >= t0)
-        carried = dict(zip(ENV_COLS, (ev_t[m], ev_t[m] + d, kind[m], neuron[m], value[m])))
-    during = (ev_t >= t0) & (ev_t < stop)
+    if carried is None:  # sent in t0 - d .. t0 - 1: arriving at or after t0
+        ts, kind, neuron, value = schedule.events(t0 - d, t0)
+        carried = dict(zip(ENV_COLS, (ts, ts + d, kind, neuron, value)))
+    ts, kind, neuron, value = schedule.events(t0, stop)  # only this run's window is laid out
     cols = [np.concatenate([np.asarray(carried[k], dt), np.asarray(x, dt)]) for k, dt, x in
-            zip(ENV_COLS, _DT, (ev_t[during], ev_t[during] + d, kind[during], neuron[during], value[during]))]
+            zip(ENV_COLS, _DT, (ts, ts + d, kind, neuron, value))]
     order = np.lexsort((np.arange(len(cols[0])), cols[0], cols[1]))
     ts, ta, k, n, v = (c[order] for c in cols)
     env = Env(arr=ta, kind=k.astype(np.int64), neuron=n.astype(np.int64), value=v)

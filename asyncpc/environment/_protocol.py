@@ -1,7 +1,8 @@
 """Presentation protocols: how the environment actor streams data into a network.
 
 A protocol is laid out in advance as a :class:`Schedule` of clamp / unclamp / modulate
-messages and read-out probes. There is no reset: the network's state flows from one
+messages (a dataset's presentations as frames: rows of the data, referenced) and
+read-out probes. There is no reset: the network's state flows from one
 sample into the next, and weights learn at every tick of every neuron.
 """
 
@@ -14,7 +15,7 @@ import numpy as np
 from .._seed import normalize_seed, rng_for
 from ..errors import SpecError
 from ._data import Dataset
-from ._schedule import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Schedule
+from ._schedule import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Frames, Schedule
 
 __all__ = ["stream_schedule", "clamp_schedule", "SPLITS"]
 
@@ -37,12 +38,21 @@ def _ids(c, area, what):
     return c.neurons_of(area).astype(np.int32)
 
 
-class _Events:
-    """Accumulates blocks of events and probes in presentation order."""
+_META = (("sample", np.int64), ("split", np.int8), ("target", np.int64), ("epoch", np.int64), ("t0", np.int64))
 
-    def __init__(self):
+
+class _Events:
+    """Explicit events, frames and probes, in presentation order. The per-probe arrays
+    (probe steps, ``meta``) are allocated once for ``n_probes`` presentations and filled
+    block by block; a presentation's frames read their steps and rows from them (views),
+    so the schedule holds ~41 bytes per presentation and building it little more."""
+
+    def __init__(self, n_probes: int, keys=_META):
         self.t, self.kind, self.neuron, self.value = [], [], [], []
-        self.probe_t, self.meta = [], {k: [] for k in ("sample", "split", "target", "epoch", "t0")}
+        self.frames = []
+        self.probe_t = np.zeros(n_probes, np.int64)
+        self.meta = {k: np.zeros(n_probes, dt) for k, dt in keys}
+        self.n_probes = 0
         self.gain = 1.0
 
     def add(self, t, kind, neuron, value):
@@ -57,46 +67,49 @@ class _Events:
             self.add([t], EV_MODULATE, -1, gain)
             self.gain = gain
 
-    def block(self, t_start, P, X, sens, lab, targets, *, split, samples, classes, epoch,
+    def block(self, t_start, P, rows, X, sens, lab, targets, *, split, samples, classes, epoch,
               gain, label_delay=0, free=None):
-        """Present the rows of ``X`` one after another, ``P`` steps each, from ``t_start``.
+        """Present rows ``rows`` of ``X`` one after another, ``P`` steps each, from ``t_start``.
 
-        ``targets`` (rows) clamps the label neurons, ``None`` leaves them free
-        (unclamped). ``free`` lists neurons to unclamp at each presentation's start.
+        ``targets`` (a matrix read at the same rows) clamps the label neurons, ``None``
+        leaves them free (unclamped). ``free`` lists neurons to unclamp at each
+        presentation's start. A presentation is a few frames, in this order at its first
+        step (the order of its messages): unclamp the label, unclamp ``free``, clamp the
+        sensory neurons, clamp the label (``label_delay`` steps later when > 0).
         """
-        n = len(X)
+        n = len(rows)
         if n == 0:
             return t_start
-        t0 = t_start + np.arange(n, dtype=np.int64) * P
+        sl = slice(self.n_probes, self.n_probes + n)
+        t0 = self.meta["t0"][sl]
+        t0[:] = t_start + np.arange(n, dtype=np.int64) * P
+        self.probe_t[sl] = t0 + P - 1
+        for key, v in (("sample", samples), ("split", split), ("target", classes), ("epoch", epoch)):
+            self.meta[key][sl] = v
+        self.n_probes += n
+        if rows is samples:  # share the rows with meta["sample"]: no copy per frame
+            rows = self.meta["sample"][sl]
         self.set_gain(t_start, gain)
-        if targets is None:
-            self.add(np.repeat(t0, len(lab)), EV_UNCLAMP, np.tile(lab, n), 0.0)
-        elif label_delay > 0:  # the label is free until its clamp arrives
-            self.add(np.repeat(t0, len(lab)), EV_UNCLAMP, np.tile(lab, n), 0.0)
+        if targets is None or label_delay > 0:  # the label is free (until its clamp arrives)
+            self.frames.append(Frames(t0, lab, EV_UNCLAMP))
         if free is not None:
-            self.add(np.repeat(t0, len(free)), EV_UNCLAMP, np.tile(free, n), 0.0)
+            self.frames.append(Frames(t0, free, EV_UNCLAMP))
         if len(sens):
-            self.add(np.repeat(t0, len(sens)), EV_CLAMP, np.tile(sens, n), np.asarray(X, np.float64).ravel())
+            self.frames.append(Frames(t0, sens, EV_CLAMP, np.asarray(X).reshape(len(X), -1), rows))
         if targets is not None:
-            self.add(np.repeat(t0 + label_delay, len(lab)), EV_CLAMP, np.tile(lab, n),
-                     np.asarray(targets, np.float64).ravel())
-        self.probe_t.append(t0 + P - 1)
-        for key, v in (("sample", samples), ("split", np.full(n, split)), ("target", classes),
-                       ("epoch", np.full(n, epoch)), ("t0", t0)):
-            self.meta[key].append(np.asarray(v, np.int64))
+            self.frames.append(Frames(t0 + label_delay if label_delay else t0, lab, EV_CLAMP, targets, rows))
         return int(t_start + n * P)
 
     def schedule(self, readout, env_delay, end, meta) -> Schedule:
         cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))
         t = cat(self.t, np.int64)
         order = np.argsort(t, kind="stable")  # blocks are in time order; keep within-step order
-        m = {k: cat(v, np.int64) for k, v in self.meta.items()}
-        if "split" in m:
-            m["split"] = m["split"].astype(np.int8)
+        n = self.n_probes
+        m = {k: v if len(v) == n else v[:n].copy() for k, v in self.meta.items()}
         m.update(meta)
         return Schedule(t[order], cat(self.kind, np.int8)[order], cat(self.neuron, np.int32)[order],
-                        cat(self.value, np.float64)[order], cat(self.probe_t, np.int64),
-                        np.asarray(readout, np.int32), int(env_delay), int(end), m)
+                        cat(self.value, np.float64)[order], self.probe_t[:n], np.asarray(readout, np.int32),
+                        int(env_delay), int(end), m, self.frames)
 
 
 def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, present_steps: int,
@@ -151,7 +164,10 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
     Returns
     -------
     Schedule
-        ``readout`` is the label area's value neurons, followed by the sensory area's
+        Each presentation's messages are :class:`Frames` that read its row of
+        ``dataset.X_*`` and of the label-target matrix (referenced, not copied: ~41 bytes
+        per presentation); the modulations are explicit messages. ``readout`` is the label
+        area's value neurons, followed by the sensory area's
         when ``generate`` is set. ``meta`` holds per-probe int64 arrays ``sample``
         (index into the split, -1 for generate), ``split`` (int8 codes into
         ``meta["split_names"]`` = :data:`SPLITS`), ``target`` (class), ``epoch``
@@ -209,19 +225,21 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
     if not (isinstance(anneal, (int, float)) and 0 < anneal <= 1):
         raise SpecError(f"anneal: must be in (0, 1], got {anneal!r}")
     test_gain = 0.0 if freeze_at_test else 1.0
-    ev = _Events()
+    n_tests = epochs if test_every_epoch else 1
+    ev = _Events(epochs * n_train + n_tests * (n_test + n_eval) + (len(classes) if generate is not None else 0))
     shuffler = rng_for(seed, _S_SHUFFLE)
     t = 0
     T_train = targets_of(dataset.y_train)  # also checks the label area's size
     for epoch in range(epochs):
         order = shuffler.permutation(n_train) if shuffle else np.arange(n_train)
-        t = ev.block(t, P, dataset.X_train[order], sens, lab, T_train[order], split=_TRAIN,
+        t = ev.block(t, P, order, dataset.X_train, sens, lab, T_train, split=_TRAIN,
                      samples=order, classes=dataset.y_train[order], epoch=epoch, gain=float(anneal) ** epoch,
                      label_delay=L)
         if test_every_epoch or epoch == epochs - 1:
-            t = ev.block(t, Pt, dataset.X_test, sens, lab, None, split=_TEST, samples=np.arange(n_test),
+            test_rows = np.arange(n_test)
+            t = ev.block(t, Pt, test_rows, dataset.X_test, sens, lab, None, split=_TEST, samples=test_rows,
                          classes=dataset.y_test, epoch=epoch, gain=test_gain)
-            t = ev.block(t, Pt, dataset.X_train[eval_idx], sens, lab, None, split=_TRAIN_EVAL,
+            t = ev.block(t, Pt, eval_idx, dataset.X_train, sens, lab, None, split=_TRAIN_EVAL,
                          samples=eval_idx, classes=dataset.y_train[eval_idx], epoch=epoch, gain=test_gain)
     readout = lab
     meta = dict(protocol="stream", split_names=SPLITS, sensory_area=sensory_area, label_area=label_area,
@@ -234,7 +252,7 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
     if generate is not None:
         G = targets_of(classes)
         ev.set_gain(t, 0.0)
-        t = ev.block(t, Pg, np.zeros((len(classes), 0)), np.zeros(0, np.int32), lab, G, split=_GENERATE,
+        t = ev.block(t, Pg, np.arange(len(classes)), None, np.zeros(0, np.int32), lab, G, split=_GENERATE,
                      samples=np.full(len(classes), -1), classes=classes, epoch=epochs - 1, gain=0.0,
                      free=sens)
         readout = np.concatenate([lab, sens])
@@ -277,7 +295,8 @@ def clamp_schedule(c, clamps: Mapping, steps: int, probe_every: int = 1, *, read
     env_delay = _int(env_delay, "env_delay", 1)
     if not isinstance(clamps, Mapping):
         raise SpecError(f"clamps: expected a mapping of area name -> value(s), got {clamps!r}")
-    ev = _Events()
+    probes = np.arange(k - 1, steps, k, dtype=np.int64)
+    ev = _Events(len(probes), keys=(("t0", np.int64),))
     for area, vals in clamps.items():
         ids = _ids(c, area, f"clamps.{area}")
         v = np.asarray(vals, np.float64) if not isinstance(vals, (bool, str)) else None
@@ -291,9 +310,8 @@ def clamp_schedule(c, clamps: Mapping, steps: int, probe_every: int = 1, *, read
         ids = _ids(c, area, "readout")
         slices[area] = (sum(map(len, ro)), sum(map(len, ro)) + len(ids))
         ro.append(ids)
-    probes = np.arange(k - 1, steps, k, dtype=np.int64)
-    ev.probe_t.append(probes)
-    ev.meta = {"t0": [np.zeros(len(probes), np.int64)]}
+    ev.probe_t[:] = probes
+    ev.n_probes = len(probes)
     meta = dict(protocol="constant", readout_slices=slices, clamps={a: np.asarray(v, np.float64).tolist()
                                                                     for a, v in clamps.items()},
                 probe_every=k)

@@ -23,6 +23,9 @@ from ._layout import dense_layout
 
 __all__ = ["BackpropMLP", "backprop_gradients"]
 
+#: Samples :meth:`BackpropMLP.predict` converts to float64 at a time (float32 input).
+PREDICT_ROWS = 2048
+
 
 def _activations(activations, sizes) -> list:
     out = []
@@ -176,8 +179,18 @@ class BackpropMLP:
                           np.asarray(x, float), np.asarray(y, float))
 
     def predict(self, X) -> np.ndarray:
-        """Output activities, shape (n_samples, n_out)."""
+        """Output activities, shape (n_samples, n_out). Float64 input is computed in one
+        product; other input (float32 data) a block of ``PREDICT_ROWS`` samples at a time,
+        each block converted to float64 (never the whole of ``X``)."""
         X = self._check_x(X)
+        if X.dtype == np.float64:
+            return self._predict(X)
+        out = np.empty((len(X), self.sizes[-1]))
+        for a in range(0, len(X), PREDICT_ROWS):
+            out[a:a + PREDICT_ROWS] = self._predict(np.asarray(X[a:a + PREDICT_ROWS], np.float64))
+        return out
+
+    def _predict(self, X) -> np.ndarray:
         h = X.T  # units x samples: a per-unit activation indexes the rows
         for W, b, f in zip(self.weights, self.biases, self.acts):
             h = W @ f.f(h) + b[:, None]
@@ -197,6 +210,8 @@ class BackpropMLP:
         Parameters
         ----------
         X : array, shape (n_samples, n_in)
+            Any real dtype; each sample is converted to float64 when it is used (float32
+            data are never copied whole: an MNIST training split stays 188 MB, not 376).
         Y : array, shape (n_samples, n_out)
             Targets (one-hot for classification).
         epochs : int
@@ -223,16 +238,22 @@ class BackpropMLP:
         for ep in range(epochs):
             total = 0.0
             for i in rng.permutation(len(X)):
-                loss, dW, db = self.gradients(X[i], Y[i])
+                loss, dW, db = self.gradients(X[i], Y[i])  # X[i] converted to float64 here
                 total += loss
                 for W, b, gw, gb in zip(self.weights, self.biases, dW, db):
-                    W -= lr * gw
-                    b -= lr * gb
+                    gw *= lr  # in place (the gradients are this sample's own): W -= lr * gw, no temporary
+                    W -= gw
+                    gb *= lr
+                    b -= gb
             history[ep] = total / max(len(X), 1)
         return history
 
     def _check_x(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
+        """``X`` as an array of numbers, not copied (float64 as given; float32 data are
+        converted sample by sample or block by block where they are used)."""
+        X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise DataError(f"X: expected shape (n_samples, {self.sizes[0]}), got {X.shape}")
         return X

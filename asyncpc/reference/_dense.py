@@ -260,7 +260,7 @@ class DensePC:
     def run(self, schedule: Schedule, until: int | None = None) -> RunResult:
         """Simulate steps ``t .. until - 1`` (``until`` defaults to ``schedule.end``).
 
-        At each step, environment messages arriving then (``ev_t + env_delay == t``) are
+        At each step, environment messages arriving then (sent at ``t - env_delay``) are
         applied in schedule order, every neuron ticks, and at a probe step the read-out
         records ``x`` of ``schedule.readout`` and every area's energy.
 
@@ -288,12 +288,14 @@ class DensePC:
         if until < self.t:
             raise SpecError(f"until: must be >= the current step {self.t}, got {until}")
         readout = np.asarray(schedule.readout, dtype=np.int64)
-        for what, ids, lo in (("readout", readout, 0), ("ev_neuron", schedule.ev_neuron, -1)):
+        for what, ids, lo in (("readout", readout, 0), ("ev_neuron", schedule.receivers(), -1)):
             if len(ids) and (np.min(ids) < lo or np.max(ids) >= c.n_neurons):
                 raise SpecError(f"schedule.{what}: neuron ids must be in {lo}..{c.n_neurons - 1}, "
                                 f"got {int(np.min(ids))}..{int(np.max(ids))}")
-        arrival = np.asarray(schedule.ev_t, dtype=np.int64) + int(schedule.env_delay)
-        ev = int(np.searchsorted(arrival, self.t, side="left"))
+        d = int(schedule.env_delay)
+        ev_t, ev_kind, ev_neuron, ev_value = schedule.events(self.t - d, until - d)  # arriving in t .. until-1
+        arrival = np.asarray(ev_t, dtype=np.int64) + d
+        ev = 0
         pt = np.asarray(schedule.probe_t, dtype=np.int64)
         pt = pt[(pt >= self.t) & (pt < until)]
         probe_x = np.zeros((len(pt), len(readout)))
@@ -302,8 +304,7 @@ class DensePC:
         while self.t < until:
             t = self.t
             while ev < len(arrival) and arrival[ev] == t:
-                self.apply_event(int(schedule.ev_kind[ev]), int(schedule.ev_neuron[ev]),
-                                 float(schedule.ev_value[ev]))
+                self.apply_event(int(ev_kind[ev]), int(ev_neuron[ev]), float(ev_value[ev]))
                 ev += 1
             self.step()
             self._check_finite(t)

@@ -84,9 +84,12 @@ class Footprint:
     probes_key: Blame = Blame(("data",))
     readout: int = 0
     events: int = 0
+    explicit_events: int = 0
+    targets: int = 0
     samples: int | None = 0
     features: int = 0
     data_file_bytes: int = 0
+    data_kind: str = "float64"
     data_key: Blame = Blame(("data", "source"))
     send_rate: float = 0.0
     trace: dict | None = None
@@ -317,6 +320,7 @@ def _constant(fp: Footprint, scn) -> None:
         sizes = {a.name: a.size for a in scn.network.areas}
         fp.readout = sum(sizes.get(a, 0) for a in scn.readout.areas or sizes)
         fp.events = sum(sizes.get(a, 0) for a in d.clamps)
+    fp.explicit_events = fp.events  # constant clamps are explicit events
     fp.samples = 0
 
 
@@ -327,7 +331,7 @@ def _classes(source) -> int:
     return BUILTIN_SOURCES[source][1] if source in BUILTIN_SOURCES else 10
 
 
-def _samples(source):
+def _samples(source, files=None):
     """``(train, test, features)`` of a data source, or ``(n, None, features)`` when the
     source holds no split of its own; None when it cannot be told without loading it."""
     from ..environment import BUILTIN_SOURCES
@@ -335,6 +339,11 @@ def _samples(source):
     if source in BUILTIN_SAMPLES:
         n = BUILTIN_SAMPLES[source]
         return (n, n, BUILTIN_SOURCES[source][0]) if source == "xor" else (n, None, BUILTIN_SOURCES[source][0])
+    if source == "idx" or os.path.isdir(str(source)):
+        try:
+            return _idx_samples(source, files)
+        except Exception:  # noqa: BLE001 - a courtesy: load_data reports what is wrong with the files
+            return None
     ext = os.path.splitext(str(source))[1].lower()
     try:
         if ext == ".npz":
@@ -367,6 +376,16 @@ def _npz_samples(path):
     return None
 
 
+def _idx_samples(source, files):
+    """Counts from the headers of the IDX files (a folder's four, or ``source = "idx"``'s)."""
+    from ..environment._idx import check_idx, find_idx_folder
+
+    paths = find_idx_folder(source) if source != "idx" else dict(files or {})
+    n_train, shape = check_idx(paths["train_images"], "images")
+    n_test = check_idx(paths["test_images"], "images")[0] if "test_images" in paths else None
+    return n_train, n_test, math.prod(shape)
+
+
 def _csv_samples(path):
     with open(path, "rb") as fh:
         head = fh.read(4096).split(b"\n", 1)[0].decode("utf-8", "replace")
@@ -379,7 +398,7 @@ def _csv_samples(path):
 def _stream(fp: Footprint, scn) -> None:
     d, h, net = scn.data, fp.h, scn.network
     fp.data_key = Blame(("data", "source"), d.source)
-    got = _samples(d.source)
+    got = _samples(d.source, d.files)
     try:
         fp.data_file_bytes = os.path.getsize(d.source) if os.path.isfile(d.source) else 0
     except OSError:
@@ -389,10 +408,16 @@ def _stream(fp: Footprint, scn) -> None:
         fp.notes.append("the number of samples of data.source is known only once it is loaded")
         return
     n_train, n_test, fp.features = got
+    if d.source == "idx" or os.path.isdir(str(d.source)):
+        fp.data_kind = "idx"
     fp.samples = n_train + (n_test or 0)
     if n_test is None:
         n_test = 0 if d.test_fraction == 0 else math.ceil(d.test_fraction * n_train)
         n_train = max(n_train - n_test, 0)
+    if d.n_train:
+        n_train = min(n_train, d.n_train)
+    if d.n_test:
+        n_test = min(n_test, d.n_test)
     if d.max_train:
         n_train = min(n_train, d.max_train)
     if d.max_test:
@@ -413,6 +438,10 @@ def _stream(fp: Footprint, scn) -> None:
     fp.steps = train * P + test * Pt + n_gen * Pg
     fp.events = (train * (n_sens + n_lab * (2 if L else 1)) + test * (n_sens + n_lab)
                  + n_gen * (n_lab + n_sens) + 2 * d.epochs + 2)
+    # the presentations' messages are frames (per presentation: meta and frame steps, see
+    # asyncpc.cli._resources.PROBE_META_BYTES); explicit: the modulations, two per epoch
+    fp.explicit_events = 2 * d.epochs + 2
+    fp.targets = (n_train + n_gen) * n_lab  # the label-target matrices the frames read
     fp.readout = n_lab + (n_sens if d.generate is not None else 0)
     # which key makes the run long: the one furthest from its usual value
     p_default = max(_steps(20 * scn.neurons.tau_x, h), 1)
