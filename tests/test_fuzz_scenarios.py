@@ -32,12 +32,12 @@ def fz():
 
 
 def test_ci_subset_of_extreme_scenarios_never_tracebacks(fz, tmp_path, monkeypatch):
-    """~40 s: systematic single-key extremes and random combinations, validate and tiny runs."""
+    """~25 s: systematic single-key extremes and random combinations, validate and tiny runs."""
     monkeypatch.setenv("ASYNCPC_MAX_MEMORY", "2GB")
     monkeypatch.setenv("ASYNCPC_MAX_DISK", "1GB")
-    rep = fz.fuzz(400, seed=25, time_limit=40, progress=False, work=tmp_path)
+    rep = fz.fuzz(400, seed=25, time_limit=25, progress=False, work=tmp_path)
     assert rep["findings"] == {}, rep["findings"]
-    assert rep["cases"] >= 60, rep  # a slow machine still tries a fair number
+    assert rep["cases"] >= 40, rep  # a slow machine still tries a fair number
     assert rep["outcomes"].get("validate 0", 0) > 0 and rep["outcomes"].get("validate 2", 0) > 0, rep
 
 
@@ -71,4 +71,4 @@ def test_tool_smoke_mode():
     res = subprocess.run([sys.executable, str(TOOL), "--smoke"], capture_output=True, text=True, timeout=600,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "40 cases in" in res.stdout and "0 distinct findings" in res.stdout, res.stdout
+    assert "6 cases in" in res.stdout and "0 distinct findings" in res.stdout, res.stdout

@@ -63,7 +63,9 @@ def _data_memory(r, out):
     assert (r["source"]["train"], r["source"]["features"]) == (12, 784)
     assert (r["scenario"]["train"], r["scenario"]["test"]) == (60, 20)
     scn = r["scenario"]
-    assert _positive(scn["events"], scn["presentations"], scn["stream_schedule"]["peak_mb"])
+    assert _positive(scn["messages"], scn["presentations"], scn["schedule_mb"])
+    assert scn["schedule_mb"] * 1e6 < scn["messages"] * 21 / 100  # frames, not every message laid out
+    assert scn["presentations"] >= 80  # every training and test sample is presented
 
 
 def _delay_study(r, out):

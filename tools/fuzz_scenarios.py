@@ -16,7 +16,7 @@ the CLI (a traceback). ``ASYNCPC_MAX_MEMORY`` (2 GB unless set) and ``ASYNCPC_MA
 MemoryError under the address-space limit (``--rlimit-gb``).
 
     python tools/fuzz_scenarios.py --cases 10000 [--seed 0] [--jobs 2] [--report fuzz.json]
-    python tools/fuzz_scenarios.py --smoke        # ~40 cases, seconds (tests/test_fuzz_scenarios.py)
+    python tools/fuzz_scenarios.py --smoke        # 6 cases, seconds (tests/test_fuzz_scenarios.py)
 
 Prints the number of cases, the time, the exit codes and every finding (deduplicated by
 exception type and the innermost asyncpc frame); exits 1 when there is a finding.
@@ -476,7 +476,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--smoke", action="store_true", help="~40 cases, seconds: what the test suite runs")
+    ap.add_argument("--smoke", action="store_true", help="6 cases, seconds: what the test suite runs")
     ap.add_argument("--no-runs", action="store_true", help="validate only (no tiny runs)")
     ap.add_argument("--time-limit", type=float, help="stop drawing cases after this many seconds")
     ap.add_argument("--rlimit-gb", type=float, default=8.0, help="address-space limit of this process (0: none)")
@@ -487,7 +487,7 @@ def main(argv=None) -> int:
 
         lim = int(a.rlimit_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
-    n = 40 if a.smoke else a.cases
+    n = 6 if a.smoke else a.cases
     rep = fuzz(n, seed=a.seed, runs=not a.no_runs, time_limit=a.time_limit, progress=not a.smoke)
     print(f"{rep['cases']} cases in {rep['seconds']} s ({rep['keys_touched']} distinct keys changed; "
           f"outcomes {rep['outcomes']}); {len(rep['findings'])} distinct findings, "

@@ -164,11 +164,13 @@ def _network(fp: Footprint, scn) -> None:
     for i, p in enumerate(net.projections):
         pairs = (p.rf * p.rf if p.rf else size[p.src]) * size[p.dst]
         k = _kept(p.p, pairs)
-        edges += 2 * k
+        # feedback edges into a sensory area exist only with learning.sensory_feedback
+        kf = k if scn.learning.sensory_feedback or net.area(p.src).role != "sensory" else 0
+        edges += k + kf
         for a in (p.src, p.dst):
-            score[a] += 2 * k
+            score[a] += k + kf
             inc[a]["predict"] += k
-            inc[a]["feedback"] += k
+            inc[a]["feedback"] += kf
         far = _far(net.area(p.src), net.area(p.dst))
         for which, spec in (("delay", p.delay), ("feedback_delay", p.feedback_delay)):
             steps = _steps(_dist_max(spec, k, far), fp.h)
