@@ -41,6 +41,7 @@ def pick_runtime(name: str):
 
 MAX_SNAPSHOTS = 200_000
 N_CHUNKS = 200
+CHUNK_EDGE_STEPS = 2 * 10**9  # edges x steps per chunk at most: seconds of work
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -99,12 +100,15 @@ def _chunks(schedule, n_chunks: int, snapshots=(), checkpoint_every: int = 0):
 
 
 def _n_chunks(c, end: int) -> int:
-    """Chunks for progress: N_CHUNKS, fewer when the runtime's ring is long next to the
-    run (each call handles the whole ring: with a delay of 1e6 steps in a run of 4000,
-    200 chunks took two minutes and one takes a second)."""
+    """Chunks for progress: N_CHUNKS, more when a chunk would exceed CHUNK_EDGE_STEPS (a
+    signal is handled between chunks: an MNIST-sized run of 200 chunks held Ctrl-C for
+    minutes), fewer when the runtime's ring is long next to the run (each call handles the
+    whole ring: with a delay of 1e6 steps in a run of 4000, 200 chunks took two minutes and
+    one takes a second)."""
     from ._resources import _ring_rows
 
-    return max(1, min(N_CHUNKS, end // max(1, _ring_rows(c) // 16)))
+    n = max(N_CHUNKS, end * max(int(c.n_edges), 1) // CHUNK_EDGE_STEPS)
+    return max(1, min(n, end // max(1, _ring_rows(c) // 16)))
 
 
 def _plan(scn, c, schedule) -> Plan:
