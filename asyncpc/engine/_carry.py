@@ -20,7 +20,7 @@ import numpy as np
 from ..kernels import STREAM_JITTER, STREAM_LOSS, act, jit, randint, uniform
 from ..kernels._params import ETA
 from ..kernels._synapses import lazy_weight
-from ._pack import E_C, E_HELDL, E_IN, E_INL, F_P, F_T
+from ._pack import E_C, E_HELD, E_HELDL, E_IN, E_INL, F_P, F_T
 from ._step import gather_noisy
 
 __all__ = ["fill_ring", "finalize", "first_foreign_draw", "in_flight_columns", "materialize_all", "out_seconds"]
@@ -98,10 +98,11 @@ def materialize_all(net, dyn):
     """Every synapse's weight into ``dyn.w`` (from the event-driven synapse state; the
     expression of :func:`asyncpc.kernels.materialize`)."""
     ef, nf, w = dyn.ef, dyn.nf, dyn.w
+    hl = E_HELDL if net.signals else E_HELD
     for n in range(net.N):
         eta = net.prm[n, ETA]
         for j in range(net.in_ptr[n] + net.has_partner[n], net.in_ptr[n + 1]):
-            w[j] = lazy_weight(ef[j, E_C], ef[j, E_HELDL], nf[n, F_P], nf[n, F_T], eta)
+            w[j] = lazy_weight(ef[j, E_C], ef[j, hl], nf[n, F_P], nf[n, F_T], eta)
 
 
 @jit

@@ -134,7 +134,7 @@ def mark_dirty(wh, net, dyn):
         ni[n, I_DCNT] = 0
         for e in range(net.in_ptr[n], net.in_ptr[n + 1]):
             ef[e, E_DIRTY] = 0.0
-            if ef[e, E_IN] != ef[e, E_HELD] or ef[e, E_INL] != ef[e, E_HELDL]:
+            if ef[e, E_IN] != ef[e, E_HELD] or (net.signals and ef[e, E_INL] != ef[e, E_HELDL]):
                 ef[e, E_DIRTY] = 1.0
                 dlist[net.in_ptr[n] + ni[n, I_DCNT]] = e
                 ni[n, I_DCNT] += 1

@@ -20,7 +20,7 @@ from ._push import (build_wheel, dummy_wheel, load_in_flight, mark_dirty, restor
                     wheel_slots)
 from ._observe import Recorder, subscribed
 from ._state import EngineState, History, LazyInFlight, start_from
-from ._pack import F_LSENT, F_LSIG, F_OUT2, I_SYNCED, pack, static_rows, unpack
+from ._pack import F_LSENT, F_LSIG, F_OUT2, I_SYNCED, narrow, pack, static_rows, unpack, widen
 from ._step import Dyn, Work
 from ._warmup import Notice, check_cache, entry
 
@@ -147,6 +147,9 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     N = net.N
     sig = c.signals
     ef, nf, ni = pack(st, c)
+    clean_pull = not push and not (np.any(c.loss > 0) or np.any(c.jit > 0))
+    if clean_pull:  # the inboxes live in the ring: the rows shrink to what a tick touches
+        ef = narrow(ef, sig)
     ni[:, I_SYNCED] = t0 - 1
     with notice.section():
         nf[:, F_OUT2] = out_seconds(net, np.ascontiguousarray(nf[:, F_LSENT]), np.ascontiguousarray(nf[:, F_LSIG]))
@@ -224,6 +227,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
             n_fl = int(wheel_in_flight(wh, net, seed, stop, True, z, z, z, np.zeros(0), np.zeros(0)))
         else:
             scratch = np.zeros(max(lay.max_indeg, 1))
+            dyn = dyn._replace(ef=widen(dyn.ef, sig))  # finalize writes the inboxes
             n_fl = int(finalize(net, dyn, seed, stop, scratch, scratch.copy()))
     notice.done()
     sent = int(st.sent + work.cnt[:, 0].sum())

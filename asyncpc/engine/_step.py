@@ -215,6 +215,7 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh, lag, 
     out_edge, loss, delay, jit_ = net.out_edge, net.loss, net.delay, net.jit
     ecode, dst, mirror, eta_all = net.ecode, net.dst, net.mirror, net.eta
     signals, transport, plastic, h = net.signals, net.transport, net.plastic, net.h
+    hl = E_HELDL if signals else E_HELD  # pulling rows may be narrow (_pack.narrow)
     ef, nf, ni, hist, flag = dyn.ef, dyn.nf, dyn.ni, dyn.hist, dyn.flag
     env_arr = env.arr
     nev = env_arr.shape[0]
@@ -312,11 +313,11 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh, lag, 
                                 if ef[e, E_DIRTY] != 0.0:
                                     ef[e, E_DIRTY] = 0.0
                                     if e >= sl:
-                                        v, lv, v0, l0 = ef[e, E_IN], ef[e, E_INL], ef[e, E_HELD], ef[e, E_HELDL]
+                                        v, lv, v0, l0 = ef[e, E_IN], ef[e, E_INL], ef[e, E_HELD], ef[e, hl]
                                         if v != v0 or lv != l0:
                                             ef[e, E_C], A, Q = input_delta(ef[e, E_C], v0, l0, v, lv, T, eta, A, Q)
                                             ef[e, E_HELD] = v
-                                            ef[e, E_HELDL] = lv
+                                            ef[e, hl] = lv
                                             k += 1
                         else:  # few: sort them (insertion sort, in place)
                             for x in range(e0 + 1, e0 + kd):
@@ -330,14 +331,33 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh, lag, 
                                 e = dlist[x]
                                 ef[e, E_DIRTY] = 0.0
                                 if e >= sl:
-                                    v, lv, v0, l0 = ef[e, E_IN], ef[e, E_INL], ef[e, E_HELD], ef[e, E_HELDL]
+                                    v, lv, v0, l0 = ef[e, E_IN], ef[e, E_INL], ef[e, E_HELD], ef[e, hl]
                                     if v != v0 or lv != l0:
                                         ef[e, E_C], A, Q = input_delta(ef[e, E_C], v0, l0, v, lv, T, eta, A, Q)
                                         ef[e, E_HELD] = v
-                                        ef[e, E_HELDL] = lv
+                                        ef[e, hl] = lv
                                         k += 1
                         ni[n, I_DCNT] = 0
                     p_in = ef[e0, E_IN] if sl > e0 else 0.0
+                elif not signals and ns[n, S_NOISY] == 0:
+                    # clean edges, no learning signals: read the ring in the delta loop itself
+                    # (the same operations as below with l = v and l0 = v0)
+                    p_in = 0.0
+                    if sl > e0:
+                        x = B + goff[e0]
+                        if x < 0:
+                            x += LNC
+                        p_in = hist[x]
+                    for e in range(sl, e1):
+                        x = B + goff[e]
+                        if x < 0:
+                            x += LNC
+                        v = hist[x]
+                        v0 = ef[e, E_HELD]
+                        if v != v0:
+                            ef[e, E_C], A, Q = input_delta(ef[e, E_C], v0, v0, v, v, T, eta, A, Q)
+                            ef[e, E_HELD] = v
+                            k += 1
                 else:
                     if ns[n, S_NOISY]:
                         gather_noisy(net, dyn, seed, n, t, e0, e1, buf, lbuf, B)
@@ -354,25 +374,25 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh, lag, 
                                     x += LNC
                                 lbuf[e - e0] = hist[x]
                     for e in range(sl, e1):
-                        v, lv, v0, l0 = buf[e - e0], lbuf[e - e0], ef[e, E_HELD], ef[e, E_HELDL]
+                        v, lv, v0, l0 = buf[e - e0], lbuf[e - e0], ef[e, E_HELD], ef[e, hl]
                         if v != v0 or lv != l0:
                             ef[e, E_C], A, Q = input_delta(ef[e, E_C], v0, l0, v, lv, T, eta, A, Q)
                             ef[e, E_HELD] = v
-                            ef[e, E_HELDL] = lv
+                            ef[e, hl] = lv
                             k += 1
                     p_in = buf[0] if sl > e0 else 0.0
                 ni[n, I_LN] += k
                 applied += k
                 has_syn = e1 > sl
                 if has_syn and needs_rebase(P, T, eta, ni[n, I_LN], e1 - sl):
-                    A, Q = _rebase_row(ef, sl, e1, P, T, eta)
+                    A, Q = _rebase_row(ef, sl, e1, P, T, eta, hl)
                     P, T = 1.0, 0.0
                     ni[n, I_LN] = 0
                     rebased += e1 - sl
                 is_value = ns[n, S_KIND] == 0
                 tr = transport and is_value  # NON-LOCAL comparison mode: reads W of the mirror synapses
                 if tr:
-                    total = _transport_row(ef, nf, mirror, dst, eta_all, sl, e1, n)
+                    total = _transport_row(ef, nf, mirror, dst, eta_all, sl, e1, n, hl)
                 else:
                     total = lazy_sum(P, T, A, Q, eta)
                 dt = (t - ni[n, I_LTICK]) * h
@@ -496,21 +516,21 @@ def wait_turn(lag, progress, p, t):
 
 
 @jit
-def _rebase_row(ef, lo, hi, P, T, eta):
+def _rebase_row(ef, lo, hi, P, T, eta, hl):
     """:func:`asyncpc.kernels.rebase` on the packed rows of synapses ``lo..hi-1``: the same
     operations in the same order."""
     A = 0.0
     Q = 0.0
     for j in range(lo, hi):
-        w = lazy_weight(ef[j, E_C], ef[j, E_HELDL], P, T, eta)
+        w = lazy_weight(ef[j, E_C], ef[j, hl], P, T, eta)
         ef[j, E_C] = w
         A += w * ef[j, E_HELD]
-        Q += ef[j, E_HELDL] * ef[j, E_HELD]
+        Q += ef[j, hl] * ef[j, E_HELD]
     return A, Q
 
 
 @jit
-def _transport_row(ef, nf, mirror, owner, eta, lo, hi, n):
+def _transport_row(ef, nf, mirror, owner, eta, lo, hi, n, hl):
     """:func:`asyncpc.kernels._synapses.transport_drive` on the packed rows (NON-LOCAL
     comparison mode)."""
     acc = 0.0
@@ -518,9 +538,9 @@ def _transport_row(ef, nf, mirror, owner, eta, lo, hi, n):
         m = mirror[j]
         if m >= 0:
             k = owner[m]
-            w = lazy_weight(ef[m, E_C], ef[m, E_HELDL], nf[k, F_P], nf[k, F_T], eta[k])
+            w = lazy_weight(ef[m, E_C], ef[m, hl], nf[k, F_P], nf[k, F_T], eta[k])
         else:
-            w = lazy_weight(ef[j, E_C], ef[j, E_HELDL], nf[n, F_P], nf[n, F_T], eta[n])
+            w = lazy_weight(ef[j, E_C], ef[j, hl], nf[n, F_P], nf[n, F_T], eta[n])
         acc += w * ef[j, E_HELD]
     return acc
 
