@@ -18,7 +18,8 @@ against messages on the shipped digits network and an MNIST-sized one.
     on 2 threads: wall seconds and messages per presentation for send policy always and
     on_delta with thresholds 0.001, 0.01, 0.03 -- so that wall time against messages can
     be read off.
-(c) A 784-256-10 network with the shipped dynamics (MNIST-sized: 407,060 edges), on 2
+(c) A 784-256-10 network with the shipped dynamics (MNIST-sized: 206,356 edges without
+    feedback synapses into the input area, learning.sensory_feedback = false), on 2
     threads: wall seconds per 20 ms presentation, send policy always and on_delta 0.01.
     Its input: ``--mnist DIR`` (the four IDX files), else scikit-learn's digits scaled up
     to 28 x 28.

@@ -241,20 +241,12 @@ def systematic_cases(bases) -> list[Case]:
 # ----------------------------------------------------------------------------- TOML text
 def toml_value(v) -> str:
     """A value as TOML text (inline tables), for ``--set``."""
+    from asyncpc.api._run import _toml_value  # what the Python API writes for --set
+
     if v == _HUGE:
         return HUGE_INT
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
+    if isinstance(v, (bool, int, float, str)):
+        return _toml_value(v)
     if isinstance(v, list):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
