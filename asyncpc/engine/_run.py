@@ -53,8 +53,12 @@ def pick_delivery(c: CompiledNet, delivery: str) -> str:
         raise SpecError(f"delivery: must be one of {list(DELIVERY)}, got {delivery!r}")
     if delivery != "auto":
         return delivery
-    dense = bool(np.all(c.send == 0)) and not bool(np.any(c.loss > 0)) and not bool(np.any(c.jit > 0))
-    return "pull" if dense else "push"
+    return "pull" if bool(np.all(c.send == 0)) and not _noisy(c) else "push"
+
+
+def _noisy(c: CompiledNet) -> bool:
+    """Whether some edge loses or jitters messages."""
+    return bool(np.any(c.loss > 0)) or bool(np.any(c.jit > 0))
 
 
 def _wheel_columns(wh, net, seed: int, t: int, n: int) -> dict:
@@ -147,8 +151,7 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     N = net.N
     sig = c.signals
     ef, nf, ni = pack(st, c)
-    clean_pull = not push and not (np.any(c.loss > 0) or np.any(c.jit > 0))
-    if clean_pull:  # the inboxes live in the ring: the rows shrink to what a tick touches
+    if not push and not _noisy(c):  # the inboxes live in the ring: the rows shrink to what a tick touches
         ef = narrow(ef, sig)
     ni[:, I_SYNCED] = t0 - 1
     with notice.section():
