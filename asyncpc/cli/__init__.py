@@ -105,9 +105,10 @@ def _parser() -> argparse.ArgumentParser:
     ts.add_argument("--to", dest="t_to", help="e.g. 12ms")
     ts.add_argument("--limit", type=int, default=50)
     fmt(ts, "messages")
-    te = tsub.add_parser("export", help="export for the Perfetto UI (Chrome trace-event JSON)")
+    te = tsub.add_parser("export", help="export for the Perfetto UI (protobuf .pftrace, streamed; or *.json)")
     te.add_argument("run")
-    te.add_argument("--perfetto", required=True, metavar="OUT.json")
+    te.add_argument("--perfetto", required=True, metavar="OUT.pftrace",
+                    help="Perfetto's protobuf trace; a name ending in .json writes Chrome trace-event JSON")
     te.add_argument("--from", dest="t_from", help="only messages sent from then, e.g. 10ms")
     te.add_argument("--to", dest="t_to", help="only messages sent before then, e.g. 12ms")
     tp = tsub.add_parser("plot", help="activity, prediction, error and message latency of a neuron")
@@ -314,7 +315,8 @@ def _cmd_trace(args) -> int:
     elif args.trace_command == "export":
         n = trace.to_perfetto(tr, args.perfetto, t_from=trace.parse_time(args.t_from, tr.h, "--from"),
                               t_to=trace.parse_time(args.t_to, tr.h, "--to"))
-        print(f"wrote {args.perfetto}: {n:,} trace events (open it at ui.perfetto.dev)")
+        kind = "trace events" if str(args.perfetto).lower().endswith(".json") else "packets"
+        print(f"wrote {args.perfetto}: {n:,} {kind} (open it at ui.perfetto.dev)")
     else:
         out = args.out or str(Path(args.run) / "plots" / f"trace-{args.neuron.replace(':', '_')}.png")
         Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,8 @@ See docs/traces.md.
 from ._filter import TraceFilter, select_neurons
 from ._sendlog import SEND_COLUMNS, SendLog
 from ._store import MESSAGE_COLUMNS, Trace, TraceWriter, choose_storage, load
-from ._views import info, parse_time, plot_neuron, show, to_perfetto
+from ._perfetto import to_perfetto
+from ._views import info, parse_time, plot_neuron, show
 
 __all__ = ["MESSAGE_COLUMNS", "SEND_COLUMNS", "SendLog", "Trace", "TraceFilter", "TraceWriter", "choose_storage",
            "info", "load", "parse_time", "plot_neuron", "select_neurons", "show", "to_perfetto"]

@@ -1,8 +1,7 @@
-"""Summaries, tables, Perfetto export and plots of a loaded trace."""
+"""Summaries, tables and plots of a loaded trace (the Perfetto export: _perfetto.py)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from ..errors import AsyncPCError
 from ._expand import NO_CUT
 from ._store import Trace
 
-__all__ = ["info", "show", "to_perfetto", "plot_neuron", "parse_time"]
+__all__ = ["info", "show", "plot_neuron", "parse_time"]
 
 _T = re.compile(r"^\s*([0-9.]+)\s*(ms|s|steps?)?\s*$")
 
@@ -126,92 +125,6 @@ def show(tr: Trace, *, neuron=None, role=None, t_from=None, t_to=None, limit=50)
             zip(n["id"], n["area"], n["index"], n["kind"])}
     return [dict(t_send_ms=r["t_send"] * tr.h, t_arrive_ms=r["t_arrive"] * tr.h, src=name[r["src"]],
                  dst=name[r["dst"]], role=r["role"], value=r["value"], dropped=r["dropped"]) for r in sel]
-
-
-def to_perfetto(tr: Trace, path, *, t_from: int | None = None, t_to: int | None = None,
-                max_events: int = 2_000_000) -> int:
-    """Chrome trace-event JSON of the messages sent in ``[t_from, t_to)`` (steps): a
-    process per area, a thread per neuron, each send a tick slice on the sender, each
-    delivered message a flow arrow to the receiver. Refused (before deriving any row)
-    when the messages would exceed ``max_events``, naming a window that would fit."""
-    n = tr.neurons.to_pydict()
-    rows = _rows_bound(tr, t_from, t_to)
-    if 3 * rows > max_events:
-        raise AsyncPCError(f"trace export: ~{rows:,} messages exceed {max_events:,} events; export a window"
-                           f"{_window_that_fits(tr, t_from, t_to, rows, (max_events - len(n['id'])) // 4)} "
-                           "or narrow the trace "
-                           "(trace.neurons / trace.from / trace.to)")
-    m = tr.messages_between(t_from, t_to)
-    areas = sorted(set(n["area"]), key=n["area"].index)
-    us = tr.h * 1000.0
-    ev = []
-    for a_i, a in enumerate(areas):
-        ev.append(dict(ph="M", name="process_name", pid=a_i, tid=0, args=dict(name=f"area {a}")))
-    pid = {}
-    for i, a, ix, k in zip(n["id"], n["area"], n["index"], n["kind"]):
-        pid[i] = areas.index(a)
-        ev.append(dict(ph="M", name="thread_name", pid=pid[i], tid=i, args=dict(name=f"{k} {a}:{ix}")))
-    ts = m.column("t_send").to_numpy()
-    ta = m.column("t_arrive").to_numpy()
-    src = m.column("src").to_numpy()
-    dst = m.column("dst").to_numpy()
-    val = m.column("value").to_numpy()
-    drop = m.column("dropped").to_numpy(zero_copy_only=False)
-    roles = m.column("role").to_pylist()
-    ticks = sorted(set(zip(src.tolist(), ts.tolist())))
-    for s, t in ticks:
-        ev.append(dict(ph="X", name="tick", cat="tick", pid=pid[s], tid=s, ts=t * us, dur=us * 0.5))
-    if len(ev) + 3 * len(ts) > max_events:
-        raise AsyncPCError(f"trace export: {len(ts):,} messages exceed {max_events:,} events; export a window "
-                           "(--from / --to) or narrow the trace (trace.neurons / trace.from / trace.to)")
-    for k in range(len(ts)):
-        s, d = int(src[k]), int(dst[k])
-        args = dict(value=float(val[k]), role=roles[k])
-        if drop[k]:
-            ev.append(dict(ph="i", name=f"dropped {roles[k]}", pid=pid[s], tid=s, ts=ts[k] * us, s="t", args=args))
-            continue
-        ev.append(dict(ph="i", name=f"recv {roles[k]}", pid=pid[d], tid=d, ts=ta[k] * us, s="t", args=args))
-        ev.append(dict(ph="s", name=roles[k], cat="msg", id=k, pid=pid[s], tid=s, ts=ts[k] * us))
-        ev.append(dict(ph="f", bp="e", name=roles[k], cat="msg", id=k, pid=pid[d], tid=d, ts=ta[k] * us))
-    Path(path).write_text(json.dumps(dict(traceEvents=ev, displayTimeUnit="ms")))
-    return len(ev)
-
-
-def _window_that_fits(tr: Trace, t_from, t_to, rows: int, room: int) -> str:
-    """`` that fits, e.g. --from A --to B (~N messages),``: a window from the start of the
-    requested one with at most ``room`` messages (a message takes up to 4 events: its
-    sender's tick, its arrival, a flow's two ends)."""
-    if not tr.parts or rows <= 0:
-        return " (--from / --to)"
-    lo = min(p.t_min for p in tr.parts) if t_from is None else int(t_from)
-    hi = max(p.t_max for p in tr.parts) + 1 if t_to is None else int(t_to)
-    steps = max(1, int((hi - lo) * room / rows))
-    while steps > 1 and _rows_bound(tr, lo, lo + steps) > room:  # the rate is not uniform: shrink
-        steps //= 2
-    fit = _rows_bound(tr, lo, lo + steps)
-    return f" that fits, e.g. --from {lo * tr.h:g}ms --to {(lo + steps) * tr.h:g}ms (~{fit:,} messages),"
-
-
-def _rows_bound(tr: Trace, t_from=None, t_to=None) -> int:
-    """At least the message rows sent in ``[t_from, t_to)``, without deriving them: sends
-    x traced out-degree (every k-th and the cap keep fewer), or the stored rows."""
-    lo = -1 if t_from is None else t_from
-    hi = np.iinfo(np.int64).max if t_to is None else t_to
-    total = 0
-    for p in tr.parts:
-        if p.t_max < lo or p.t_min >= hi:
-            continue
-        if tr.storage == "messages":
-            t = _read(p.path, ["t_send"])[0].to_numpy()
-            total += int(((t >= lo) & (t < hi)).sum())
-        else:
-            t, src = (col.to_numpy() for col in _read(p.path, ["t", "src"]))
-            total += int(tr.edge_arrays.out_degree()[src[(t >= lo) & (t < hi)]].sum())
-    if tr.storage == "sends":
-        total = -(-total // tr.every)
-        if tr.meta.get("max_rows"):
-            total = min(total, int(tr.meta["max_rows"]))
-    return total
 
 
 def plot_neuron(tr: Trace, neuron: str, out) -> Path:
