@@ -218,6 +218,42 @@ def test_default_threads_follow_affinity_and_network_size(tmp_path):
     assert json.loads((tmp_path / "r" / "manifest.json").read_text())["threads"] == 1
 
 
+def test_the_thread_governor_gives_way_to_other_processes():
+    from asyncpc.cli._threads import ThreadGovernor, busy_elsewhere
+
+    # snapshots: (CPU-seconds busy on this process's CPUs, own CPU seconds, wall seconds)
+    snaps = iter([(0.0, 0.0, 0.0), (2.0, 2.0, 1.0), (3.6, 2.6, 2.0), (3.61, 2.61, 2.01), (5.0, 3.6, 3.0),
+                  (6.7, 4.7, 4.0)])
+    g = ThreadGovernor(2, first_sample=0, snapshot=lambda: next(snaps))
+    g.cpus = [0, 1]
+    assert g.threads() == 2      # both CPUs busy, all of it ours
+    assert g.threads() == 1      # 1.0 CPU busy elsewhere
+    assert g.threads() == 1      # 10 ms: too short to tell, the last choice holds
+    assert g.threads() == 2      # 0.4 elsewhere over the second since the last look: rounds to 0
+    assert g.threads() == 1      # 0.6
+    assert busy_elsewhere(None, (1.0, 0.0, 1.0)) is None
+    assert ThreadGovernor(1, snapshot=lambda: None).threads() == 1
+
+
+def test_a_governed_run_is_the_same_run_whatever_threads_each_chunk_gets(tmp_path, monkeypatch):
+    from asyncpc.cli import _threads
+
+    base = ["--quiet", "--set", "data.epochs=2", "--set", "data.present=10.0", "--set", "data.test_every_epoch=true"]
+    assert main(["run", str(XOR), "--out", str(tmp_path / "one"), "--threads", "1", *base]) == 0
+    picks = iter([2, 1, 2, 1, 2, 2, 1] * 100)
+    seen = []
+    monkeypatch.setattr(_threads, "default_threads", lambda n_edges, cpus=None: 2)
+    monkeypatch.setattr(_threads.ThreadGovernor, "threads", lambda self: seen.append(next(picks)) or seen[-1])
+    assert main(["run", str(XOR), "--out", str(tmp_path / "gov"), *base]) == 0
+    assert len(set(seen)) == 2, seen  # the run had several chunks, on 1 and on 2 threads
+    one, gov = (np.load(tmp_path / d / "final_state.npz") for d in ("one", "gov"))
+    assert sorted(one.files) == sorted(gov.files)
+    for k in one.files:
+        assert np.array_equal(one[k], gov[k]), k
+    s1, s2 = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("one", "gov"))
+    assert s1["test_accuracy_by_epoch"] == s2["test_accuracy_by_epoch"] and s1["final_energy"] == s2["final_energy"]
+
+
 def test_sigusr1_and_sigterm_raise_interrupted_once():
     import os
     import signal
@@ -306,6 +342,42 @@ def test_tensorboard_sink(tmp_path, capsys):
     assert [v for _, v in test] == pytest.approx(summary["test_accuracy_by_epoch"])
     assert {tag for tag, _, _ in got} >= {"energy/last_readout", "run/messages_per_second"}
     one_line_error(capsys, "--log: expected KIND:TARGET", main([*argv[:-2], "--log", "wandb"]))
+
+
+class _FakeWandb:
+    """The part of Weights & Biases' public API the sink uses (``wandb.init(project=,
+    name=, config=)`` returning a run with ``log(dict, step=)`` and ``finish()``),
+    recording the calls; the real package is an optional extra."""
+
+    def __init__(self):
+        self.inits, self.logged, self.finished = [], [], 0
+
+    def init(self, **kw):
+        self.inits.append(kw)
+        return self
+
+    def log(self, data, step):
+        self.logged.append((step, dict(data)))
+
+    def finish(self):
+        self.finished += 1
+
+
+def test_wandb_sink(tmp_path, capsys, monkeypatch):
+    argv = ["run", str(XOR), "--out", str(tmp_path / "r"), "--quiet", *QUICK, "--log", "wandb:asyncpc-tests"]
+    monkeypatch.setitem(sys.modules, "wandb", None)  # not installed: refused before anything runs
+    one_line_error(capsys, "pip install 'asyncpc[wandb]'", main(argv))
+    assert not (tmp_path / "r").exists()
+    fake = _FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    assert main(argv) == 0
+    (init,) = fake.inits
+    assert init["project"] == "asyncpc-tests" and init["name"] == "r"
+    assert init["config"]["data"]["epochs"] == 3  # the resolved scenario
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert [s for s, _ in fake.logged] == [1, 2, 3] and fake.finished == 1
+    assert [d["accuracy/test"] for _, d in fake.logged] == pytest.approx(summary["test_accuracy_by_epoch"])
+    assert {"energy/last_readout", "run/messages_per_second"} <= set(fake.logged[-1][1])
 
 
 def test_a_refused_perfetto_export_names_a_window_that_fits(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .. import __version__
 from ..errors import AsyncPCError
@@ -34,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--quiet", action="store_true", help="no progress, no table (warnings and errors only)")
         q.add_argument("--log", action="append", default=[], metavar="KIND:TARGET",
                        help="also send each epoch's figures to a tracker: tensorboard:DIR (needs "
-                       "pip install 'asyncpc[tensorboard]')")
+                       "pip install 'asyncpc[tensorboard]') or wandb:PROJECT (needs pip install 'asyncpc[wandb]')")
 
     r = sub.add_parser("run", help="run a scenario file and write a run directory")
     r.add_argument("scenario", help="a scenario file, or the name of a shipped one (asyncpc scenarios list)")
@@ -171,7 +172,7 @@ def _cmd_run(args, argv) -> int:
     from ._sinks import make_sinks
 
     scn = _load(args)
-    sinks = make_sinks(args.log)
+    sinks = make_sinks(args.log, name=Path(args.out or scn.output.dir).name, config=scn.resolved())
     execute(scn, out=args.out, runtime=args.runtime, threads=args.threads, quiet=args.quiet,
             argv=["asyncpc", *argv], max_disk=args.max_disk, max_memory=args.max_memory,
             progress=args.progress, overwrite=args.overwrite, sinks=sinks)
@@ -186,7 +187,7 @@ def _cmd_resume(args, argv) -> int:
         raise AsyncPCError(f"--threads: must be >= 0, got {args.threads}")
     resume(args.run_dir, runtime=args.runtime, threads=args.threads or None, quiet=args.quiet,
            argv=["asyncpc", *argv], max_disk=args.max_disk, max_memory=args.max_memory, progress=args.progress,
-           sinks=make_sinks(args.log))
+           sinks=make_sinks(args.log, name=f"{Path(args.run_dir).name} (resumed)"))
     return 0
 
 

@@ -236,6 +236,7 @@ class Job:
     runtime: str
     threads: int
     plan: Plan
+    governed: bool = False  # threads not given: fewer while other processes use the CPUs
 
 
 def _prepare(scn, runtime, threads) -> Job:
@@ -246,13 +247,14 @@ def _prepare(scn, runtime, threads) -> Job:
     threads = threads if threads is not None else scn.run.threads
     net = scn.build_network()
     c = compile_network(net, scn.run.h)
-    if not threads:
+    governed = not threads
+    if governed:
         from ._threads import default_threads
 
         threads = default_threads(c.n_edges)
     data = scn.load_data()
     schedule = scn.schedule(c, data)
-    return Job(scn, net, c, data, schedule, runtime, threads, _plan(scn, c, schedule))
+    return Job(scn, net, c, data, schedule, runtime, threads, _plan(scn, c, schedule), governed)
 
 
 def _check_resources(job, out, *, t0=0, rows_done=0, max_disk=None, max_memory=None):
@@ -436,6 +438,7 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
     wall = lambda: wall_before + time.perf_counter() - t_wall
     status = "running"
     kwargs = {"threads": job.threads} if job.runtime == "engine" else {}
+    governor = _governor(job)
     n_epochs = int(schedule.meta.get("epochs", 1)) if "epoch" in schedule.meta else 1
     callbacks = [progress, *sinks] if callable(progress) else list(sinks)
     report = Progress(total_steps=int(schedule.end), n_samples=metrics.n_probes, n_epochs=n_epochs, h=c.h,
@@ -449,6 +452,8 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
             for i in range(start, len(plan.ends)):
                 until = plan.ends[i]
                 t0 = int(state.t) if state is not None else 0
+                if governor is not None:
+                    kwargs["threads"] = governor.threads()
                 results = []
                 for res in _chunk_results(job, run_fn, tracer, state, until, kwargs):
                     settled = False  # from here until the chunk is booked, files and state disagree
@@ -494,6 +499,16 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
     if interrupt is not None:
         raise interrupt
     return summary
+
+
+def _governor(job):
+    """A :class:`~asyncpc.cli._threads.ThreadGovernor` for an engine run whose thread
+    count was not given (None otherwise: a given count always wins)."""
+    if not job.governed or job.runtime != "engine" or job.threads < 2:
+        return None
+    from ._threads import ThreadGovernor
+
+    return ThreadGovernor(job.threads)
 
 
 def _chunk_results(job, run_fn, tracer, state, until: int, kwargs: dict):
