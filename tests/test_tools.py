@@ -49,7 +49,9 @@ def _bench_engine(r, out):
 def _bench_threads(r, out):
     assert [row["case"] for row in r] == ["xor", "digits [64, 16, 10]"]
     for row in r:
-        assert _positive(row["edges"], row["steps"], row["t1_s"], row["t2_s"], row["speedup_2_threads"])
+        assert _positive(row["edges"], row["steps"], row["t1_s"], row["t2_s"], row["speedup_2_threads"],
+                         row["default_vs_1_thread"])
+        assert row["default_threads"] == 1  # xor by its size, [64, 16, 10] too; and a CPU is busy (--busy 1)
 
 
 def _bench_trace(r, out):
@@ -100,7 +102,7 @@ def _stream_diagnosis(r, out):
 CHECKS = {
     "bench_actors": ([], _bench_actors),
     "bench_engine": ([], _bench_engine),
-    "bench_threads": ([], _bench_threads),
+    "bench_threads": (["--busy", "1"], _bench_threads),
     "bench_trace": ([], _bench_trace),
     "data_memory": ([], _data_memory),
     "delay_study": (["--out", "{out}"], _delay_study),
