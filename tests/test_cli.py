@@ -155,9 +155,11 @@ def test_plain_baseline_is_the_main_jobs_stream_with_every_option_off():
     assert plain.network.sizes == main_job.network.sizes and plain.data.source == main_job.data.source
     assert all(p.eta is None for p in plain.network.projections)
     c = plain.compile()
-    for name in ("gate", "gate_tau", "speedup", "lag", "p_tau"):
-        assert not getattr(c, name).any(), name
-    assert (c.fb_gain == 1.0).all()
+    from asyncpc.neurons import OPTIONS
+
+    for o in OPTIONS:  # every option at its neutral value
+        arr = c.p_tau if o.name == "prospective" else getattr(c, o.name)
+        assert (arr == (0.0 if o.boolean else o.neutral)).all(), o.name
 
 
 # -- MNIST (scenarios/mnist.toml) on small IDX files made here: the repository ships no MNIST --

@@ -28,12 +28,17 @@ def test_derivatives_are_derivatives():
             assert abs(num - P.dact(code, x)) < 1e-6
 
 
-#: a parameter row (asyncpc.kernels._params): tau, act, has_partner, eta, eta_b, decay,
-#: speedup, lag, fb_gain, gate, gate_tau, p_tau, p_speedup, p_window
+#: a parameter row (asyncpc.kernels._params), its columns by name
 def _row(code=1, tau=1.3, speedup=0.0, lag=0.0, fb_gain=1.0, gate=0.0, gate_tau=0.0, p_tau=0.0, p_speedup=0.0,
          p_window=0.0):
-    return np.array([tau, code, 1.0, 0.05, 0.02, 0.001, speedup, lag, fb_gain, gate, gate_tau, p_tau, p_speedup,
-                     p_window])
+    from asyncpc.kernels._params import ROW, column
+
+    row = np.zeros(ROW)
+    for k, v in dict(tau=tau, act=code, has_partner=1.0, eta=0.05, eta_b=0.02, decay=0.001, speedup=speedup,
+                     self_lag=lag, feedback_gain=fb_gain, gate=gate, gate_tau=gate_tau, p_tau=p_tau,
+                     p_speedup=p_speedup, prospective_window=p_window).items():
+        row[column(k)] = v
+    return row
 
 
 @settings(max_examples=200, deadline=None)

@@ -17,18 +17,15 @@ from asyncpc.errors import SpecError
 from asyncpc.kernels import _python as P
 from asyncpc.kernels import param_rows
 from asyncpc.model import Clocks, Dynamics, Learning, layered
+from asyncpc.neurons import OPTIONS as DECLARED
+from asyncpc.neurons import turned_on
 from asyncpc.observe import MessageLog, Observer
 from asyncpc.reference import DensePC
 from asyncpc.state import NetState
 
 ALL_ON = Dynamics(speedup=0.05, self_lag=0.3, feedback_gain=0.6, prospective=True, gate=0.2)
-OPTIONS = {
-    "speedup": Dynamics(speedup=0.05),
-    "self_lag": Dynamics(self_lag=0.3),
-    "feedback_gain": Dynamics(feedback_gain=0.5),
-    "prospective": Dynamics(prospective=True),
-    "gate": Dynamics(gate=0.2),
-    "gate_tau": Dynamics(gate=0.5, gate_tau=1.0),
+OPTIONS = {  # each declared option alone (asyncpc.neurons.OPTIONS), and combinations
+    **{o.name: Dynamics(**turned_on(o.name)) for o in DECLARED},
     "all": ALL_ON,
     "all_traced": Dynamics(speedup=0.05, self_lag=0.3, feedback_gain=0.6, gate=0.5, gate_tau=1.0),
 }

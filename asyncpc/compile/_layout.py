@@ -7,10 +7,10 @@ Per neuron: ``kind`` (0 value, 1 error), ``area``, ``index``, ``role`` (0 hidden
 ``x0`` (initial state: x0 of a value neuron, 0 for an error neuron), ``bias``,
 ``period``/``phase``/``cjit`` (steps), ``send`` (0 always, 1 on_delta), ``thresh``,
 ``refresh`` (steps; 0: off),
-``eta``, ``eta_b``, ``decay``, ``has_partner``; the dynamics options (docs/learning.md)
-``speedup``, ``lag`` (self_lag, ms), ``fb_gain``, ``gate``, ``gate_tau`` (ms), and for a prospective error
-neuron its partner's ``p_tau`` and ``p_speedup`` (0 when it is not prospective) and its
-``p_window`` (ms).
+``eta``, ``eta_b``, ``decay``, ``has_partner``; every numeric dynamics option declared in
+:data:`asyncpc.neurons.OPTIONS` under its own name (``c.gate``, ``c.self_lag``, ...: the
+dict ``options``), and for a prospective error neuron its partner's ``p_tau`` and
+``p_speedup`` (0 when it is not prospective).
 
 Incoming edges in CSR, one row per receiver: ``in_ptr[i]:in_ptr[i+1]``; a neuron with
 an error partner has its partner edge *first*, then its other in-edges by sender id.
@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import SpecError
 from ..model import ACTIVATIONS, Network
+from ..neurons import option_names
 
 __all__ = ["CompiledNet", "compile_network", "KIND_VALUE", "KIND_ERROR", "ROLE_CODES"]
 
@@ -65,14 +66,9 @@ class CompiledNet:
     eta_b: np.ndarray
     decay: np.ndarray
     has_partner: np.ndarray
-    speedup: np.ndarray
-    lag: np.ndarray
-    fb_gain: np.ndarray
-    gate: np.ndarray
-    gate_tau: np.ndarray
+    options: dict  # option name -> (N,) float64, every numeric option of asyncpc.neurons.OPTIONS
     p_tau: np.ndarray
     p_speedup: np.ndarray
-    p_window: np.ndarray
     in_ptr: np.ndarray
     src: np.ndarray
     delay: np.ndarray
@@ -85,6 +81,13 @@ class CompiledNet:
     mirror: np.ndarray
     transport: bool = False
     area_shapes: dict = field(default_factory=dict)
+
+    def __getattr__(self, name):
+        """A dynamics option's per-neuron array by its name (``c.gate``)."""
+        opts = self.__dict__.get("options")
+        if opts is not None and name in opts:
+            return opts[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def n_neurons(self) -> int:
@@ -212,12 +215,7 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
     eta = np.array([float(a["eta"]) for a in attrs])
     eta_b = np.array([float(a["eta_b"]) for a in attrs])
     decay = np.array([float(a["decay"]) for a in attrs])
-    speedup, lag, fb_gain, gate, gate_tau = (np.array([float(a[k]) for a in attrs])
-                                             for k in ("speedup", "self_lag", "fb_gain", "gate", "gate_tau"))
-    for i in np.flatnonzero((gate_tau > 0) & ~(gate > 0)):
-        raise SpecError(f"node {nodes[i]!r}.gate_tau: needs gate > 0")
-    for i in np.flatnonzero((gate_tau > 0) & np.array([bool(a["prospective"]) for a in attrs])):
-        raise SpecError(f"node {nodes[i]!r}.gate_tau: cannot be combined with prospective")
+    options = {k: np.array([float(a[k]) for a in attrs]) for k in option_names(kernel=True)}
     dt_max = (period + cjit) * h
     for i in np.flatnonzero((tau > 0) & (dt_max / np.where(tau > 0, tau, 1) > 1.0)):
         raise SpecError(f"node {nodes[i]!r}.tau: a tick of {dt_max[i]:g} ms exceeds tau = {tau[i]:g} ms; "
@@ -236,11 +234,10 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
         has_partner[i] = 1 if r and r[0][0] == 0 else 0
     E = int(in_ptr[-1])
     p_tau, p_speedup = np.zeros(N), np.zeros(N)
-    p_window = np.array([float(a["p_window"]) for a in attrs])
     for i, r in enumerate(rows):  # a prospective error neuron knows its partner's law
         if attrs[i]["prospective"] and kind[i] == KIND_ERROR and has_partner[i]:
             p = r[0][1]
-            p_tau[i], p_speedup[i] = tau[p], speedup[p]
+            p_tau[i], p_speedup[i] = tau[p], options["speedup"][p]
     src = np.empty(E, np.int32)
     delay = np.empty(E, np.int32)
     w = np.empty(E)
@@ -282,7 +279,6 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
     return CompiledNet(h=float(h), node_ids=nodes, area_names=area_names, kind=kind, area=area,
                        index=index, role=role, act=act, tau=tau, x0=x0, bias=bias, period=period,
                        phase=phase, cjit=cjit, send=send, thresh=thresh, refresh=refresh, eta=eta, eta_b=eta_b,
-                       decay=decay, has_partner=has_partner, speedup=speedup, lag=lag, fb_gain=fb_gain,
-                       gate=gate, gate_tau=gate_tau, p_tau=p_tau, p_speedup=p_speedup, p_window=p_window, in_ptr=in_ptr, src=src, delay=delay,
+                       decay=decay, has_partner=has_partner, options=options, p_tau=p_tau, p_speedup=p_speedup, in_ptr=in_ptr, src=src, delay=delay,
                        w=w, loss=loss, jit=jit, out_ptr=out_ptr, out_edge=out_edge, dst=dst,
                        mirror=mirror, transport=transport, area_shapes=shapes)

@@ -23,7 +23,7 @@ Rows (column constants below):
 - ``ns`` (N x 24 int64, static): in-edge range (first, first synapse, end), kind,
   period, clock jitter, send policy, refresh, out-degree, lossy out-edges, group range
   and jittered-edge range of the push path, noisy in-edges, out-edge range;
-- ``pf`` (N x 16 float64, static): the kernels' parameter row (``asyncpc.kernels.PARAMS``)
+- ``pf`` (N x 24 float64, static): the kernels' parameter row (``asyncpc.kernels.PARAMS``, ROW wide)
   and the on_delta threshold.
 """
 
@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels import N_PARAMS, param_rows
+from ..kernels import param_rows
+from ..kernels._params import ROW
 
 __all__ = ["held_col", "narrow", "pack", "static_rows", "unpack", "widen"]
 
@@ -49,8 +50,8 @@ NI = 8
  S_NOISY, S_O0, S_O1) = range(17)
 NS = 24
 # pf
-PF_THRESH = N_PARAMS
-PF = 16
+PF_THRESH = ROW
+PF = 24
 
 _EDGE = (("inbox", E_IN), ("inbox_sig", E_INL), ("held", E_HELD), ("held_sig", E_HELDL), ("syn_c", E_C))
 _NEURON_F = (("s", F_S), ("aux", F_AUX), ("bias", F_BIAS), ("gain", F_GAIN), ("clamp_val", F_CVAL),
@@ -89,7 +90,7 @@ def static_rows(c, wheel=None) -> tuple[np.ndarray, np.ndarray]:
         ns[:, S_G0], ns[:, S_G1] = wheel.gptr[:-1], wheel.gptr[1:]
         ns[:, S_J0], ns[:, S_J1] = wheel.jptr[:-1], wheel.jptr[1:]
     pf = np.zeros((N, PF))
-    pf[:, :N_PARAMS] = param_rows(c)
+    pf[:, :ROW] = param_rows(c)
     pf[:, PF_THRESH] = c.thresh
     return ns, pf
 

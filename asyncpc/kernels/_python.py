@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from ._params import column
+
 MASK = (1 << 64) - 1
 LEAK = 0.01
 
@@ -27,8 +29,10 @@ def dact(code, x):
     return 1.0
 
 
-# parameter columns (asyncpc.kernels._params), restated
-TAU, ACT, HAS_PARTNER, ETA, ETA_B, DECAY, SPEEDUP, LAG, FB_GAIN, GATE, GATE_TAU, P_TAU, P_SPEEDUP, P_WINDOW = range(14)
+# parameter columns, by name (asyncpc.kernels._params)
+TAU, ACT, ETA_B, P_TAU, P_SPEEDUP, SPEEDUP, LAG, FB_GAIN, GATE, GATE_TAU, P_WINDOW = (column(k) for k in (
+    "tau", "act", "eta_b", "p_tau", "p_speedup", "speedup", "self_lag", "feedback_gain", "gate", "gate_tau",
+    "prospective_window"))
 
 
 def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic):

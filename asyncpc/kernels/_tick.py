@@ -17,23 +17,12 @@ from __future__ import annotations
 
 from ._activations import act, dact
 from ._options import jit
-from ._params import (
-    ACT,
-    N_PARAMS,
-    DECAY,
-    ETA,
-    ETA_B,
-    FB_GAIN,
-    GATE,
-    GATE_TAU,
-    LAG,
-    P_SPEEDUP,
-    P_TAU,
-    P_WINDOW,
-    SPEEDUP,
-    TAU,
-)
+from ._params import ACT, DECAY, ETA_B, P_SPEEDUP, P_TAU, ROW, TAU, column
 from ._synapses import lazy_advance
+
+# the dynamics options' columns (asyncpc.neurons.OPTIONS)
+SPEEDUP, SELF_LAG, FEEDBACK_GAIN, GATE, GATE_TAU, PROSPECTIVE_WINDOW = (
+    column(k) for k in ("speedup", "self_lag", "feedback_gain", "gate", "gate_tau", "prospective_window"))
 
 
 @jit(inline="always")
@@ -46,9 +35,9 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
     (``dt * gain``, damped by the neuron's own gate; 0 when it does not learn) and the
     postsynaptic term ``f(x)`` (start-of-tick x) of its V synapses.
 
-    Options (docs/learning.md), each off at its neutral value: ``lag > 0`` rebuilds the
-    self term from the neuron's own past (``aux``: its x low-passed over ``lag`` ms);
-    ``speedup > 0`` speeds settling up while the neuron's error is large; ``fb_gain``
+    Options (docs/learning.md), each off at its neutral value: ``self_lag > 0`` rebuilds the
+    self term from the neuron's own past (``aux``: its x low-passed over ``self_lag`` ms);
+    ``speedup > 0`` speeds settling up while the neuron's error is large; ``feedback_gain``
     scales the feedback drive; ``gate > 0`` damps plasticity while x moves fast -- unless
     ``gate_tau > 0`` (the matched trace gate), where each V synapse is gated by its
     sender instead (the learning signal it sends, :func:`error_tick`).
@@ -58,7 +47,7 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
     dfx = dact(code, x)
     e_self = p_in
     auxn = x
-    lag = prm[LAG]
+    lag = prm[SELF_LAG]
     if lag > 0.0:
         e_self += x - aux
         auxn = aux + min(1.0, dt / lag) * (x - aux)
@@ -69,7 +58,7 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
         sp = prm[SPEEDUP]
         if sp > 0.0:
             r = min(1.0, r * (1.0 + abs(e_self) / sp))
-        xn = x + r * (-e_self + prm[FB_GAIN] * dfx * drive)
+        xn = x + r * (-e_self + prm[FEEDBACK_GAIN] * dfx * drive)
     a = 0.0
     if plastic and gain != 0.0:
         a = dt * gain
@@ -94,8 +83,8 @@ def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
     ``p_tau > 0`` (prospective learning signal): W and b learn from the top-down drive
     the partner value neuron (time constant ``p_tau``, speed-up ``p_speedup``) received,
     ``eps + p_tau * dx/dt / (1 + |eps|/p_speedup)``, ``dx/dt`` estimated as
-    ``(x - aux) / max(p_window, dt)`` with ``aux`` the partner's x low-passed over
-    ``p_window`` ms; ``gate > 0`` damps plasticity while the error changes fast: by its
+    ``(x - aux) / max(prospective_window, dt)`` with ``aux`` the partner's x low-passed
+    over ``prospective_window`` ms; ``gate > 0`` damps plasticity while the error changes fast: by its
     change in this tick, or with ``gate_tau > 0`` (``aux`` then holds the error's speed
     low-passed over ``gate_tau`` ms; exclusive with ``p_tau``) by ``1 / (1 + (aux/gate)^2)``.
     """
@@ -110,7 +99,7 @@ def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
     auxn = p_in
     p_tau = prm[P_TAU]
     if p_tau > 0.0:
-        win = max(prm[P_WINDOW], dt)
+        win = max(prm[PROSPECTIVE_WINDOW], dt)
         k = p_tau / win
         p_sp = prm[P_SPEEDUP]
         if p_sp > 0.0:
@@ -138,14 +127,14 @@ def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
     return en, bn, auxn, a, post, signal
 
 
-assert N_PARAMS == 14, "param_row lists the columns one by one"
+assert ROW == 16, "param_row lists the columns one by one"
 
 
 @jit(inline="always")
 def param_row(prm, n):
-    """Neuron ``n``'s parameters as a tuple of floats (:data:`._params.PARAMS` order)."""
+    """Neuron ``n``'s parameters as a tuple of ROW floats (:data:`._params.PARAMS` order)."""
     return (prm[n, 0], prm[n, 1], prm[n, 2], prm[n, 3], prm[n, 4], prm[n, 5], prm[n, 6], prm[n, 7], prm[n, 8],
-            prm[n, 9], prm[n, 10], prm[n, 11], prm[n, 12], prm[n, 13])
+            prm[n, 9], prm[n, 10], prm[n, 11], prm[n, 12], prm[n, 13], prm[n, 14], prm[n, 15])
 
 
 @jit(inline="always")

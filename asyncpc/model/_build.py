@@ -168,7 +168,7 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
                        tau=float(a.tau_x), x0=float(a.x0), period=float(periods[nid]),
                        phase=float(phases[nid]), eta=float(learning.eta),
                        x=float(pos[name][i, 0]), y=float(pos[name][i, 1]), **common,
-                       **dynamics.value_attrs())
+                       **dynamics.attrs("value", a.role))
             value_ids[name].append(nid)
             nid += 1
         if has_parents[name]:
@@ -179,7 +179,7 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
                            phase=float(phases[nid]), eta=float(learning.eta),
                            eta_b=float(learning.bias_rate),
                            x=float(pos[name][i, 0]), y=float(pos[name][i, 1]), **common,
-                           **dynamics.error_attrs(a.role))
+                           **dynamics.attrs("error", a.role))
                 error_ids[name].append(nid)
                 nid += 1
             for v, e in zip(value_ids[name], error_ids[name]):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..neurons import OPTIONS
+
 __all__ = ["NeuronKind", "NEURON_KINDS"]
 
 
@@ -30,6 +32,11 @@ _CLOCK = (
     ("refresh", "ms", 0.0, "on_delta: send at least this often (0 = never forced)"),
 )
 
+def _options(kind: str) -> tuple:
+    """The dynamics options ``kind`` reads, from their declarations."""
+    return tuple((o.name, o.unit, o.neutral, o.doc) for o in OPTIONS if kind in o.kinds)
+
+
 NEURON_KINDS = {
     "value": NeuronKind(
         name="value",
@@ -42,12 +49,7 @@ NEURON_KINDS = {
                     ("x0", "-", 0.0, "initial activity"),
                     ("eta", "1/ms", 0.0, "learning rate of V"),
                     ("decay", "1/ms", 0.0, "weight decay lambda of V"),
-                    ("speedup", "-", 0.0, "surprise-dependent settling: rate min(1, dt/tau (1 + |e|/speedup)); 0 = off"),
-                    ("self_lag", "ms", 0.0, "self term rebuilt as e + x - xbar (x low-passed over self_lag); 0 = off"),
-                    ("fb_gain", "-", 1.0, "gain on the feedback drive (precision ratio)"),
-                    ("gate", "-", 0.0, "plasticity x 1/(1 + (dx/gate)^2); 0 = off"),
-                    ("gate_tau", "ms", 0.0, "matched trace gate: V_ik x 1/(1 + (m_ik/gate)^2), m_ik its input's "
-                                            "speed low-passed over gate_tau; 0 = off"),
+                    *_options("value"),
                     ("role", "-", "hidden", "sensory | label | hidden (who the environment clamps)"),
                     *_CLOCK),
         sends=(("predict", "f(x) to each child error neuron"), ("partner", "x to its own error neuron")),
@@ -66,12 +68,8 @@ NEURON_KINDS = {
                     ("bias", "-", 0.0, "initial bias"),
                     ("eta", "1/ms", 0.0, "learning rate of W"),
                     ("eta_b", "1/ms", 0.0, "learning rate of b"),
-                    ("prospective", "bool", False, "learn from the partner's top-down drive, eps + tau_x dx/dt"),
-                    ("p_window", "ms", 0.0, "prospective: window of the dx/dt estimate (0 = one tick)"),
-                    ("gate", "-", 0.0, "plasticity x 1/(1 + (deps/gate)^2); 0 = off"),
-                    ("gate_tau", "ms", 0.0, "matched trace gate: x 1/(1 + (m/gate)^2), m its speed |deps|/dt "
-                                            "low-passed over gate_tau; 0 = off"),
                     ("decay", "1/ms", 0.0, "weight decay lambda of W"),
+                    *_options("error"),
                     *_CLOCK),
         sends=(("feedback", "eps to each parent value neuron"), ("partner", "eps to its own value neuron")),
         receives=(("predict", "f(x_i) from parent value neurons", "W_ki (learned)"),

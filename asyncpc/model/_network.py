@@ -41,14 +41,14 @@ import networkx as nx
 import numpy as np
 
 from ..errors import GraphError
+from ..neurons import OPTIONS, check_options
 from ._spec import ACTIVATIONS, ROLES, SEND_POLICIES
 
 __all__ = ["Network", "AreaInfo", "NODE_DEFAULTS", "EDGE_DEFAULTS"]
 
 NODE_DEFAULTS = dict(area="default", activation="linear", role="hidden", x0=0.0, bias=0.0,
                      period=0.1, phase=0.0, clock_jitter=0.0, send="always", threshold=0.0, refresh=0.0,
-                     eta=0.0, eta_b=0.0, decay=0.0, speedup=0.0, self_lag=0.0, fb_gain=1.0, gate=0.0,
-                     gate_tau=0.0, prospective=False, p_window=0.0)
+                     eta=0.0, eta_b=0.0, decay=0.0, **{o.name: o.neutral for o in OPTIONS})
 TAU_DEFAULT = {"value": 1.0, "error": 0.0}
 EDGE_DEFAULTS = dict(delay=0.1, loss=0.0, jitter=0.0)
 ROLE_ENDS = {"predict": ("value", "error"), "feedback": ("error", "value")}
@@ -100,6 +100,7 @@ class Network:
         if not isinstance(graph, nx.DiGraph):
             raise GraphError(f"network: expected a networkx.DiGraph, got {type(graph).__name__}")
         self.graph = graph
+        _rename_aliases(graph)
         if validate:
             self.validate()
         self.areas = self._collect_areas()
@@ -189,10 +190,9 @@ class Network:
             _num(a["period"], f"node {n!r}.period", lo=0, lo_open=True)
             _num(a["phase"], f"node {n!r}.phase", lo=0)
             _num(a["clock_jitter"], f"node {n!r}.clock_jitter", lo=0)
-            for k in ("threshold", "refresh", "eta", "eta_b", "decay", "speedup", "self_lag", "fb_gain", "gate", "gate_tau", "p_window"):
+            for k in ("threshold", "refresh", "eta", "eta_b", "decay"):
                 _num(a[k], f"node {n!r}.{k}", lo=0)
-            if not isinstance(a["prospective"], (bool, np.bool_)):
-                raise GraphError(f"node {n!r}.prospective: must be true or false, got {a['prospective']!r}")
+            check_options({o.name: a[o.name] for o in OPTIONS if kind in o.kinds}, f"node {n!r}", error=GraphError)
             for k in ("x0", "bias"):
                 _num(a[k], f"node {n!r}.{k}")
             if "index" in attrs:
@@ -245,3 +245,12 @@ class Network:
                 if not any(g.edges[n, m].get("role") == "partner" for m in g.successors(n)):
                     raise GraphError(f"node {n!r}: value neuron of predicted area "
                                      f"{attrs.get('area', 'default')!r} has no error partner")
+
+
+def _rename_aliases(g: nx.DiGraph) -> None:
+    """Older names of option attributes (``fb_gain``, ``p_window``) -> their one name."""
+    for _, a in g.nodes(data=True):
+        for o in OPTIONS:
+            for old in o.aliases:
+                if old in a and o.name not in a:
+                    a[o.name] = a.pop(old)

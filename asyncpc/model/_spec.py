@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import SpecError
+from ..neurons import OPTIONS, attrs_for, check_options, option, option_names
 from ._distributions import check_dist
 
 __all__ = ["ACTIVATIONS", "LAYOUTS", "Area", "Projection", "Clocks", "Messages", "Learning"]
@@ -231,54 +232,46 @@ class Learning:
 
 
 
-@dataclass(frozen=True)
 class Dynamics:
-    """Options of the neuron dynamics for learning from a stream (docs/learning.md); each is
-    off at its default, which gives the plain equations of docs/model.md.
+    """The dynamics options for learning from a stream (docs/learning.md), each declared
+    once in :data:`asyncpc.neurons.OPTIONS` (its meaning, unit, bounds and rules are
+    there); each is off at its neutral value, which gives the plain equations of
+    docs/model.md. ``Dynamics(gate=0.1, gate_tau=1.0)``; read as attributes
+    (``dyn.gate``); equal when their values are."""
 
-    ``speedup`` (c > 0): a value neuron settles faster while its own error is large, at
-    rate ``min(1, dt/tau_x * (1 + |e|/c))``. ``self_lag`` (ms > 0): a value neuron
-    rebuilds its self term from its own past, ``e + x - xbar`` with ``xbar`` its x
-    low-passed over ``self_lag`` (the error it receives was computed from an older x).
-    ``feedback_gain`` (> 0): gain on the feedback drive of value neurons (a precision
-    ratio). ``prospective``: hidden error neurons learn from the top-down drive their
-    partner received, recovered from its rate of change of x (estimated over
-    ``prospective_window`` ms; 0: since the error neuron's previous tick). ``gate`` (> 0): plasticity is
-    damped by ``1 / (1 + (change / gate)^2)`` while the owner's own state changes fast.
-    ``gate_tau`` (ms > 0, with ``gate``): the matched trace gate -- the change is a speed
-    (per ms) low-passed over ``gate_tau``: an error neuron's own, and for each feedback
-    synapse of a value neuron the speed of that synapse's input, so V_ik and W_ki are
-    gated by the same error's speed (not with ``prospective``).
-    """
+    __slots__ = ("_values",)
 
-    speedup: float = 0.0
-    self_lag: float = 0.0
-    feedback_gain: float = 1.0
-    prospective: bool = False
-    prospective_window: float = 0.0
-    gate: float = 0.0
-    gate_tau: float = 0.0
+    def __init__(self, **values):
+        unknown = sorted(set(values) - set(option_names()))
+        if unknown:
+            raise SpecError(f"neurons.{unknown[0]}: unknown option; expected one of {list(option_names())}")
+        check_options(values, "neurons", prefix="neurons.")
+        full = {o.name: values.get(o.name, o.neutral) for o in OPTIONS}
+        object.__setattr__(self, "_values", {k: (bool(v) if option(k).boolean else float(v)) for k, v in full.items()})
 
-    def __post_init__(self):
-        for k in ("speedup", "self_lag", "gate", "prospective_window", "gate_tau"):
-            _finite(getattr(self, k), f"neurons.{k}", lo=0)
-        if self.gate_tau > 0 and not self.gate > 0:
-            raise SpecError("neurons.gate_tau: needs neurons.gate > 0 (the speed, per ms, at which plasticity halves)")
-        if self.gate_tau > 0 and self.prospective:
-            raise SpecError("neurons.gate_tau: cannot be combined with neurons.prospective "
-                            "(both use the error neuron's one extra variable)")
-        _finite(self.feedback_gain, "neurons.feedback_gain", lo=0, lo_open=True)
-        if not isinstance(self.prospective, bool):
-            raise SpecError(f"neurons.prospective: must be true or false, got {self.prospective!r}")
+    def __getattr__(self, name):
+        try:
+            return object.__getattribute__(self, "_values")[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
-    def value_attrs(self) -> dict:
-        """Graph attributes of a value neuron."""
-        return dict(speedup=float(self.speedup), self_lag=float(self.self_lag), fb_gain=float(self.feedback_gain),
-                    gate=float(self.gate), gate_tau=float(self.gate_tau))
+    def __setattr__(self, name, value):
+        raise AttributeError("Dynamics is immutable")
 
-    def error_attrs(self, role: str) -> dict:
-        """Graph attributes of an error neuron of an area with ``role`` (only hidden areas'
-        error neurons are prospective: a clamped partner's jumps are the environment's)."""
-        return dict(gate=float(self.gate), gate_tau=float(self.gate_tau),
-                    prospective=bool(self.prospective and role == "hidden"),
-                    p_window=float(self.prospective_window))
+    def __eq__(self, other):
+        return isinstance(other, Dynamics) and self._values == other._values
+
+    def __hash__(self):
+        return hash(tuple(sorted(self._values.items())))
+
+    def __repr__(self):
+        on = {o.name: self._values[o.name] for o in OPTIONS if o.is_on(self._values[o.name])}
+        return "Dynamics(" + ", ".join(f"{k}={v!r}" for k, v in on.items()) + ")"
+
+    def as_dict(self) -> dict:
+        """Every option's value, by name."""
+        return dict(self._values)
+
+    def attrs(self, kind: str, role: str) -> dict:
+        """Graph attributes of a neuron of ``kind`` in an area of ``role``."""
+        return attrs_for(kind, role, self._values)

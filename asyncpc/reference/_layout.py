@@ -19,6 +19,7 @@ import numpy as np
 
 from ..compile import KIND_ERROR, KIND_VALUE, CompiledNet
 from ..errors import SpecError
+from ..neurons import OPTIONS
 from ._act import Activation
 
 __all__ = ["AreaBlock", "ProjectionBlock", "DenseLayout", "dense_layout"]
@@ -147,11 +148,11 @@ def check_timing(c: CompiledNet) -> None:
             got = ["always", "on_delta"][int(arr[i])] if key == "send" else f"{int(arr[i])} step(s)"
             raise SpecError(f"node {c.node_ids[i]!r}.{key}: {_ORACLE} needs {need} (h = {h:g} ms), "
                             f"got {got}; {int(mask.sum())} neuron(s) differ")
-    for arr, key, neutral in ((c.speedup, "speedup", 0.0), (c.lag, "self_lag", 0.0), (c.fb_gain, "fb_gain", 1.0),
-                              (c.gate, "gate", 0.0), (c.p_tau, "prospective", 0.0)):
-        bad = np.flatnonzero(arr != neutral)
+    for o in OPTIONS:  # the dynamics options of docs/learning.md: the oracle has none
+        arr = c.p_tau if o.name == "prospective" else getattr(c, o.name)
+        bad = np.flatnonzero(arr != (0.0 if o.boolean else o.neutral))
         if len(bad):
-            raise SpecError(f"node {c.node_ids[int(bad[0])]!r}.{key}: {_ORACLE} simulates the plain equations "
+            raise SpecError(f"node {c.node_ids[int(bad[0])]!r}.{o.name}: {_ORACLE} simulates the plain equations "
                             f"only (the dynamics options of docs/learning.md are off); use asyncpc.engine")
     if c.transport:
         raise SpecError(f"learning.feedback: {_ORACLE} simulates learned feedback synapses only, "

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from ..environment import BUILTIN_SOURCES, NORMALIZE
 from ..errors import SpecError
 from ..model import Dynamics
+from ..neurons import OPTIONS
 from ._parse_network import check_tau, parse_network
 from ._parse_source import SOURCE_KEYS, parse_source, unused_source_keys
 from ._reader import MAX_RUN_STEPS, MAX_STEPS, Ctx, Table, describe
@@ -93,17 +94,13 @@ def _neurons(t: Table, run: RunSpec, graphml) -> NeuronsSpec:
         c.fail("jitter", f"must be below the clock period ({period:g} ms), got {jitter:g}")
     c.done()
     t.sub("clock", c)
-    args = dict(speedup=t.number("speedup", 0.0, lo=0), self_lag=t.number("self_lag", 0.0, lo=0, unit="ms"),
-                feedback_gain=t.number("feedback_gain", 1.0, lo=0, lo_open=True),
-                prospective=t.boolean("prospective", False),
-                prospective_window=t.number("prospective_window", 0.0, lo=0, unit="ms"),
-                gate=t.number("gate", 0.0, lo=0), gate_tau=t.number("gate_tau", 0.0, lo=0, unit="ms"))
+    args = {o.name: (t.boolean(o.name, o.neutral) if o.boolean else
+                     t.number(o.name, o.neutral, lo=o.lo, lo_open=o.lo_open, unit=o.unit if o.unit == "ms" else ""))
+            for o in OPTIONS}
     try:
         dyn = Dynamics(**args)
-    except SpecError as exc:  # a combination of keys: blame the key the message names first
-        msg = str(exc)
-        key = msg.split(":", 1)[0].removeprefix("neurons.")
-        t.fail(key if key in args else "gate", msg.split(": ", 1)[-1])
+    except SpecError as exc:  # a combination of options: the error names the option it is about
+        t.fail(exc.field, str(exc).split(": ", 1)[-1])
     spec = NeuronsSpec(tau_x, tau_e, x0, ClockSpec(period, phase, jitter), dyn)
     check_tau(t, "tau_x", tau_x, spec)
     check_tau(t, "tau_e", tau_e, spec, zero_ok=True)

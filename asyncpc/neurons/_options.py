@@ -1,0 +1,139 @@
+"""The dynamics options (docs/learning.md), declared once.
+
+An option is off at its ``neutral`` value, which is its default: the plain equations of
+docs/model.md hold exactly. Its ``name`` is the one name it has everywhere: the key in a
+scenario's ``[neurons]`` table, the graph attribute of the neurons that read it (GraphML
+too), the field of :class:`asyncpc.compile.CompiledNet` and the column of the kernels'
+parameter rows (:func:`asyncpc.kernels.column`). Adding an option: declare it here
+(append: the kernels' columns keep their places), read it in the kernel and its Python
+twin, document it; tests/test_options_declared.py covers it from the declaration.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+from ..errors import SpecError
+
+__all__ = ["Option", "OPTIONS", "option", "option_names", "check_options", "attrs_for", "turned_on"]
+
+KINDS = ("value", "error")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One dynamics option of one or both neuron kinds."""
+
+    name: str
+    kinds: tuple[str, ...]
+    unit: str
+    neutral: float | bool
+    example: float | bool         # a value that turns it on (tests, docs)
+    doc: str
+    lo: float = 0.0               # numbers: >= lo (> lo when lo_open)
+    lo_open: bool = False
+    boolean: bool = False         # true/false (not a kernel column: it is compiled into others)
+    requires: str | None = None   # another option that must be on when this one is
+    excludes: tuple[str, ...] = ()  # options that must be off when this one is
+    roles: tuple[str, ...] | None = None  # area roles whose neurons get it (None: every role)
+    aliases: tuple[str, ...] = ()  # older graph attribute names, read from GraphML files
+
+    def is_on(self, value) -> bool:
+        return bool(value) if self.boolean else float(value) != float(self.neutral)
+
+    def bounds(self) -> str:
+        return "true or false" if self.boolean else f"{'>' if self.lo_open else '>='} {self.lo:g}"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("speedup", ("value",), "-", 0.0, 0.05,
+           "surprise-dependent settling: rate min(1, dt/tau_x (1 + |e|/speedup)); 0 = off"),
+    Option("self_lag", ("value",), "ms", 0.0, 0.3,
+           "self term rebuilt as e + x - xbar (x low-passed over self_lag); 0 = off"),
+    Option("feedback_gain", ("value",), "-", 1.0, 0.6,
+           "gain on the feedback drive (a precision ratio); 1 = plain", lo_open=True, aliases=("fb_gain",)),
+    Option("gate", KINDS, "-", 0.0, 0.2,
+           "plasticity x 1/(1 + (change/gate)^2) while the owner's state changes fast; 0 = off"),
+    Option("gate_tau", KINDS, "ms", 0.0, 1.0,
+           "matched trace gate: the change is a speed (per ms) low-passed over gate_tau, an error neuron's "
+           "own, sent to its parents as the learning signal; 0 = off", requires="gate", excludes=("prospective",)),
+    Option("prospective", ("error",), "bool", False, True,
+           "hidden error neurons learn from the partner's top-down drive, eps + tau_x dx/dt",
+           boolean=True, roles=("hidden",)),
+    Option("prospective_window", ("error",), "ms", 0.0, 0.5,
+           "prospective: window of the dx/dt estimate (0 = since the previous tick)", requires="prospective",
+           aliases=("p_window",)),
+)
+
+_BY_NAME = {o.name: o for o in OPTIONS}
+
+
+def option(name: str) -> Option:
+    return _BY_NAME[name]
+
+
+def option_names(kind: str | None = None, *, kernel: bool = False) -> tuple[str, ...]:
+    """Names of the options (of neuron ``kind``; only the kernel columns with ``kernel``)."""
+    return tuple(o.name for o in OPTIONS
+                 if (kind is None or kind in o.kinds) and not (kernel and o.boolean))
+
+
+def turned_on(name: str) -> dict:
+    """Option ``name`` at its example value, with every option it requires on too."""
+    o = _BY_NAME[name]
+    out = turned_on(o.requires) if o.requires else {}
+    out[o.name] = o.example
+    return out
+
+
+def check_options(values: Mapping, where: str, *, error=SpecError, prefix: str = "") -> None:
+    """Check the options in ``values`` (name -> value; missing ones are neutral): each
+    within its bounds, and each combination rule, in one place. ``where`` heads the
+    message (``neurons``, ``node 'h:0'``); ``prefix`` goes before a name the message
+    mentions (``neurons.``). The error raised carries ``field``: the option's name."""
+    def fail(name, msg):
+        exc = error(f"{where}.{name}: {msg}")
+        exc.field = name
+        raise exc
+
+    for o in OPTIONS:
+        if o.name not in values:
+            continue
+        v = values[o.name]
+        if o.boolean:
+            if not isinstance(v, bool) and type(v).__name__ != "bool_":
+                fail(o.name, f"must be true or false, got {v!r}")
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
+            fail(o.name, f"must be a number, got {v!r}")
+        f = float(v)
+        if not math.isfinite(f) or f < o.lo or (o.lo_open and f == o.lo):
+            fail(o.name, f"must be {o.bounds()}, got {v!r}")
+    on = {o.name: o.is_on(values.get(o.name, o.neutral)) for o in OPTIONS}
+    for o in OPTIONS:
+        if not on[o.name]:
+            continue
+        if o.requires and not on[o.requires]:
+            r = _BY_NAME[o.requires]
+            fail(o.name, f"needs {prefix}{r.name} {'= true' if r.boolean else '> 0'}")
+        for x in o.excludes:
+            if on[x]:
+                fail(o.name, f"cannot be combined with {prefix}{x}")
+
+
+def attrs_for(kind: str, role: str, values: Mapping) -> dict:
+    """Graph attributes of a neuron of ``kind`` in an area of ``role``: every option its
+    kind reads, at its value in ``values`` (neutral where missing, where the option is
+    not for this role, or where an option it requires is off)."""
+    out = {}
+    for o in OPTIONS:
+        if kind in o.kinds:
+            v = values.get(o.name, o.neutral)
+            if o.roles is not None and role not in o.roles:
+                v = o.neutral
+            if o.requires and o.requires in out and not _BY_NAME[o.requires].is_on(out[o.requires]):
+                v = o.neutral  # what it needs is off for this role: so is it
+            out[o.name] = bool(v) if o.boolean else float(v)
+    return out
