@@ -172,3 +172,28 @@ def test_docs_scenarios_has_its_row(name):
     assert row is not None, f"docs/scenarios.md [neurons] has no row for {name}"
     default = str(o.neutral).lower() if o.boolean else repr(float(o.neutral))
     assert f"`{default}`" in row and ("ms" in row) == (o.unit == "ms")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_it_can_be_given_per_area(name, tmp_path):
+    o = next(x for x in OPTIONS if x.name == name)
+    others = {k: v for k, v in turned_on(name).items() if k != name}  # what it requires: everywhere
+    ex = str(o.example).lower() if o.boolean else o.example
+    f = tmp_path / "a.toml"
+    f.write_text(SCENARIO.format(line=_toml(others) + f"\n[neurons.{name}]\nhidden1 = {ex}\n"))
+    scn = load_scenario(f)
+    assert getattr(scn.neurons.dynamics, name) == {"hidden1": o.example}
+    c = scn.compile()
+    got = _compiled_values(c, name)
+    hid = c.area == c.area_names.index("hidden1")
+    mine = np.isin(c.kind, [KIND_CODE[k] for k in o.kinds])
+    assert (got[mine & hid] == (True if o.boolean else o.example)).all()
+    assert (got[mine & ~hid] == (False if o.boolean else o.neutral)).all()
+    assert load_scenario(f) == scn
+    f.write_text(SCENARIO.format(line=_toml(others) + f"\n[neurons.{name}]\nhiden1 = {ex}\n"))
+    with pytest.raises(ScenarioError, match=rf"a.toml:\d+: neurons.{name}.hiden1: no area named 'hiden1'"):
+        load_scenario(f).build_network()
+    bad = "1" if o.boolean else (o.lo if o.lo_open else o.lo - 1.0)
+    f.write_text(SCENARIO.format(line=_toml(others) + f"\n[neurons.{name}]\nlabel = {bad}\n"))
+    with pytest.raises(ScenarioError, match=rf"a.toml:\d+: neurons.{name}.label"):
+        load_scenario(f)

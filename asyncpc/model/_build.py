@@ -157,6 +157,7 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
 
     common = dict(send=messages.send, threshold=float(messages.threshold), refresh=float(messages.refresh),
                   clock_jitter=float(clocks.jitter), decay=float(learning.decay))
+    dynamics.check_areas(list(by_name))
     pos = {a.name: positions(a, seed) for a in by_name.values()}
     nid = 0
     order = list(nx.topological_sort(ag)) if not allow_cycles or nx.is_directed_acyclic_graph(ag) else list(by_name)
@@ -168,7 +169,7 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
                        tau=float(a.tau_x), x0=float(a.x0), period=float(periods[nid]),
                        phase=float(phases[nid]), eta=float(learning.eta),
                        x=float(pos[name][i, 0]), y=float(pos[name][i, 1]), **common,
-                       **dynamics.attrs("value", a.role))
+                       **dynamics.attrs("value", a.role, name))
             value_ids[name].append(nid)
             nid += 1
         if has_parents[name]:
@@ -179,7 +180,7 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
                            phase=float(phases[nid]), eta=float(learning.eta),
                            eta_b=float(learning.bias_rate),
                            x=float(pos[name][i, 0]), y=float(pos[name][i, 1]), **common,
-                           **dynamics.attrs("error", a.role))
+                           **dynamics.attrs("error", a.role, name))
                 error_ids[name].append(nid)
                 nid += 1
             for v, e in zip(value_ids[name], error_ids[name]):

@@ -236,8 +236,9 @@ class Dynamics:
     """The dynamics options for learning from a stream (docs/learning.md), each declared
     once in :data:`asyncpc.neurons.OPTIONS` (its meaning, unit, bounds and rules are
     there); each is off at its neutral value, which gives the plain equations of
-    docs/model.md. ``Dynamics(gate=0.1, gate_tau=1.0)``; read as attributes
-    (``dyn.gate``); equal when their values are."""
+    docs/model.md. ``Dynamics(gate=0.1, gate_tau=1.0)``; any option may be given per
+    area instead, ``Dynamics(precision={"label": 2.0})`` (areas it does not name keep
+    the neutral value); read as attributes (``dyn.gate``); equal when their values are."""
 
     __slots__ = ("_values",)
 
@@ -247,7 +248,7 @@ class Dynamics:
             raise SpecError(f"neurons.{unknown[0]}: unknown option; expected one of {list(option_names())}")
         check_options(values, "neurons", prefix="neurons.")
         full = {o.name: values.get(o.name, o.neutral) for o in OPTIONS}
-        object.__setattr__(self, "_values", {k: (bool(v) if option(k).boolean else float(v)) for k, v in full.items()})
+        object.__setattr__(self, "_values", {k: _plain(option(k), v) for k, v in full.items()})
 
     def __getattr__(self, name):
         try:
@@ -262,16 +263,35 @@ class Dynamics:
         return isinstance(other, Dynamics) and self._values == other._values
 
     def __hash__(self):
-        return hash(tuple(sorted(self._values.items())))
+        return hash(tuple((k, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                          for k, v in sorted(self._values.items())))
 
     def __repr__(self):
-        on = {o.name: self._values[o.name] for o in OPTIONS if o.is_on(self._values[o.name])}
+        on = {o.name: v for o in OPTIONS if isinstance(v := self._values[o.name], dict) or o.is_on(v)}
         return "Dynamics(" + ", ".join(f"{k}={v!r}" for k, v in on.items()) + ")"
 
     def as_dict(self) -> dict:
         """Every option's value, by name."""
         return dict(self._values)
 
-    def attrs(self, kind: str, role: str) -> dict:
-        """Graph attributes of a neuron of ``kind`` in an area of ``role``."""
-        return attrs_for(kind, role, self._values)
+    def attrs(self, kind: str, role: str, area: str | None = None) -> dict:
+        """Graph attributes of a neuron of ``kind`` in ``area`` (of ``role``)."""
+        return attrs_for(kind, role, self._values, area)
+
+    def check_areas(self, names) -> None:
+        """Refuse a per-area value for an area the network does not have."""
+        for k, v in self._values.items():
+            if isinstance(v, dict):
+                for a in v:
+                    if a not in names:
+                        exc = SpecError(f"neurons.{k}.{a}: no area named {a!r} (areas: {', '.join(names)})")
+                        exc.field = (k, a)
+                        raise exc
+
+
+def _plain(o, v):
+    """An option's value as stored: bool or float, or a table area -> that (an empty
+    table is the neutral value)."""
+    if isinstance(v, dict):
+        return {str(a): _plain(o, x) for a, x in v.items()} if v else _plain(o, o.neutral)
+    return bool(v) if o.boolean else float(v)

@@ -17,7 +17,7 @@ from typing import Mapping
 
 from ..errors import SpecError
 
-__all__ = ["Option", "OPTIONS", "option", "option_names", "check_options", "attrs_for", "turned_on"]
+__all__ = ["Option", "OPTIONS", "option", "option_names", "check_options", "attrs_for", "turned_on", "resolve"]
 
 KINDS = ("value", "error")
 
@@ -88,52 +88,77 @@ def turned_on(name: str) -> dict:
     return out
 
 
+def _areas(values: Mapping) -> list:
+    """The areas named by per-area values in ``values``, and None: every other area."""
+    names = {a for v in values.values() if isinstance(v, Mapping) for a in v}
+    return sorted(names) + [None]
+
+
+def resolve(values: Mapping, name: str, area=None):
+    """Option ``name``'s value in ``area`` (a per-area table's entry, its neutral value in
+    an area the table does not name; a plain value everywhere)."""
+    v = values.get(name, _BY_NAME[name].neutral)
+    if isinstance(v, Mapping):
+        return v.get(area, _BY_NAME[name].neutral)
+    return v
+
+
 def check_options(values: Mapping, where: str, *, error=SpecError, prefix: str = "") -> None:
-    """Check the options in ``values`` (name -> value; missing ones are neutral): each
-    within its bounds, and each combination rule, in one place. ``where`` heads the
-    message (``neurons``, ``node 'h:0'``); ``prefix`` goes before a name the message
-    mentions (``neurons.``). The error raised carries ``field``: the option's name."""
-    def fail(name, msg):
-        exc = error(f"{where}.{name}: {msg}")
-        exc.field = name
+    """Check the options in ``values`` (name -> value, or a table area -> value; missing
+    ones are neutral): each within its bounds, and each combination rule in every area,
+    in one place. ``where`` heads the message (``neurons``, ``node 'h:0'``); ``prefix``
+    goes before a name the message mentions (``neurons.``). The error raised carries
+    ``field``: the option's name (and area, ``("precision", "label")``, for an entry)."""
+    def fail(field, msg):
+        exc = error(f"{where}.{'.'.join(field)}: {msg}")
+        exc.field = field
         raise exc
 
-    for o in OPTIONS:
-        if o.name not in values:
-            continue
-        v = values[o.name]
+    def check_value(o, v, field):
         if o.boolean:
             if not isinstance(v, bool) and type(v).__name__ != "bool_":
-                fail(o.name, f"must be true or false, got {v!r}")
-            continue
+                fail(field, f"must be true or false, got {v!r}")
+            return
         if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
-            fail(o.name, f"must be a number, got {v!r}")
+            fail(field, f"must be a number, got {v!r}")
         f = float(v)
         if not math.isfinite(f) or f < o.lo or (o.lo_open and f == o.lo):
-            fail(o.name, f"must be {o.bounds()}, got {v!r}")
-    on = {o.name: o.is_on(values.get(o.name, o.neutral)) for o in OPTIONS}
+            fail(field, f"must be {o.bounds()}, got {v!r}")
+
     for o in OPTIONS:
-        if not on[o.name]:
-            continue
-        if o.requires and not on[o.requires]:
-            r = _BY_NAME[o.requires]
-            fail(o.name, f"needs {prefix}{r.name} {'= true' if r.boolean else '> 0'}")
-        for x in o.excludes:
-            if on[x]:
-                fail(o.name, f"cannot be combined with {prefix}{x}")
+        if o.name in values:
+            v = values[o.name]
+            if isinstance(v, Mapping):
+                for area, x in v.items():
+                    check_value(o, x, (o.name, str(area)))
+            else:
+                check_value(o, v, (o.name,))
+    for area in _areas(values):
+        on = {o.name: o.is_on(resolve(values, o.name, area)) for o in OPTIONS}
+        where_area = "" if area is None or not any(isinstance(v, Mapping) for v in values.values()) \
+            else f" (in area {area!r})"
+        for o in OPTIONS:
+            if not on[o.name]:
+                continue
+            if o.requires and not on[o.requires]:
+                r = _BY_NAME[o.requires]
+                fail((o.name,), f"needs {prefix}{r.name} {'= true' if r.boolean else '> 0'}{where_area}")
+            for x in o.excludes:
+                if on[x]:
+                    fail((o.name,), f"cannot be combined with {prefix}{x}{where_area}")
 
 
-def attrs_for(kind: str, role: str, values: Mapping) -> dict:
-    """Graph attributes of a neuron of ``kind`` in an area of ``role``: every option its
-    kind reads, at its value in ``values`` (neutral where missing, where the option is
-    not for this role, or where an option it requires is off)."""
+def attrs_for(kind: str, role: str, values: Mapping, area=None) -> dict:
+    """Graph attributes of a neuron of ``kind`` in ``area`` (of ``role``): every option its
+    kind reads, at its value in ``values`` for that area (neutral where missing, where the
+    option is not for this role, or where an option it requires is off)."""
     out = {}
     for o in OPTIONS:
         if kind in o.kinds:
-            v = values.get(o.name, o.neutral)
+            v = resolve(values, o.name, area)
             if o.roles is not None and role not in o.roles:
                 v = o.neutral
             if o.requires and o.requires in out and not _BY_NAME[o.requires].is_on(out[o.requires]):
-                v = o.neutral  # what it needs is off for this role: so is it
+                v = o.neutral  # what it needs is off here: so is it
             out[o.name] = bool(v) if o.boolean else float(v)
     return out

@@ -94,9 +94,7 @@ def _neurons(t: Table, run: RunSpec, graphml) -> NeuronsSpec:
         c.fail("jitter", f"must be below the clock period ({period:g} ms), got {jitter:g}")
     c.done()
     t.sub("clock", c)
-    args = {o.name: (t.boolean(o.name, o.neutral) if o.boolean else
-                     t.number(o.name, o.neutral, lo=o.lo, lo_open=o.lo_open, unit=o.unit if o.unit == "ms" else ""))
-            for o in OPTIONS}
+    args = {o.name: _option(t, o) for o in OPTIONS}
     try:
         dyn = Dynamics(**args)
     except SpecError as exc:  # a combination of options: the error names the option it is about
@@ -106,6 +104,22 @@ def _neurons(t: Table, run: RunSpec, graphml) -> NeuronsSpec:
     check_tau(t, "tau_e", tau_e, spec, zero_ok=True)
     t.done()
     return spec
+
+
+def _option(t: Table, o):
+    """A dynamics option (asyncpc.neurons.OPTIONS): a value, or a table area -> value."""
+    def one(table, key, default):
+        if o.boolean:
+            return table.boolean(key, default)
+        return table.number(key, default, lo=o.lo, lo_open=o.lo_open, unit=o.unit if o.unit == "ms" else "")
+
+    if isinstance(t.raw.get(o.name), dict):
+        sub = t.table(o.name)
+        out = {str(area): one(sub, area, None) for area in list(sub.raw)}
+        sub.done()
+        t.sub(o.name, sub)
+        return out
+    return one(t, o.name, o.neutral)
 
 
 def _delays(t: Table, run: RunSpec, graphml) -> DelaysSpec:

@@ -128,6 +128,8 @@ class Scenario:
                 net.graph.graph["direction"] = n.direction
             return net
         except (SpecError, GraphError) as exc:
+            if str(exc).startswith("neurons.") and getattr(exc, "field", None):  # it knows its key
+                raise self.error(("neurons", *exc.field), str(exc).split(": ", 1)[1]) from None
             raise self.error(self._model_key(str(exc)), str(exc)) from None
 
     def compile(self, net=None):
