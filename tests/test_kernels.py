@@ -33,7 +33,12 @@ def _row(code=1, tau=1.3, speedup=0.0, lag=0.0, fb_gain=1.0, gate=0.0, gate_tau=
          p_window=0.0):
     from asyncpc.kernels._params import ROW, column
 
+    from asyncpc.neurons import OPTIONS
+
     row = np.zeros(ROW)
+    for o in OPTIONS:  # every option neutral unless set below
+        if not o.boolean:
+            row[column(o.name)] = o.neutral
     for k, v in dict(tau=tau, act=code, has_partner=1.0, eta=0.05, eta_b=0.02, decay=0.001, speedup=speedup,
                      self_lag=lag, feedback_gain=fb_gain, gate=gate, gate_tau=gate_tau, p_tau=p_tau,
                      p_speedup=p_speedup, prospective_window=p_window).items():

@@ -30,9 +30,9 @@ def dact(code, x):
 
 
 # parameter columns, by name (asyncpc.kernels._params)
-TAU, ACT, ETA_B, P_TAU, P_SPEEDUP, SPEEDUP, LAG, FB_GAIN, GATE, GATE_TAU, P_WINDOW = (column(k) for k in (
+TAU, ACT, ETA_B, P_TAU, P_SPEEDUP, SPEEDUP, LAG, FB_GAIN, GATE, GATE_TAU, P_WINDOW, PRECISION = (column(k) for k in (
     "tau", "act", "eta_b", "p_tau", "p_speedup", "speedup", "self_lag", "feedback_gain", "gate", "gate_tau",
-    "prospective_window"))
+    "prospective_window", "precision"))
 
 
 def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic):
@@ -56,6 +56,8 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
 
 def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
     tgt = p_in - (bias + pred)
+    if prm[PRECISION] != 1.0:
+        tgt = prm[PRECISION] * tgt
     en = tgt if prm[TAU] == 0.0 else eps + dt / prm[TAU] * (tgt - eps)
     post, aux_new = en, p_in
     if prm[P_TAU] > 0.0:

@@ -21,8 +21,9 @@ from ._params import ACT, DECAY, ETA_B, P_SPEEDUP, P_TAU, ROW, TAU, column
 from ._synapses import lazy_advance
 
 # the dynamics options' columns (asyncpc.neurons.OPTIONS)
-SPEEDUP, SELF_LAG, FEEDBACK_GAIN, GATE, GATE_TAU, PROSPECTIVE_WINDOW = (
-    column(k) for k in ("speedup", "self_lag", "feedback_gain", "gate", "gate_tau", "prospective_window"))
+SPEEDUP, SELF_LAG, FEEDBACK_GAIN, GATE, GATE_TAU, PROSPECTIVE_WINDOW, PRECISION = (
+    column(k) for k in ("speedup", "self_lag", "feedback_gain", "gate", "gate_tau", "prospective_window",
+                        "precision"))
 
 
 @jit(inline="always")
@@ -80,6 +81,7 @@ def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
     the error itself, or with the matched trace gate its error times its own gate
     factor, so that the V synapses of its parents learn at the gate its W learns at.
 
+    ``precision`` (1: plain) weighs the error: it settles to ``precision * (x - mu)``.
     ``p_tau > 0`` (prospective learning signal): W and b learn from the top-down drive
     the partner value neuron (time constant ``p_tau``, speed-up ``p_speedup``) received,
     ``eps + p_tau * dx/dt / (1 + |eps|/p_speedup)``, ``dx/dt`` estimated as
@@ -90,6 +92,9 @@ def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
     """
     mu = bias + pred
     tgt = p_in - mu
+    prec = prm[PRECISION]
+    if prec != 1.0:
+        tgt = prec * tgt
     tau = prm[TAU]
     if tau == 0.0:
         en = tgt

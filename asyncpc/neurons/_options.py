@@ -65,6 +65,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("prospective_window", ("error",), "ms", 0.0, 0.5,
            "prospective: window of the dx/dt estimate (0 = since the previous tick)", requires="prospective",
            aliases=("p_window",)),
+    Option("precision", ("error",), "-", 1.0, 2.0,
+           "precision (inverse variance) of the error: eps settles to precision x (x - mu), so the area's "
+           "errors weigh more in inference and learning; 1 = plain", lo_open=True),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
