@@ -33,6 +33,7 @@ def dact(code, x):
 TAU, ACT, ETA_B, P_TAU, P_SPEEDUP, SPEEDUP, LAG, FB_GAIN, GATE, GATE_TAU, P_WINDOW, PRECISION = (column(k) for k in (
     "tau", "act", "eta_b", "p_tau", "p_speedup", "speedup", "self_lag", "feedback_gain", "gate", "gate_tau",
     "prospective_window", "precision"))
+PLASTICITY_LAG = column("plasticity_lag")
 
 
 def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic):
@@ -41,6 +42,10 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
     if prm[LAG] > 0.0:
         e_self += x - aux
         aux_new = aux + min(1.0, dt / prm[LAG]) * (x - aux)
+    post = fx
+    if prm[PLASTICITY_LAG] > 0.0:
+        aux_new = aux + min(1.0, dt / prm[PLASTICITY_LAG]) * (x - aux)
+        post = act(int(prm[ACT]), aux_new)
     rate = dt / prm[TAU]
     if prm[SPEEDUP] > 0.0:
         rate = min(1.0, rate * (1.0 + abs(e_self) / prm[SPEEDUP]))
@@ -51,7 +56,7 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
         if prm[GATE] > 0.0 and prm[GATE_TAU] == 0.0:
             q = (xn - x) / prm[GATE]
             a = a / (1.0 + q * q)  # not q ** 2: libm's pow can differ from q * q by an ulp
-    return xn, aux_new, a, fx
+    return xn, aux_new, a, post
 
 
 def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):

@@ -21,9 +21,9 @@ from ._params import ACT, DECAY, ETA_B, P_SPEEDUP, P_TAU, ROW, TAU, column
 from ._synapses import lazy_advance
 
 # the dynamics options' columns (asyncpc.neurons.OPTIONS)
-SPEEDUP, SELF_LAG, FEEDBACK_GAIN, GATE, GATE_TAU, PROSPECTIVE_WINDOW, PRECISION = (
+SPEEDUP, SELF_LAG, FEEDBACK_GAIN, GATE, GATE_TAU, PROSPECTIVE_WINDOW, PRECISION, PLASTICITY_LAG = (
     column(k) for k in ("speedup", "self_lag", "feedback_gain", "gate", "gate_tau", "prospective_window",
-                        "precision"))
+                        "precision", "plasticity_lag"))
 
 
 @jit(inline="always")
@@ -34,7 +34,8 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
     feedback drive ``sum_k V_ik eps_k`` over its held inputs. Returns ``(x, aux, a,
     post)``: the new state and option variable, the learning factor of this tick
     (``dt * gain``, damped by the neuron's own gate; 0 when it does not learn) and the
-    postsynaptic term ``f(x)`` (start-of-tick x) of its V synapses.
+    postsynaptic term ``f(x)`` (start-of-tick x) of its V synapses -- with
+    ``plasticity_lag > 0``, ``f`` of its x low-passed over that many ms (in ``aux``).
 
     Options (docs/learning.md), each off at its neutral value: ``self_lag > 0`` rebuilds the
     self term from the neuron's own past (``aux``: its x low-passed over ``self_lag`` ms);
@@ -52,6 +53,11 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
     if lag > 0.0:
         e_self += x - aux
         auxn = aux + min(1.0, dt / lag) * (x - aux)
+    post = fx
+    pl = prm[PLASTICITY_LAG]
+    if pl > 0.0:
+        auxn = aux + min(1.0, dt / pl) * (x - aux)
+        post = act(code, auxn)
     if clamped:
         xn = clamp_value
     else:
@@ -67,7 +73,7 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
         if g > 0.0 and prm[GATE_TAU] == 0.0:
             q = (xn - x) / g
             a = a / (1.0 + q * q)
-    return xn, auxn, a, fx
+    return xn, auxn, a, post
 
 
 @jit(inline="always")

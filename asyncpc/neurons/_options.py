@@ -68,6 +68,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("precision", ("error",), "-", 1.0, 2.0,
            "precision (inverse variance) of the error: eps settles to precision x (x - mu), so the area's "
            "errors weigh more in inference and learning; 1 = plain", lo_open=True),
+    Option("plasticity_lag", ("value",), "ms", 0.0, 0.5,
+           "V learns from f of its x low-passed over plasticity_lag ms (the error arriving now was computed "
+           "from an older x); 0 = its present f(x)", excludes=("self_lag",)),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
