@@ -60,9 +60,7 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
 
 
 def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
-    tgt = p_in - (bias + pred)
-    if prm[PRECISION] != 1.0:
-        tgt = prm[PRECISION] * tgt
+    tgt = prm[PRECISION] * (p_in - (bias + pred))
     en = tgt if prm[TAU] == 0.0 else eps + dt / prm[TAU] * (tgt - eps)
     post, aux_new = en, p_in
     if prm[P_TAU] > 0.0:

@@ -97,10 +97,7 @@ def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
     low-passed over ``gate_tau`` ms; exclusive with ``p_tau``) by ``1 / (1 + (aux/gate)^2)``.
     """
     mu = bias + pred
-    tgt = p_in - mu
-    prec = prm[PRECISION]
-    if prec != 1.0:
-        tgt = prec * tgt
+    tgt = prm[PRECISION] * (p_in - mu)  # x 1.0 is exact: the plain error when off
     tau = prm[TAU]
     if tau == 0.0:
         en = tgt
