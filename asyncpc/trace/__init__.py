@@ -6,7 +6,9 @@ See docs/traces.md.
 
 from ._filter import TraceFilter, select_neurons
 from ._sendlog import SEND_COLUMNS, SendLog
-from ._store import MESSAGE_COLUMNS, Trace, TraceWriter, choose_storage, load
+from ._reader import Trace, load
+from ._store import MESSAGE_COLUMNS, choose_storage
+from ._writer import TraceWriter
 from ._perfetto import to_perfetto
 from ._views import info, parse_time, plot_neuron, show
 

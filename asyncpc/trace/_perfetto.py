@@ -23,7 +23,7 @@ from numba import njit
 
 from ..compile import EDGE_ROLES as ROLES
 from ..errors import AsyncPCError
-from ._store import Trace
+from ._reader import Trace
 from ._views import _read
 
 __all__ = ["to_perfetto", "JSON_MAX_EVENTS", "PROTO_MAX_EVENTS"]

@@ -10,7 +10,7 @@ import numpy as np
 from ..compile import EDGE_ROLES as ROLES
 from ..errors import AsyncPCError
 from ._expand import NO_CUT
-from ._store import Trace
+from ._reader import Trace
 
 __all__ = ["info", "show", "plot_neuron", "parse_time"]
 
