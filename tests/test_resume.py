@@ -214,9 +214,9 @@ def test_recording_in_pieces_changes_nothing(tmp_path, monkeypatch, short_ref):
 def test_laying_out_the_environment_in_pieces_changes_nothing(tmp_path, monkeypatch):
     """Chunks cut where a call would lay out more than ENV_ROWS environment messages (XOR:
     3 per presentation): more runtime calls, the same run."""
-    from asyncpc.cli import _resources, _run
+    from asyncpc.cli import _plan, _resources, _run
 
-    monkeypatch.setattr(_run, "N_CHUNKS", 2)  # chunks of several presentations (checkpoints, epochs cut too)
+    monkeypatch.setattr(_plan, "N_CHUNKS", 2)  # chunks of several presentations (checkpoints, epochs cut too)
     real, calls = _run.pick_runtime, []
     monkeypatch.setattr(_run, "pick_runtime", lambda name: lambda *a, **k: calls.append(1) or real(name)(*a, **k))
     runs = []

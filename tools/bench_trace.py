@@ -78,7 +78,7 @@ TARGETS = dict(traced_ratio=2.0, hooks_overhead_pct=5.0, writer_rows_per_s=5e6)
 
 def calls(scn, c, sched, end):
     """The ends (steps) of the runtime calls the CLI makes for ``scn`` up to step ``end``."""
-    plan = cli_run._plan(scn, c, sched)
+    plan = cli_run.plan_for(scn, c, sched)
     out, t0 = [], 0
     for until in [u for u in plan.ends if u < end] + [end]:
         out += plan.pieces(t0, until, scn.trace.enabled and plan.records(t0, until))
@@ -95,7 +95,7 @@ def setup(scenario, sets, steps, threads):
     end = int(sched.end) if steps <= 0 else min(int(steps), int(sched.end))
     jobs = {}
     for name, scn in (("off", scn_off), ("on", scn_on)):  # what cli_run._prepare makes, sharing c and sched
-        jobs[name] = cli_run.Job(scn, None, c, None, sched, "engine", threads, cli_run._plan(scn, c, sched))
+        jobs[name] = cli_run.Job(scn, None, c, None, sched, "engine", threads, cli_run.plan_for(scn, c, sched))
     return jobs, c, sched, end, calls(scn_off, c, sched, end), calls(scn_on, c, sched, end)
 
 

@@ -21,6 +21,8 @@ import numpy as np
 
 from .. import __version__
 from ..errors import AsyncPCError, DivergenceError
+from ._divergence import bad_state, divergence_report
+from ._plan import Plan, plan_for
 from ._rundir import RunDir, atomic_replace, refuse_existing
 
 __all__ = ["execute", "pick_runtime", "resume"]
@@ -39,100 +41,6 @@ def pick_runtime(name: str):
     return run
 
 
-MAX_SNAPSHOTS = 200_000
-N_CHUNKS = 200
-CHUNK_EDGE_STEPS = 2 * 10**9  # edges x steps per chunk at most: seconds of work
-
-
-# ----------------------------------------------------------------------------- the plan
-@dataclass
-class Plan:
-    """Chunk ends (steps), the ends after which a checkpoint is written, the state-snapshot
-    steps of the trace, the trace window ``[rec_lo, rec_hi)`` in which chunks record
-    send events, and the longest stretch (steps) one runtime call may record: a recording
-    chunk is run in pieces of at most ``rec_steps``, so the sends held in memory stay
-    bounded. A chunk is also cut where it would lay out more than ``env_rows`` environment
-    messages in one call (``schedule``'s frames are expanded call by call). Pieces never
-    change a result; continuation is exact."""
-
-    ends: list
-    checkpoints: set
-    snaps: set
-    rec_lo: int = 0
-    rec_hi: int = 0
-    rec_steps: int | None = None
-    schedule: object = None
-    env_rows: int = 0
-
-    def records(self, t0: int, until: int) -> bool:
-        return until > self.rec_lo and t0 < self.rec_hi
-
-    def pieces(self, t0: int, until: int, record: bool) -> list:
-        cuts = set()
-        if record and self.rec_steps:
-            cuts.update(range(t0 + self.rec_steps, until, self.rec_steps))
-        if self.schedule is not None and self.env_rows:
-            cuts.update(b for _, b in self.schedule.windows(t0, until, self.env_rows)[:-1])
-        return sorted(cuts) + [until]
-
-
-def _chunks(schedule, n_chunks: int, snapshots=(), checkpoint_every: int = 0):
-    """Chunk ends at probe steps (so progress and metrics advance presentation by
-    presentation), at state-snapshot steps of the trace, and after every
-    ``checkpoint_every``-th presentation. Returns (ends, checkpoint ends)."""
-    end = int(schedule.end)
-    pt = np.asarray(schedule.probe_t)
-    ends = set()
-    if len(pt):
-        idx = np.unique(np.linspace(0, len(pt) - 1, min(n_chunks, len(pt))).astype(int))
-        ends.update(int(pt[i]) + 1 for i in idx)
-    ends.update(int(t) for t in snapshots if 0 < t <= end)
-    ck = set()
-    if checkpoint_every and len(pt):
-        ck = {int(pt[k - 1]) + 1 for k in range(checkpoint_every, len(pt) + 1, checkpoint_every)}
-        ck = {t for t in ck if 0 < t < end}
-        ends.update(ck)
-    ends.add(end)
-    from ._epochs import epoch_ends
-
-    ends.update(epoch_ends(schedule))  # so the figures of epochs.csv are those at each epoch's end
-    return sorted(e for e in ends if 0 < e <= end), ck
-
-
-def _n_chunks(c, end: int) -> int:
-    """Chunks for progress: N_CHUNKS, more when a chunk would exceed CHUNK_EDGE_STEPS (a
-    signal is handled between chunks: an MNIST-sized run of 200 chunks held Ctrl-C for
-    minutes), fewer when the runtime's ring is long next to the run (each call handles the
-    whole ring: with a delay of 1e6 steps in a run of 4000, 200 chunks took two minutes and
-    one takes a second)."""
-    from ._resources import _ring_rows
-
-    n = max(N_CHUNKS, end * max(int(c.n_edges), 1) // CHUNK_EDGE_STEPS)
-    return max(1, min(n, end // max(1, _ring_rows(c) // 16)))
-
-
-def _plan(scn, c, schedule) -> Plan:
-    from ..errors import ResourceError
-    from ._resources import ENV_ROWS, RECORD_ROWS, sends_per_step
-
-    t = scn.trace
-    end = int(schedule.end)
-    snaps, lo, hi, rec_steps = (), 0, 0, None
-    if t.enabled:
-        lo = int(round(t.from_ms / c.h))
-        hi = end if t.to_ms is None else min(end, int(round(t.to_ms / c.h)))
-        if t.state_every:
-            n = max(0, (hi - lo) // t.state_every)
-            if n > MAX_SNAPSHOTS:
-                raise ResourceError(f"trace.state_every: {n:,} state snapshots exceed {MAX_SNAPSHOTS:,}; raise "
-                                    "trace.state_every or narrow trace.from / trace.to")
-            snaps = range(lo + t.state_every, hi + 1, t.state_every)
-        rate = float(sends_per_step(c).sum())
-        rec_steps = max(1, int(RECORD_ROWS / max(rate, 1e-9)))
-    ends, ck = _chunks(schedule, _n_chunks(c, end), snaps, scn.output.checkpoint_every)
-    return Plan(ends, ck, set(snaps), lo, hi, rec_steps, schedule, ENV_ROWS)
-
-
 def _trace_writer(scn, c, rd, runtime, resume=None):
     """A TraceWriter (None when tracing is off)."""
     from ..trace import TraceFilter, TraceWriter, select_neurons
@@ -149,35 +57,10 @@ def _trace_writer(scn, c, rd, runtime, resume=None):
 
 
 # ----------------------------------------------------------------------------- divergence
-ENERGY_LIMIT = 1e12
-
-
-def _neuron_name(c, i: int) -> str:
-    kind = "" if c.kind[i] == 0 else ":error"
-    return f"{c.area_names[c.area[i]]}:{int(c.index[i])}{kind}"
-
-
-def _area_energy(c, s) -> np.ndarray:
-    """Per-area energy 0.5 * sum eps^2 of a state (error neurons), as the probes take it."""
-    err = np.asarray(c.kind) == 1
-    return 0.5 * np.bincount(np.asarray(c.area)[err], weights=np.asarray(s)[err] ** 2,
-                             minlength=len(c.area_names))
-
-
-def _bad(c, state, energy=None) -> bool:
-    """NaN/inf in the state, or an area's energy (probed, or of the state) >= ENERGY_LIMIT."""
-    s = np.asarray(state.s)
-    if not np.all(np.isfinite(s)):
-        return True
-    if energy is not None and len(energy) and not np.all(np.abs(np.asarray(energy, float)) < ENERGY_LIMIT):
-        return True
-    return not np.all(_area_energy(c, s) < ENERGY_LIMIT)
-
-
 def _locate(job, prev, t0: int, until: int, state):
     """The first step at whose end the run is bad, and the state then: the chunk is run
     again from ``prev`` (the runs are deterministic), bisecting. Returns (step, state)."""
-    if not _bad(job.c, state):
+    if not bad_state(job.c, state):
         return until, state
     run_fn = pick_runtime(job.runtime)
     kw = {"threads": job.threads} if job.runtime == "engine" else {}
@@ -185,47 +68,13 @@ def _locate(job, prev, t0: int, until: int, state):
     while hi - lo > 1:
         mid = (lo + hi) // 2
         r = run_fn(job.c, job.schedule, seed=job.scn.run.seed, until=mid, state=st_lo, **kw)
-        if _bad(job.c, r.state):
+        if bad_state(job.c, r.state):
             hi, st_hi = mid, r.state
         else:
             lo, st_lo = mid, r.state
     return hi, st_hi
 
 
-def _divergence(c, state, t: int) -> DivergenceError:
-    """The report: which neuron (area, index, kind), when (``t``: the state's step, so the
-    last step simulated is ``t - 1``), its value and its last inputs."""
-    s = np.asarray(state.s)
-    bad = np.flatnonzero(~np.isfinite(s))
-    energy = _area_energy(c, s)
-    if len(bad):
-        # prefer a neuron whose own inputs are still finite: where the blow-up started
-        origin = [i for i in bad.tolist() if np.all(np.isfinite(state.inbox[c.in_ptr[i]:c.in_ptr[i + 1]]))]
-        i = int(origin[0] if origin else bad[0])
-    else:
-        a = int(np.argmax(energy))
-        cand = np.flatnonzero((c.area == a) & (c.kind == 1))
-        if len(cand) == 0:
-            cand = np.flatnonzero(c.area == a)
-        i = int(cand[np.argmax(np.abs(s[cand]))])
-    area = c.area_names[c.area[i]]
-    kind = "value" if c.kind[i] == 0 else "error"
-    lo, hi = int(c.in_ptr[i]), int(c.in_ptr[i + 1])
-    inbox = np.asarray(state.inbox[lo:hi])
-    shown = ", ".join(f"{_neuron_name(c, int(c.src[e]))}={v:.3g}" for e, v in zip(range(lo, hi), inbox[:6]))
-    shown += " ..." if len(inbox) > 6 else ""
-    what = f"{kind} neuron {area}:{int(c.index[i])} (area {area}) is {s[i]:.3g}"
-    if len(bad) > 1:
-        what += f" ({len(bad)} of {len(s)} neurons are not finite)"
-    e_area = energy[c.area[i]]
-    if not len(bad):
-        what += f", the energy of area {area} is {e_area:.3g} (limit {ENERGY_LIMIT:g})"
-    return DivergenceError(
-        f"run diverged at t = {(t - 1) * c.h:.1f} ms: {what}; its last inputs: [{shown}]; lower learning.eta, "
-        "shorten the clock period or lengthen neurons.tau_x")
-
-
-# ----------------------------------------------------------------------------- one job
 @dataclass
 class Job:
     scn: object
@@ -254,7 +103,7 @@ def _prepare(scn, runtime, threads) -> Job:
         threads = default_threads(c.n_edges)
     data = scn.load_data()
     schedule = scn.schedule(c, data)
-    return Job(scn, net, c, data, schedule, runtime, threads, _plan(scn, c, schedule), governed)
+    return Job(scn, net, c, data, schedule, runtime, threads, plan_for(scn, c, schedule), governed)
 
 
 def _check_resources(job, out, *, t0=0, rows_done=0, max_disk=None, max_memory=None):
@@ -463,12 +312,12 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
                 if tracer is not None and until in plan.snaps:
                     tracer.add_state(until - 1, state.s)
                 metrics.add(res)
-                if _bad(c, state, res.probe_energy):
+                if bad_state(c, state, res.probe_energy):
                     try:  # find the first bad step: the report names where it started
                         t_bad, st_bad = _locate(job, prev, t0, until, state)
                     except Exception:  # noqa: BLE001 - the chunk-level report is still right
                         t_bad, st_bad = until, state
-                    raise _divergence(c, st_bad, t_bad)
+                    raise divergence_report(c, st_bad, t_bad)
                 rd.flush()
                 finished = table_of_epochs.update(until * c.h, state.sent, wall())
                 done, settled = i + 1, True
