@@ -177,108 +177,118 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
         raise SpecError(f"run.h: must be a positive number of ms, got {h!r}")
     g = net.graph
     nodes = list(g.nodes)
-    pos = {n: i for i, n in enumerate(nodes)}
-    N = len(nodes)
-    area_names: list[str] = []
     attrs = [net.node(n) for n in nodes]
-    for a in attrs:
-        if a["area"] not in area_names:
-            area_names.append(a["area"])
-    kind = np.array([KIND_VALUE if a["kind"] == "value" else KIND_ERROR for a in attrs], np.int8)
-    area = np.array([area_names.index(a["area"]) for a in attrs], np.int16)
+    area_names = list(dict.fromkeys(a["area"] for a in attrs))
+    per = _neuron_arrays(g, nodes, attrs, area_names, h)
+    rows, in_ptr, has_partner = _in_rows(net, nodes)
+    p_tau, p_speedup = _prospective(rows, attrs, per, has_partner)
+    edges = _edge_arrays(rows, int(in_ptr[-1]), h)
+    out_ptr = np.zeros(len(nodes) + 1, np.int64)
+    np.cumsum(np.bincount(edges["src"], minlength=len(nodes)), out=out_ptr[1:])
+    out_edge = np.lexsort((np.arange(len(edges["src"])), edges["src"])).astype(np.int32)
+    mirror = _mirror(edges["src"], edges["dst"], per["kind"], has_partner, in_ptr)
+    shapes = {name: tuple(int(x) for x in g.graph[f"shape:{name}"].split("x")) for name in area_names
+              if isinstance(g.graph.get(f"shape:{name}"), str)}
+    return CompiledNet(h=float(h), node_ids=nodes, area_names=area_names, **per, has_partner=has_partner,
+                       p_tau=p_tau, p_speedup=p_speedup, in_ptr=in_ptr, **edges, out_ptr=out_ptr,
+                       out_edge=out_edge, mirror=mirror,
+                       transport=g.graph.get("feedback", "learned") == "transport", area_shapes=shapes)
+
+
+def _neuron_arrays(g, nodes, attrs, area_names, h) -> dict:
+    """The per-neuron arrays (in node order), steps checked: clock jitter below the
+    period, and Euler's ``dt/tau <= 1`` at the longest tick."""
+    N = len(nodes)
     counters: dict = {}
     index = np.empty(N, np.int32)
     for i, a in enumerate(attrs):
         key = (a["area"], a["kind"])
         index[i] = int(a["index"]) if "index" in g.nodes[nodes[i]] else counters.get(key, 0)
         counters[key] = counters.get(key, 0) + 1
-    role = np.array([ROLE_CODES[a["role"]] for a in attrs], np.int8)
-    act = np.array([ACTIVATIONS.index(a["activation"]) for a in attrs], np.int8)
-    tau = np.array([float(a["tau"]) for a in attrs])
-    x0 = np.array([float(a["x0"]) if a["kind"] == "value" else 0.0 for a in attrs])
-    bias = np.array([float(a["bias"]) if a["kind"] == "error" else 0.0 for a in attrs])
-    period = np.array([_steps(float(a["period"]), h, f"node {n!r}.period", minimum=1)
-                       for n, a in zip(nodes, attrs)], np.int32)
-    phase = np.array([_steps(float(a["phase"]), h, f"node {n!r}.phase", minimum=0) % int(p)
-                      for n, a, p in zip(nodes, attrs, period)], np.int32)
-    cjit = np.array([_steps(float(a["clock_jitter"]), h, f"node {n!r}.clock_jitter", minimum=0)
-                     for n, a in zip(nodes, attrs)], np.int32)
+
+    def steps(key, minimum, dtype):
+        return np.array([_steps(float(a[key]), h, f"node {n!r}.{key}", minimum=minimum)
+                         for n, a in zip(nodes, attrs)], dtype)
+
+    def floats(key):
+        return np.array([float(a[key]) for a in attrs])
+
+    period = steps("period", 1, np.int32)
+    cjit = steps("clock_jitter", 0, np.int32)
     bad = np.flatnonzero(cjit >= period)
     if len(bad):
-        n = nodes[bad[0]]
-        raise SpecError(f"node {n!r}.clock_jitter: {cjit[bad[0]]} steps must be below the period "
+        raise SpecError(f"node {nodes[bad[0]]!r}.clock_jitter: {cjit[bad[0]]} steps must be below the period "
                         f"({period[bad[0]]} steps)")
-    send = np.array([0 if a["send"] == "always" else 1 for a in attrs], np.int8)
-    thresh = np.array([float(a["threshold"]) for a in attrs])
-    refresh = np.array([_steps(float(a["refresh"]), h, f"node {n!r}.refresh", minimum=0)
-                        for n, a in zip(nodes, attrs)], np.int64)
-    eta = np.array([float(a["eta"]) for a in attrs])
-    eta_b = np.array([float(a["eta_b"]) for a in attrs])
-    decay = np.array([float(a["decay"]) for a in attrs])
-    options = {k: np.array([float(a[k]) for a in attrs]) for k in option_names(kernel=True)}
+    tau = floats("tau")
     dt_max = (period + cjit) * h
     for i in np.flatnonzero((tau > 0) & (dt_max / np.where(tau > 0, tau, 1) > 1.0)):
         raise SpecError(f"node {nodes[i]!r}.tau: a tick of {dt_max[i]:g} ms exceeds tau = {tau[i]:g} ms; "
                         "Euler needs dt/tau <= 1: shorten the clock period or lengthen tau")
+    return dict(
+        kind=np.array([KIND_VALUE if a["kind"] == "value" else KIND_ERROR for a in attrs], np.int8),
+        area=np.array([area_names.index(a["area"]) for a in attrs], np.int16), index=index,
+        role=np.array([ROLE_CODES[a["role"]] for a in attrs], np.int8),
+        act=np.array([ACTIVATIONS.index(a["activation"]) for a in attrs], np.int8), tau=tau,
+        x0=np.array([float(a["x0"]) if a["kind"] == "value" else 0.0 for a in attrs]),
+        bias=np.array([float(a["bias"]) if a["kind"] == "error" else 0.0 for a in attrs]),
+        period=period, phase=steps("phase", 0, np.int32) % period, cjit=cjit,
+        send=np.array([0 if a["send"] == "always" else 1 for a in attrs], np.int8), thresh=floats("threshold"),
+        refresh=steps("refresh", 0, np.int64), eta=floats("eta"), eta_b=floats("eta_b"), decay=floats("decay"),
+        options={k: floats(k) for k in option_names(kernel=True)})
 
-    # incoming CSR: partner first, then by sender id
-    rows: list[list] = [[] for _ in range(N)]
-    has_partner = np.zeros(N, np.int8)
-    for u, v, e in g.edges(data=True):
-        ea = net.edge(u, v)
-        rows[pos[v]].append((0 if e["role"] == "partner" else 1, pos[u], ea, (u, v)))
-    in_ptr = np.zeros(N + 1, np.int64)
+
+def _in_rows(net, nodes):
+    """Each neuron's in-edges (partner first, then by sender position), the incoming CSR
+    pointer and whether each neuron has an error partner."""
+    pos = {n: i for i, n in enumerate(nodes)}
+    rows: list[list] = [[] for _ in nodes]
+    for u, v, e in net.graph.edges(data=True):
+        rows[pos[v]].append((0 if e["role"] == "partner" else 1, pos[u], net.edge(u, v), (u, v)))
+    in_ptr = np.zeros(len(nodes) + 1, np.int64)
+    has_partner = np.zeros(len(nodes), np.int8)
     for i, r in enumerate(rows):
         r.sort(key=lambda t: (t[0], t[1]))
         in_ptr[i + 1] = in_ptr[i] + len(r)
         has_partner[i] = 1 if r and r[0][0] == 0 else 0
-    E = int(in_ptr[-1])
-    p_tau, p_speedup = np.zeros(N), np.zeros(N)
-    for i, r in enumerate(rows):  # a prospective error neuron knows its partner's law
-        if attrs[i]["prospective"] and kind[i] == KIND_ERROR and has_partner[i]:
+    return rows, in_ptr, has_partner
+
+
+def _prospective(rows, attrs, per, has_partner):
+    """A prospective error neuron knows its partner's law: its tau_x and speed-up."""
+    p_tau, p_speedup = np.zeros(len(rows)), np.zeros(len(rows))
+    for i, r in enumerate(rows):
+        if attrs[i]["prospective"] and per["kind"][i] == KIND_ERROR and has_partner[i]:
             p = r[0][1]
-            p_tau[i], p_speedup[i] = tau[p], options["speedup"][p]
-    src = np.empty(E, np.int32)
-    delay = np.empty(E, np.int32)
-    w = np.empty(E)
-    loss = np.empty(E, np.float32)
-    jit = np.empty(E, np.int16)
-    dst = np.empty(E, np.int32)
+            p_tau[i], p_speedup[i] = per["tau"][p], per["options"]["speedup"][p]
+    return p_tau, p_speedup
+
+
+def _edge_arrays(rows, E: int, h) -> dict:
+    """The per-edge arrays in CSR order (delays and jitters in steps, checked)."""
+    out = dict(src=np.empty(E, np.int32), dst=np.empty(E, np.int32), delay=np.empty(E, np.int32),
+               w=np.empty(E), loss=np.empty(E, np.float32), jit=np.empty(E, np.int16))
     j = 0
     for i, r in enumerate(rows):
         for _, s, ea, (u, v) in r:
             where = f"edge {u!r}->{v!r}"
-            src[j], dst[j] = s, i
-            delay[j] = _steps(float(ea["delay"]), h, f"{where}.delay", minimum=1)
-            w[j] = float(ea.get("weight", 0.0))
-            loss[j] = float(ea["loss"])
+            out["src"][j], out["dst"][j] = s, i
+            out["delay"][j] = _steps(float(ea["delay"]), h, f"{where}.delay", minimum=1)
+            out["w"][j] = float(ea.get("weight", 0.0))
+            out["loss"][j] = float(ea["loss"])
             js = _steps(float(ea["jitter"]), h, f"{where}.jitter", minimum=0)
             if js > 32767:
                 raise SpecError(f"{where}.jitter: {js} steps is too large (max 32767)")
-            jit[j] = js
+            out["jit"][j] = js
             j += 1
-    order = np.lexsort((np.arange(E), src))
-    out_ptr = np.zeros(N + 1, np.int64)
-    np.cumsum(np.bincount(src, minlength=N), out=out_ptr[1:])
-    out_edge = order.astype(np.int32)
+    return out
 
-    # mirror: feedback edge k->i  <->  predict edge i->k (for transport and alignment)
-    mirror = np.full(E, -1, np.int32)
+
+def _mirror(src, dst, kind, has_partner, in_ptr):
+    """Feedback edge k->i <-> predict edge i->k (for transport and alignment); -1 else."""
+    mirror = np.full(len(src), -1, np.int32)
     key = {(int(s), int(d)): e for e, (s, d) in enumerate(zip(src, dst))}
-    for e in range(E):
+    for e in range(len(src)):
         m = key.get((int(dst[e]), int(src[e])))
-        if m is not None and kind[dst[e]] != kind[src[e]] and not (
-                has_partner[dst[e]] and in_ptr[dst[e]] == e):
+        if m is not None and kind[dst[e]] != kind[src[e]] and not (has_partner[dst[e]] and in_ptr[dst[e]] == e):
             mirror[e] = m
-    shapes = {}
-    for name in area_names:
-        s = g.graph.get(f"shape:{name}")
-        if isinstance(s, str):
-            shapes[name] = tuple(int(x) for x in s.split("x"))
-    transport = g.graph.get("feedback", "learned") == "transport"
-    return CompiledNet(h=float(h), node_ids=nodes, area_names=area_names, kind=kind, area=area,
-                       index=index, role=role, act=act, tau=tau, x0=x0, bias=bias, period=period,
-                       phase=phase, cjit=cjit, send=send, thresh=thresh, refresh=refresh, eta=eta, eta_b=eta_b,
-                       decay=decay, has_partner=has_partner, options=options, p_tau=p_tau, p_speedup=p_speedup, in_ptr=in_ptr, src=src, delay=delay,
-                       w=w, loss=loss, jit=jit, out_ptr=out_ptr, out_edge=out_edge, dst=dst,
-                       mirror=mirror, transport=transport, area_shapes=shapes)
+    return mirror

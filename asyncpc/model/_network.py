@@ -173,7 +173,13 @@ class Network:
                 parts = str(val).split("x") if isinstance(val, str) else []
                 if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
                     raise GraphError(f"graph attribute {key!r}: must be 'RxC' with positive integers, got {val!r}")
-        partner_of: dict = {}
+        self._check_nodes()
+        partner_of = self._check_edges()
+        self._check_partners(partner_of)
+
+    def _check_nodes(self) -> None:
+        """Each neuron's kind, activation, role, send policy, numbers and options."""
+        g = self.graph
         for n, attrs in g.nodes(data=True):
             kind = attrs.get("kind")
             if kind not in ("value", "error"):
@@ -199,6 +205,12 @@ class Network:
                 ix = attrs["index"]
                 if isinstance(ix, bool) or not isinstance(ix, (int, np.integer)) or not 0 <= ix < 2**31:
                     raise GraphError(f"node {n!r}.index: must be an integer in 0..2^31-1, got {ix!r}")
+
+    def _check_edges(self) -> dict:
+        """Each edge's role, ends, delay, loss, jitter and weight; returns each neuron's
+        outgoing partners, ``(node, kind) -> {partners}``."""
+        g = self.graph
+        partner_of: dict = {}
         for u, v, attrs in g.edges(data=True):
             role = attrs.get("role")
             where = f"edge {u!r}->{v!r}"
@@ -228,6 +240,12 @@ class Network:
                 raise GraphError(f"{where}.loss: must be < 1, got {e['loss']!r}")
             _num(e["jitter"], f"{where}.jitter", lo=0)
             _num(e.get("weight", 0.0), f"{where}.weight")
+        return partner_of
+
+    def _check_partners(self, partner_of: dict) -> None:
+        """Partner edges in pairs, one partner at most, every error neuron and every value
+        neuron of a predicted area with one."""
+        g = self.graph
         for n, attrs in g.nodes(data=True):
             kind = attrs["kind"]
             outs = partner_of.get((n, kind), set())
