@@ -11,8 +11,7 @@ cached on disk) unless :func:`warmup` did.
 >>> from asyncpc.engine import run, warmup
 """
 
-from ._run import run
+from ._run import run, warmup
 from ._state import EngineState, History
-from ._warmup import warmup
 
 __all__ = ["EngineState", "History", "run", "warmup"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numba
-import numpy as np
 from numba import literally, prange
 
 from ..kernels import jit

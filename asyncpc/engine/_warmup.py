@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from numba import typeof, types
 
-__all__ = ["Notice", "call", "check_cache", "warmup"]
+__all__ = ["Notice", "call", "check_cache"]
 
 
 
@@ -96,37 +96,3 @@ def entry(fn, args, *, literal_at: int, notice: Notice):
     # the compiled entry point itself: dispatching a literal argument through the
     # dispatcher would cost milliseconds per call
     return cres.entry_point
-
-
-def warmup(threads: int = 2) -> float:
-    """Compile (or load from the on-disk cache) the engine's common specialisations: the
-    serial and the parallel loop, without recording, recording messages, and recording
-    send events (what a trace stores). Returns seconds.
-
-    Runs are correct without it; it moves the JIT cost out of the first run.
-
-    Examples
-    --------
-    >>> from asyncpc.engine import warmup
-    >>> warmup() >= 0.0
-    True
-    """
-    from ..compile import compile_network
-    from ..environment import EV_CLAMP, Schedule
-    from ..model import Clocks, Messages, layered
-    from ._run import run
-
-    t = time.perf_counter()
-    quiet = Notice._printed
-    Notice._printed = True  # an explicit warm-up needs no notice
-    try:
-        c = compile_network(layered([2, 2, 1], seed=0, clocks=Clocks(period=0.2, phase="random", jitter=0.1),
-                                    messages=Messages(loss=0.1, jitter=0.1)), h=0.1)
-        sch = Schedule.from_events([(0, EV_CLAMP, 0, 1.0)], probe_t=[3], readout=[0], end=6)
-        for th in sorted({1, max(1, int(threads))}):
-            for rec in ({}, {"record_messages": True}, {"record_sends": True}):
-                r = run(c, sch, seed=0, until=3, threads=th, **rec)
-                run(c, sch, seed=0, state=r.state, threads=th, **rec)
-    finally:
-        Notice._printed = quiet
-    return time.perf_counter() - t
