@@ -7,7 +7,8 @@ a new option gets these tests by being declared.
 - at its neutral value a run is the plain one, bit for bit; at its example value the
   run changes;
 - the compiled kernel equals its plain-Python twin on random states (hypothesis);
-- the engine (1 and 2 threads) and the actors runtime give the same state, bit for bit;
+- the engine (1 and 2 threads) and the actors runtime give the same state, bit for bit,
+  and so does a run continued from the other runtime's state half way (a checkpoint);
 - a GraphML round trip keeps it (the locality replay is tests/test_options.py, over the
   same declarations).
 """
@@ -144,10 +145,13 @@ def test_the_kernel_equals_its_twin(name, x, aux, p_in, drive, gain, dt):
 def test_engine_and_actors_agree_bit_for_bit(name):
     c, sch = _net(Dynamics(**turned_on(name)))
     ref = actors.run(c, sch, seed=2)
+    half = sch.end // 2
+    resumed = engine.run(c, sch, seed=2, state=actors.run(c, sch, seed=2, until=half).state)  # a checkpoint
     for threads in (1, 2):
         r = engine.run(c, sch, seed=2, threads=threads)
         for k in ("s", "w", "bias", "aux"):
             assert np.array_equal(getattr(r.state, k), getattr(ref.state, k)), (threads, k)
+            assert np.array_equal(getattr(resumed.state, k), getattr(ref.state, k)), ("resumed", k)
 
 
 @pytest.mark.parametrize("name", NAMES)
