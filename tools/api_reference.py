@@ -20,7 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-MODULES = ("asyncpc.api", "asyncpc.scenario", "asyncpc.model", "asyncpc.environment", "asyncpc.compile",
+MODULES = ("asyncpc.api", "asyncpc.scenario", "asyncpc.model", "asyncpc.neurons", "asyncpc.environment", "asyncpc.compile",
            "asyncpc.engine", "asyncpc.actors", "asyncpc.trace", "asyncpc.reference", "asyncpc.errors")
 
 

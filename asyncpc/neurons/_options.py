@@ -41,9 +41,11 @@ class Option:
     aliases: tuple[str, ...] = ()  # older graph attribute names, read from GraphML files
 
     def is_on(self, value) -> bool:
+        """Whether ``value`` turns the option on (differs from its neutral value)."""
         return bool(value) if self.boolean else float(value) != float(self.neutral)
 
     def bounds(self) -> str:
+        """The accepted values, as the error messages state them."""
         return "true or false" if self.boolean else f"{'>' if self.lo_open else '>='} {self.lo:g}"
 
 
@@ -77,6 +79,7 @@ _BY_NAME = {o.name: o for o in OPTIONS}
 
 
 def option(name: str) -> Option:
+    """The declaration of option ``name``."""
     return _BY_NAME[name]
 
 
