@@ -61,7 +61,7 @@ def sync_loop(c, schedule, T):
     st0 = NetState.initial(c)
     s, w, bias, inbox = st0.s.tolist(), st0.w.tolist(), st0.bias.tolist(), st0.inbox.tolist()
     clamped, cval, gain = [False] * N, [0.0] * N, [1.0] * N
-    role, src, ptr = c.edge_role().tolist(), c.src.tolist(), c.in_ptr.tolist()
+    role, src = c.edge_role().tolist(), c.src.tolist()
     env: dict = {}
     for ts, k, n, v in zip(schedule.ev_t.tolist(), schedule.ev_kind.tolist(), schedule.ev_neuron.tolist(),
                            schedule.ev_value.tolist()):

@@ -48,6 +48,7 @@ def never_built(monkeypatch):
         raise AssertionError("something was built before the estimate refused it")
 
     monkeypatch.setattr(Scenario, "build_network", boom)
+    monkeypatch.setattr(Scenario, "blueprint", boom)
     monkeypatch.setattr(Scenario, "load_data", boom)
     import asyncpc.compile
 
@@ -189,12 +190,13 @@ def test_byte_costs_cover_the_compiled_net_and_the_engine():
     assert ring <= lay.L * N * R.RING_BYTES
 
 
-def test_network_estimate_is_conservative_but_honest():
-    """The traced peak of building and compiling a network stays under the estimate's
-    network part, and the estimate is not more than 3x above it."""
-    scn = load_scenario(SC / "xor.toml", ["network.sizes=[2, 120, 40, 1]"])
+@pytest.mark.parametrize("sizes", ["[2, 120, 40, 1]", "[2, 400, 400, 1]"])
+def test_network_estimate_is_conservative_but_honest(sizes):
+    """The traced peak of building and compiling a network (from its blueprint: no graph)
+    stays under the estimate of that peak, and the estimate is not more than 3x above it."""
+    scn = load_scenario(SC / "xor.toml", [f"network.sizes={sizes}"])
     est = R.estimate_scenario(scn)
-    scn.build_network()  # warm: first-call allocations of the builder
+    scn.compile()  # warm: first-call allocations of the builder
     tracemalloc.start()
     try:
         c = scn.compile()
@@ -202,7 +204,26 @@ def test_network_estimate_is_conservative_but_honest():
     finally:
         tracemalloc.stop()
     assert c.n_edges == scn.footprint().edges
-    assert peak <= est.memory["network"] <= 3 * peak, (peak, est.memory["network"])
+    assert peak <= est.build_peak <= 3 * peak, (peak, est.build_peak)
+
+
+def test_graphml_network_estimate_is_conservative_but_honest(tmp_path):
+    """A GraphML network is read into a graph and compiled from it: the same bounds."""
+    from asyncpc.model import to_graphml
+
+    to_graphml(load_scenario(SC / "xor.toml", ["network.sizes=[2, 120, 40, 1]"]).build_network(),
+               tmp_path / "n.graphml")
+    (tmp_path / "g.toml").write_text("[network]\nkind = 'graphml'\npath = 'n.graphml'\n[data]\nsource = 'xor'\n")
+    scn = load_scenario(tmp_path / "g.toml")
+    est = R.estimate_scenario(scn)
+    scn.compile()
+    tracemalloc.start()
+    try:
+        scn.compile()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= est.build_peak <= 3 * peak, (peak, est.build_peak)
 
 
 def test_a_run_needs_less_than_estimated_but_not_much_less(tmp_path):
@@ -353,7 +374,8 @@ def test_resume_refuses_before_building(tmp_path, monkeypatch):
         with pytest.raises(Crash):
             main(["run", str(SC / "springs.toml"), "--out", str(d), "--quiet", "--set", "output.checkpoint_every=20",
                   "--set", "output.plots=false"])
-    monkeypatch.setattr(Scenario, "build_network", lambda *a, **k: (_ for _ in ()).throw(AssertionError("built")))
+    for name in ("build_network", "blueprint"):
+        monkeypatch.setattr(Scenario, name, lambda *a, **k: (_ for _ in ()).throw(AssertionError("built")))
     code, _, err = cli("resume", d, "--max-memory", "1kB")
     line = one_line(err)
     assert code == 2 and "of memory" in line and "the limit is 1 kB" in line, line

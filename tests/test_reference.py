@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from asyncpc.compile import KIND_ERROR, KIND_VALUE, compile_network
+from asyncpc.compile import KIND_ERROR, compile_network
 from asyncpc.environment import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Schedule
 from asyncpc.errors import SpecError
 from asyncpc.kernels import _python as P

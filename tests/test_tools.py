@@ -42,6 +42,13 @@ def _bench_actors(r, out):
     assert _positive(r["sent"], r["ticks"], r["messages_per_s"], r["seconds"])
 
 
+def _bench_build(r, out):
+    assert [(row["path"], row["sizes"]) for row in r["rows"]] == [
+        ("graph", [8, 12, 4]), ("blueprint", [8, 12, 4]), ("blueprint", [20, 30, 5])]
+    assert r["rows"][0]["edges"] == r["rows"][1]["edges"] > 0
+    assert all(row["compiled_bytes_per_synapse"] <= 40 for row in r["rows"])
+
+
 def _bench_engine(r, out):
     assert _positive(r["learning_ratio_vs_dense"])  # part (d): the engine against the dense numpy oracle
 
@@ -101,6 +108,7 @@ def _stream_diagnosis(r, out):
 #: fresh temporary folder, also what the check gets
 CHECKS = {
     "bench_actors": ([], _bench_actors),
+    "bench_build": ([], _bench_build),
     "bench_engine": ([], _bench_engine),
     "bench_threads": (["--busy", "1"], _bench_threads),
     "bench_trace": ([], _bench_trace),

@@ -155,7 +155,7 @@ def stream(scenario: str, sets: list[str], presentations: int, threads: int, rep
     from asyncpc.scenario import load_scenario
 
     scn = load_scenario(scenario, sets)
-    c = scn.compile(scn.build_network())
+    c = scn.compile()
     sch = scn.schedule(c, scn.load_data())
     until = int(sch.probe_t[presentations - 1]) + 1
     engine.run(c, sch, seed=0, until=min(until, 50), threads=threads)

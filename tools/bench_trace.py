@@ -64,7 +64,6 @@ import numpy as np  # noqa: E402
 
 from asyncpc import engine, trace  # noqa: E402
 from asyncpc.cli import _run as cli_run  # noqa: E402
-from asyncpc.compile import compile_network  # noqa: E402
 from asyncpc.scenario import load_scenario  # noqa: E402
 from asyncpc.trace import TraceWriter  # noqa: E402
 
@@ -90,12 +89,12 @@ def setup(scenario, sets, steps, threads):
     base = SHORT + list(sets)
     scn_off = load_scenario(scenario, base + ["trace.enabled=false"])
     scn_on = load_scenario(scenario, base + EVERY)
-    c = compile_network(scn_off.build_network(), scn_off.run.h)
+    c = scn_off.compile()
     sched = scn_off.schedule(c, scn_off.load_data())
     end = int(sched.end) if steps <= 0 else min(int(steps), int(sched.end))
     jobs = {}
     for name, scn in (("off", scn_off), ("on", scn_on)):  # what cli_run._prepare makes, sharing c and sched
-        jobs[name] = cli_run.Job(scn, None, c, None, sched, "engine", threads, cli_run.plan_for(scn, c, sched))
+        jobs[name] = cli_run.Job(scn, c, None, sched, "engine", threads, cli_run.plan_for(scn, c, sched))
     return jobs, c, sched, end, calls(scn_off, c, sched, end), calls(scn_on, c, sched, end)
 
 

@@ -197,11 +197,9 @@ def _cmd_validate(args) -> int:
 
     scn = _load(args)
     est = precheck(scn, scn.output.dir, max_disk=args.max_disk, max_memory=args.max_memory)  # before building
-    from ..compile import compile_network
     from ._resources import fmt_bytes
 
-    net = scn.build_network()
-    c = compile_network(net, scn.run.h)
+    c = scn.compile()
     data = scn.load_data()
     sched = scn.schedule(c, data)
     row = dict(scenario=args.scenario, ok=True, neurons=int(c.n_neurons), edges=int(c.n_edges),

@@ -286,9 +286,9 @@ class Metrics:
         atomic_write(self.rd.path / "alignment.csv", buf.getvalue())
 
     # ------------------------------------------------------------------ plots
-    def plot(self, scn, state, net) -> None:
+    def plot(self, scn, state) -> None:
         from ._plots import plot_run
 
-        plot_run(self, scn, state, net, self.rd.path / "plots")
+        plot_run(self, scn, state, self.rd.path / "plots")
 
 

@@ -184,7 +184,7 @@ def _legend(fig, ax) -> None:
                   frameon=False, fontsize="small")
 
 
-def plot_run(m, scn, state, net, out) -> list:
+def plot_run(m, scn, state, out) -> list:
     """Write the run's figures into ``out`` (``plots/``) in ``output.plot_format``: energy,
     accuracy and alignment from the run directory's files, and the figures that need
     the read-out (generated images, settling). Returns the file names."""

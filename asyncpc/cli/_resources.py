@@ -53,14 +53,19 @@ __all__ = [
 # set, the traced peak of building and compiling). The model, the compiler and the engine
 # are being rewritten: when one changes, update its figures here and rerun that test.
 
-#: The networkx neuron-level graph, built by asyncpc.model and kept for the whole run (plots):
-#: a node holds ~30 attributes, an edge 5 plus its adjacency entries (measured ~1.6 kB, ~350 B).
+#: The networkx neuron-level graph of a GraphML network (areas and projections are compiled
+#: from their blueprint, with no graph): a node holds ~30 attributes, an edge 5 plus its
+#: adjacency entries (measured ~1.6 kB, ~350 B).
 GRAPH_NODE_BYTES = 2000
 GRAPH_EDGE_BYTES = 400
-#: compile_network's transient peak on top of the graph: per-edge rows of attribute copies
+#: compile_network's transient peak on top of a graph: per-edge rows of attribute copies
 #: and the mirror lookup (measured ~1.15 kB per node, ~530-590 B per edge).
 COMPILE_NODE_BYTES = 1300
 COMPILE_EDGE_BYTES = 650
+#: Compiling a blueprint: per-neuron columns (as the graph's compile) and one chunk of
+#: synapse draws (``asyncpc.model._build.CHUNK_PAIRS`` pairs; measured 70-85 B per pair),
+#: whatever the network's size: 1e8 synapses peak at 38.6 B each (tools/bench_build.py).
+BLUEPRINT_PAIR_BYTES = 100
 #: CompiledNet's arrays: per edge src, delay, w, loss, jit, out_edge (``hot_nbytes``: 26 B),
 #: dst and mirror; per neuron ~30 arrays of at most 8 B.
 COMPILED_EDGE_BYTES = 34
@@ -185,9 +190,12 @@ class Estimate:
     names the parts already in memory when the estimate was made (they count against
     ``--max-memory`` but not against the memory still available). ``blame`` maps a part
     to the :class:`~asyncpc.scenario._footprint.Blame` (key and value) that drives it.
+    ``build_peak``: the network's own peak while it is built and compiled (the compiled
+    arrays and the transient rows, before the runtime allocates anything).
     """
 
     trace_rows: int = 0
+    build_peak: int = 0
     trace_sends: int = 0
     trace_bytes: int = 0
     state_rows: int = 0
@@ -240,9 +248,7 @@ def estimate_scenario(scn, *, runtime: str | None = None, t0: int = 0, trace_row
                  "environment messages": net if per_presentation >= fp.probes else fp.probes_key,
                  "probes and metrics": net if fp.readout >= fp.probes else fp.probes_key,
                  "metrics": fp.probes_key, "trace recording": Blame(("trace", "neurons"))}
-    graph = N * GRAPH_NODE_BYTES + E * GRAPH_EDGE_BYTES
-    if fp.graphml_bytes:
-        graph = max(graph, fp.graphml_bytes * GRAPHML_READ_BYTES_PER_FILE_BYTE)
+    graph, compile_peak = _build_bytes(fp)
     compiled = N * COMPILED_NODE_BYTES + E * COMPILED_EDGE_BYTES
     ring = (fp.ring or 0) * N * RING_BYTES
     rate = fp.send_rate / max(N, 1)
@@ -259,7 +265,7 @@ def estimate_scenario(scn, *, runtime: str | None = None, t0: int = 0, trace_row
     if est.record_rows:
         later["trace recording"] = est.record_rows * RECORD_BYTES.get(runtime, 200)
     # compile_network's transient rows are freed before the runtime allocates its state
-    compile_peak = N * COMPILE_NODE_BYTES + E * COMPILE_EDGE_BYTES
+    est.build_peak = graph + compiled + compile_peak
     est.memory["network"] = graph + compiled + max(0, compile_peak - sum(later.values()))
     est.memory.update(later)
     if fp.samples:
@@ -312,6 +318,19 @@ def _trace_scenario(est: Estimate, fp, t0: int, rows_done: int, runtime: str) ->
     if window:
         est.record_rows = int(min(RECORD_ROWS + fp.send_rate, fp.send_rate * window)) + 1
     est.blame["trace"] = tr["key"]
+
+
+def _build_bytes(fp) -> tuple[int, int]:
+    """``(graph, compile's transient peak)``: a GraphML network is read into a graph and
+    compiled from it; areas and projections are compiled from their blueprint (no graph,
+    one chunk of draws at a time)."""
+    from ..model._build import CHUNK_PAIRS
+
+    N, E = fp.neurons, fp.edges
+    if not fp.graphml_bytes:
+        return 0, N * COMPILE_NODE_BYTES + min(E // 2, CHUNK_PAIRS) * BLUEPRINT_PAIR_BYTES
+    graph = max(N * GRAPH_NODE_BYTES + E * GRAPH_EDGE_BYTES, fp.graphml_bytes * GRAPHML_READ_BYTES_PER_FILE_BYTE)
+    return graph, N * COMPILE_NODE_BYTES + E * COMPILE_EDGE_BYTES
 
 
 def estimate_graph_export(scn) -> Estimate:

@@ -78,7 +78,6 @@ def _locate(job, prev, t0: int, until: int, state):
 @dataclass
 class Job:
     scn: object
-    net: object
     c: object
     data: object
     schedule: object
@@ -89,13 +88,11 @@ class Job:
 
 
 def _prepare(scn, runtime, threads) -> Job:
-    from ..compile import compile_network
 
     runtime = runtime or scn.run.runtime
     pick_runtime(runtime)
     threads = threads if threads is not None else scn.run.threads
-    net = scn.build_network()
-    c = compile_network(net, scn.run.h)
+    c = scn.compile()  # areas and projections straight into the arrays: no graph object per synapse
     governed = not threads
     if governed:
         from ._threads import default_threads
@@ -103,7 +100,7 @@ def _prepare(scn, runtime, threads) -> Job:
         threads = default_threads(c.n_edges)
     data = scn.load_data()
     schedule = scn.schedule(c, data)
-    return Job(scn, net, c, data, schedule, runtime, threads, plan_for(scn, c, schedule), governed)
+    return Job(scn, c, data, schedule, runtime, threads, plan_for(scn, c, schedule), governed)
 
 
 def _check_resources(job, out, *, t0=0, rows_done=0, max_disk=None, max_memory=None):
@@ -437,7 +434,7 @@ def _finish(job, rd, manifest, metrics, tracer, state, status, wall) -> dict:
         rd.release()
     if state is not None and scn.output.plots:
         try:
-            metrics.plot(scn, state, job.net)
+            metrics.plot(scn, state)
         except Exception as exc:  # noqa: BLE001 - a plot must never lose a finished run
             log.warning(f"plotting failed ({type(exc).__name__}: {exc})")
     return summary

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from ..errors import SpecError
-from ..model import ACTIVATIONS, Network
+from ..model import ACTIVATIONS, Blueprint, Network
 from ..neurons import option_names
 
 __all__ = ["CompiledNet", "compile_network", "KIND_VALUE", "KIND_ERROR", "ROLE_CODES"]
@@ -159,8 +160,14 @@ def _steps(ms: float, h: float, where: str, *, minimum: int) -> int:
     return s
 
 
-def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
+def compile_network(net: Network | Blueprint, h: float = 0.1) -> CompiledNet:
     """Flatten ``net`` at resolution ``h`` ms.
+
+    ``net`` is a :class:`~asyncpc.model.Network`, or a :class:`~asyncpc.model.Blueprint`
+    (areas and projections, e.g. ``layered(sizes, as_blueprint=True)``): its synapses
+    are drawn chunk by chunk straight into the arrays, without a graph object per
+    synapse, and the arrays equal those of compiling ``blueprint.network()``, bit for
+    bit.
 
     Raises :class:`SpecError` when a delay or period is below one step, a clock jitter is
     not below its period, or a neuron's step ``dt/tau`` exceeds 1 (Euler would be unstable).
@@ -172,68 +179,132 @@ def compile_network(net: Network, h: float = 0.1) -> CompiledNet:
     >>> c = compile_network(layered([3, 2]), h=0.1)
     >>> c.n_neurons, c.n_edges, c.bytes_per_edge() <= 40
     (7, 16, True)
+    >>> d = compile_network(layered([3, 2], as_blueprint=True), h=0.1)
+    >>> bool((d.w == c.w).all() and (d.src == c.src).all())
+    True
     """
     if not (isinstance(h, (int, float)) and np.isfinite(h) and h > 0):
         raise SpecError(f"run.h: must be a positive number of ms, got {h!r}")
+    if isinstance(net, Blueprint):
+        from ._direct import compile_blueprint
+
+        return compile_blueprint(net, float(h))
     g = net.graph
     nodes = list(g.nodes)
     attrs = [net.node(n) for n in nodes]
     area_names = list(dict.fromkeys(a["area"] for a in attrs))
-    per = _neuron_arrays(g, nodes, attrs, area_names, h)
+    cols = {k: [a[k] for a in attrs] for k in NEURON_COLUMNS}
+    cols["index"] = _graph_index(g, nodes, attrs)
+    per = neuron_arrays(cols, area_names, h, lambda i: f"node {nodes[i]!r}")
     rows, in_ptr, has_partner = _in_rows(net, nodes)
-    p_tau, p_speedup = _prospective(rows, attrs, per, has_partner)
     edges = _edge_arrays(rows, int(in_ptr[-1]), h)
-    out_ptr = np.zeros(len(nodes) + 1, np.int64)
-    np.cumsum(np.bincount(edges["src"], minlength=len(nodes)), out=out_ptr[1:])
-    out_edge = np.lexsort((np.arange(len(edges["src"])), edges["src"])).astype(np.int32)
-    mirror = _mirror(edges["src"], edges["dst"], per["kind"], has_partner, in_ptr)
+    p_tau, p_speedup = prospective(cols["prospective"], per, edges["src"], in_ptr, has_partner)
     shapes = {name: tuple(int(x) for x in g.graph[f"shape:{name}"].split("x")) for name in area_names
               if isinstance(g.graph.get(f"shape:{name}"), str)}
+    return assemble(h, nodes, area_names, per, has_partner, p_tau, p_speedup, in_ptr, edges,
+                    _mirror(edges["src"], edges["dst"], per["kind"], has_partner, in_ptr),
+                    transport=g.graph.get("feedback", "learned") == "transport", shapes=shapes)
+
+
+def assemble(h, nodes, area_names, per, has_partner, p_tau, p_speedup, in_ptr, edges, mirror, *,
+             transport, shapes) -> CompiledNet:
+    """The :class:`CompiledNet` of the arrays, with the outgoing CSR derived."""
+    out_ptr = np.zeros(len(nodes) + 1, np.int64)
+    np.cumsum(np.bincount(edges["src"], minlength=len(nodes)), out=out_ptr[1:])
+    out_edge = np.empty(len(edges["src"]), np.int32)
+    _by_sender(edges["src"], out_ptr, out_edge)
     return CompiledNet(h=float(h), node_ids=nodes, area_names=area_names, **per, has_partner=has_partner,
                        p_tau=p_tau, p_speedup=p_speedup, in_ptr=in_ptr, **edges, out_ptr=out_ptr,
-                       out_edge=out_edge, mirror=mirror,
-                       transport=g.graph.get("feedback", "learned") == "transport", area_shapes=shapes)
+                       out_edge=out_edge, mirror=mirror, transport=transport, area_shapes=shapes)
 
 
-def _neuron_arrays(g, nodes, attrs, area_names, h) -> dict:
-    """The per-neuron arrays (in node order), steps checked: clock jitter below the
-    period, and Euler's ``dt/tau <= 1`` at the longest tick."""
-    N = len(nodes)
+@numba.njit(cache=True)
+def _by_sender(src, out_ptr, out_edge):
+    """Edge ids by sender, then edge id (a counting sort: no temporary per edge)."""
+    cur = out_ptr[:-1].copy()
+    for e in range(len(src)):
+        s = src[e]
+        out_edge[cur[s]] = e
+        cur[s] += 1
+
+
+# the node attributes a compiled network keeps, besides the declared options
+NEURON_COLUMNS = ("kind", "area", "role", "activation", "tau", "x0", "bias", "period", "phase", "clock_jitter",
+                  "send", "threshold", "refresh", "eta", "eta_b", "decay", "prospective",
+                  *option_names(kernel=True))
+
+
+def _graph_index(g, nodes, attrs) -> np.ndarray:
+    """Each neuron's index in its area and kind: its ``index`` attribute, else its order."""
     counters: dict = {}
-    index = np.empty(N, np.int32)
+    index = np.empty(len(nodes), np.int64)
     for i, a in enumerate(attrs):
         key = (a["area"], a["kind"])
         index[i] = int(a["index"]) if "index" in g.nodes[nodes[i]] else counters.get(key, 0)
         counters[key] = counters.get(key, 0) + 1
+    return index
 
-    def steps(key, minimum, dtype):
-        return np.array([_steps(float(a[key]), h, f"node {n!r}.{key}", minimum=minimum)
-                         for n, a in zip(nodes, attrs)], dtype)
+
+def steps_of(ms, h: float, what: str, name, *, minimum: int, dtype=np.int64) -> np.ndarray:
+    """Durations (ms) as integer steps of ``h``, checked as :func:`_steps` does; an error
+    names the first bad one as ``f"{name(i)}.{what}"``."""
+    ms = np.asarray(ms, np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        q = ms / h
+        bad = ~np.isfinite(ms) | (q > MAX_STEPS)
+        s = np.rint(np.where(bad, 0.0, q))
+    bad |= s < minimum
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        _steps(float(ms[i]), h, f"{name(i)}.{what}", minimum=minimum)  # raises, with the one-line reason
+    return s.astype(dtype)
+
+
+def _codes(col, table) -> np.ndarray:
+    """A column of names as codes (its position in a list ``table``, or ``table[value]``);
+    any hashable values (a GraphML attribute may be a number); unknown values were refused
+    by the model's checks."""
+    find = table.index if isinstance(table, list) else table.__getitem__
+    memo: dict = {}
+    out = np.empty(len(col), np.int64)
+    for i, x in enumerate(col):
+        code = memo.get(x)
+        if code is None:
+            code = memo[x] = find(x)
+        out[i] = code
+    return out
+
+
+def neuron_arrays(cols: dict, area_names, h, name) -> dict:
+    """The per-neuron arrays (in node order) from columns (:data:`NEURON_COLUMNS` and
+    ``index``), steps checked: clock jitter below the period, and Euler's ``dt/tau <= 1``
+    at the longest tick. ``name(i)``: how an error names neuron ``i``."""
 
     def floats(key):
-        return np.array([float(a[key]) for a in attrs])
+        return np.asarray(cols[key], np.float64)
 
-    period = steps("period", 1, np.int32)
-    cjit = steps("clock_jitter", 0, np.int32)
+    period = steps_of(cols["period"], h, "period", name, minimum=1, dtype=np.int32)
+    cjit = steps_of(cols["clock_jitter"], h, "clock_jitter", name, minimum=0, dtype=np.int32)
     bad = np.flatnonzero(cjit >= period)
     if len(bad):
-        raise SpecError(f"node {nodes[bad[0]]!r}.clock_jitter: {cjit[bad[0]]} steps must be below the period "
+        raise SpecError(f"{name(bad[0])}.clock_jitter: {cjit[bad[0]]} steps must be below the period "
                         f"({period[bad[0]]} steps)")
     tau = floats("tau")
     dt_max = (period + cjit) * h
     for i in np.flatnonzero((tau > 0) & (dt_max / np.where(tau > 0, tau, 1) > 1.0)):
-        raise SpecError(f"node {nodes[i]!r}.tau: a tick of {dt_max[i]:g} ms exceeds tau = {tau[i]:g} ms; "
+        raise SpecError(f"{name(i)}.tau: a tick of {dt_max[i]:g} ms exceeds tau = {tau[i]:g} ms; "
                         "Euler needs dt/tau <= 1: shorten the clock period or lengthen tau")
+    kind = (_codes(cols["kind"], {"value": KIND_VALUE, "error": KIND_ERROR})).astype(np.int8)
     return dict(
-        kind=np.array([KIND_VALUE if a["kind"] == "value" else KIND_ERROR for a in attrs], np.int8),
-        area=np.array([area_names.index(a["area"]) for a in attrs], np.int16), index=index,
-        role=np.array([ROLE_CODES[a["role"]] for a in attrs], np.int8),
-        act=np.array([ACTIVATIONS.index(a["activation"]) for a in attrs], np.int8), tau=tau,
-        x0=np.array([float(a["x0"]) if a["kind"] == "value" else 0.0 for a in attrs]),
-        bias=np.array([float(a["bias"]) if a["kind"] == "error" else 0.0 for a in attrs]),
-        period=period, phase=steps("phase", 0, np.int32) % period, cjit=cjit,
-        send=np.array([0 if a["send"] == "always" else 1 for a in attrs], np.int8), thresh=floats("threshold"),
-        refresh=steps("refresh", 0, np.int64), eta=floats("eta"), eta_b=floats("eta_b"), decay=floats("decay"),
+        kind=kind, area=_codes(cols["area"], list(area_names)).astype(np.int16),
+        index=np.asarray(cols["index"]).astype(np.int32),
+        role=_codes(cols["role"], ROLE_CODES).astype(np.int8),
+        act=_codes(cols["activation"], list(ACTIVATIONS)).astype(np.int8), tau=tau,
+        x0=np.where(kind == KIND_VALUE, floats("x0"), 0.0), bias=np.where(kind == KIND_ERROR, floats("bias"), 0.0),
+        period=period, phase=steps_of(cols["phase"], h, "phase", name, minimum=0, dtype=np.int32) % period,
+        cjit=cjit, send=_codes(cols["send"], {"always": 0, "on_delta": 1}).astype(np.int8),
+        thresh=floats("threshold"), refresh=steps_of(cols["refresh"], h, "refresh", name, minimum=0),
+        eta=floats("eta"), eta_b=floats("eta_b"), decay=floats("decay"),
         options={k: floats(k) for k in option_names(kernel=True)})
 
 
@@ -253,13 +324,14 @@ def _in_rows(net, nodes):
     return rows, in_ptr, has_partner
 
 
-def _prospective(rows, attrs, per, has_partner):
-    """A prospective error neuron knows its partner's law: its tau_x and speed-up."""
-    p_tau, p_speedup = np.zeros(len(rows)), np.zeros(len(rows))
-    for i, r in enumerate(rows):
-        if attrs[i]["prospective"] and per["kind"][i] == KIND_ERROR and has_partner[i]:
-            p = r[0][1]
-            p_tau[i], p_speedup[i] = per["tau"][p], per["options"]["speedup"][p]
+def prospective(flags, per, src, in_ptr, has_partner):
+    """A prospective error neuron knows its partner's law: its tau_x and speed-up (its
+    partner: the sender of its first in-edge)."""
+    N = len(per["kind"])
+    p_tau, p_speedup = np.zeros(N), np.zeros(N)
+    on = np.flatnonzero(np.asarray(flags, bool) & (per["kind"] == KIND_ERROR) & (has_partner == 1))
+    p = src[in_ptr[on]]
+    p_tau[on], p_speedup[on] = per["tau"][p], per["options"]["speedup"][p]
     return p_tau, p_speedup
 
 
@@ -275,12 +347,17 @@ def _edge_arrays(rows, E: int, h) -> dict:
             out["delay"][j] = _steps(float(ea["delay"]), h, f"{where}.delay", minimum=1)
             out["w"][j] = float(ea.get("weight", 0.0))
             out["loss"][j] = float(ea["loss"])
-            js = _steps(float(ea["jitter"]), h, f"{where}.jitter", minimum=0)
-            if js > 32767:
-                raise SpecError(f"{where}.jitter: {js} steps is too large (max 32767)")
-            out["jit"][j] = js
+            out["jit"][j] = jitter_steps(float(ea["jitter"]), h, where)
             j += 1
     return out
+
+
+def jitter_steps(ms: float, h: float, where: str) -> int:
+    """A message jitter in steps (int16)."""
+    js = _steps(ms, h, f"{where}.jitter", minimum=0)
+    if js > 32767:
+        raise SpecError(f"{where}.jitter: {js} steps is too large (max 32767)")
+    return js
 
 
 def _mirror(src, dst, kind, has_partner, in_ptr):

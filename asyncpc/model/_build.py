@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import zlib
 
@@ -15,7 +16,7 @@ from ._distributions import check_dist, is_distance, sample
 from ._network import Network
 from ._spec import Area, Clocks, Dynamics, Learning, Messages, Projection
 
-__all__ = ["build", "layered", "from_area_graph", "positions"]
+__all__ = ["Blueprint", "blueprint", "build", "layered", "from_area_graph", "positions"]
 
 # rng streams of the builder (per purpose, so changing one never shifts another)
 _S_CONNECT, _S_W, _S_V, _S_DELAY, _S_FBDELAY, _S_PERIOD, _S_PHASE, _S_POS = range(1, 9)
@@ -70,43 +71,214 @@ def _rf_sources(src: Area, proj: Projection, n_dst: int) -> list[np.ndarray]:
     return out
 
 
-def build(areas: Sequence[Area], projections: Sequence[Projection], *,
-          clocks: Clocks = Clocks(), messages: Messages = Messages(),
-          learning: Learning = Learning(), dynamics: Dynamics = Dynamics(), delay=0.1,
-          partner_delay: float = 0.1, seed=0, allow_cycles: bool = False) -> Network:
-    """Build a neuron-level network from areas and projections.
+CHUNK_PAIRS = 1 << 18  # synapse pairs drawn at a time (~20 MB of temporaries, whatever the network's size)
 
-    Parameters
-    ----------
-    areas, projections
-        The populations and who predicts whom.
-    clocks, messages, learning, dynamics
-        Network-wide neuron settings (see their classes).
-    delay : distribution spec
-        Default delay (ms) of predict and feedback edges without their own; may be the
-        distance model ``{"dist": "distance", "velocity": v, "synaptic": s}`` (delay =
-        ``s + d / v``, ``d`` the distance in mm between the neurons' positions, see
-        :func:`positions` and docs/delays.md).
-    partner_delay : float
-        Delay (ms) between a value neuron and its error partner.
-    seed : int
-        Seeds connectivity, initial weights, delays and clocks (one stream each).
-    allow_cycles : bool
-        Accept cycles in the area graph (the runtimes simulate them; the dense
-        reference does not).
 
-    Returns
-    -------
-    Network
+@dataclass(eq=False)
+class Block:
+    """The neurons of one area and kind: ids ``start .. start + size - 1`` (index 0..size-1).
+    ``attrs``: their node attributes; ``index``, ``period``, ``phase``, ``x`` and ``y``
+    vary per neuron (the blueprint's arrays)."""
+
+    area: str
+    kind: str
+    start: int
+    size: int
+    attrs: dict
+
+
+@dataclass(eq=False)
+class Pairs:
+    """One chunk of a projection's synapse pairs, in the builder's order (by dst neuron,
+    then source index): source ``i`` (value neuron of src) predicts ``j`` (error neuron of
+    dst) with weight ``w`` and delay ``d_fwd``; the feedback synapse ``j -> i`` has ``v``
+    and ``d_fb``."""
+
+    i: np.ndarray
+    j: np.ndarray
+    w: np.ndarray
+    v: np.ndarray
+    d_fwd: np.ndarray
+    d_fb: np.ndarray
+
+
+@dataclass(eq=False)
+class ProjectionPlan:
+    """One projection's synapses, drawn on demand, chunk by chunk, from its own streams
+    (connectivity, W, V, delays, feedback delays), so that any chunking draws the same
+    values. ``src_start`` / ``dst_start``: the first value neuron of src and the first
+    error neuron of dst; ``feedback``: whether feedback synapses exist."""
+
+    proj: Projection
+    src: Area
+    dst: Area
+    pk: int
+    seed: int
+    src_start: int
+    dst_start: int
+    feedback: bool
+    transpose: bool
+    dspec: object
+    fspec: object
+    pos_src: np.ndarray
+    pos_dst: np.ndarray
+    loss: float
+    jitter: float
+    _fan: tuple | None = None
+
+    @property
+    def where(self) -> str:
+        return f"projections.{self.proj.src}->{self.proj.dst}"
+
+    def _sources(self):
+        if self.proj.rf is not None:
+            return _rf_sources(self.src, self.proj, self.dst.size)
+        return None
+
+    def _rows(self, max_pairs: int):
+        """``(j0, j1, i)`` per chunk of dst rows: the kept sources of rows j0..j1-1, concatenated."""
+        lists, p = self._sources(), self.proj.p
+        full = np.arange(self.src.size)
+        rc = rng_for(self.seed, _S_CONNECT, self.pk)
+        j, n_dst = 0, self.dst.size
+        while j < n_dst:
+            j0, parts, n = j, [], 0
+            while j < n_dst and (n == 0 or n < max_pairs):
+                srcs = full if lists is None else lists[j]
+                keep = srcs if p >= 1.0 else srcs[rc.random(len(srcs)) < p]
+                parts.append(keep)
+                n += len(keep)
+                j += 1
+            yield j0, j, parts
+
+    def fan(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(fan_in, fan_out)``: synapses per dst neuron and per src neuron."""
+        if self._fan is None and self.proj.p >= 1.0 and self.proj.rf is None:
+            self._fan = (np.full(self.dst.size, self.src.size, np.int64), np.full(self.src.size, self.dst.size, np.int64))
+        if self._fan is None:
+            fan_in = np.zeros(self.dst.size, np.int64)
+            fan_out = np.zeros(self.src.size, np.int64)
+            for j0, _, parts in self._rows(CHUNK_PAIRS):
+                fan_in[j0:j0 + len(parts)] = [len(q) for q in parts]
+                for q in parts:
+                    fan_out[q] += 1
+            if not fan_in.any():
+                raise SpecError(f"{self.where}: no connection survived p={self.proj.p}")
+            self._fan = (fan_in, fan_out)
+        return self._fan
+
+    def pairs(self, max_pairs: int = CHUNK_PAIRS):
+        """The synapse pairs, chunk by chunk (:class:`Pairs`), at most about
+        ``max_pairs`` per chunk (whole dst rows)."""
+        fan_in = self.fan()[0]
+        p = self.proj
+        scale = (np.full(self.dst.size, float(p.init_scale)) if p.init_scale is not None
+                 else 1.0 / np.sqrt(np.maximum(fan_in, 1)))
+        rw, rv = rng_for(self.seed, _S_W, self.pk), rng_for(self.seed, _S_V, self.pk)
+        rd, rf = rng_for(self.seed, _S_DELAY, self.pk), rng_for(self.seed, _S_FBDELAY, self.pk)
+        far = is_distance(self.dspec) or is_distance(self.fspec)
+        for j0, j1, parts in self._rows(max_pairs):
+            ii = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            js = np.repeat(np.arange(j0, j1), fan_in[j0:j1])
+            w = rw.standard_normal(len(ii)) * scale[js]
+            v = w.copy() if self.transpose else rv.standard_normal(len(ii)) * scale[js]
+            dist = np.hypot(*(self.pos_src[ii] - self.pos_dst[js]).T) if far else None
+            drawn = {}
+            for where, spec, r in (("delay", self.dspec, rd), ("feedback_delay", self.fspec, rf)):
+                try:
+                    arr = sample(spec, len(ii), r, distance=dist)
+                except SpecError as exc:
+                    raise SpecError(f"{self.where}.{where}: {exc}") from None
+                if np.any(arr <= 0):
+                    raise SpecError(f"{self.where}.{where}: drew a non-positive delay "
+                                    f"(min {arr.min():.3g} ms); delays must be > 0")
+                drawn[where] = arr
+            yield Pairs(ii, js, w, v, drawn["delay"], drawn["feedback_delay"])
+
+
+@dataclass(eq=False)
+class Blueprint:
+    """A network said by areas and projections, with every draw made but no synapse
+    materialised: neuron blocks with their attributes and per-neuron arrays, and per
+    projection its synapses drawn chunk by chunk. :meth:`network` builds the
+    ``networkx`` graph (:class:`Network`); :func:`asyncpc.compile.compile_network`
+    flattens a blueprint straight into the compiled arrays, without a graph object per
+    synapse (the same arrays, bit for bit, as compiling :meth:`network`).
 
     Examples
     --------
-    >>> from asyncpc.model import Area, Projection, build
-    >>> net = build([Area("in", 2, role="sensory"), Area("out", 1, role="label")],
-    ...             [Projection("in", "out")])
-    >>> net.graph.number_of_nodes(), net.n_edges("predict")
-    (4, 2)
+    >>> from asyncpc.model import layered
+    >>> bp = layered([3, 2], as_blueprint=True)
+    >>> bp.n_nodes, bp.n_edges
+    (7, 16)
+    >>> bp.network().graph.number_of_edges()
+    16
     """
+
+    seed: int
+    feedback: str
+    blocks: list
+    index: np.ndarray
+    period: np.ndarray
+    phase: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    partner_delay: float
+    projections: list
+    shapes: dict
+    direction: str | None = None
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.period)
+
+    @property
+    def n_edges(self) -> int:
+        """Synapses, partner edges included (connectivity is drawn, weights are not)."""
+        n = sum(2 * b.size for b in self.blocks if b.kind == "error")
+        return n + sum(int(pp.fan()[0].sum()) * (2 if pp.feedback else 1) for pp in self.projections)
+
+    def node_attrs(self, b: Block, k: int) -> dict:
+        """Node attributes of the ``k``-th neuron of block ``b``."""
+        n = b.start + k
+        return dict(b.attrs, index=int(self.index[n]), period=float(self.period[n]), phase=float(self.phase[n]),
+                    x=float(self.x[n]), y=float(self.y[n]))
+
+    def network(self) -> Network:
+        """The neuron-level graph: nodes by block (an area's value neurons, then its error
+        neurons and their partner edges), then each projection's predict and feedback edges."""
+        g = nx.DiGraph()
+        g.graph.update(feedback=self.feedback, seed=self.seed)
+        d = float(self.partner_delay)
+        for b in self.blocks:
+            g.add_nodes_from((b.start + k, self.node_attrs(b, k)) for k in range(b.size))
+            if b.kind == "error":
+                vstart = next(v.start for v in self.blocks if v.area == b.area and v.kind == "value")
+                for k in range(b.size):
+                    g.add_edge(vstart + k, b.start + k, role="partner", weight=1.0, delay=d, loss=0.0, jitter=0.0)
+                    g.add_edge(b.start + k, vstart + k, role="partner", weight=-1.0, delay=d, loss=0.0, jitter=0.0)
+        for name, (r, c) in self.shapes.items():
+            g.graph[f"shape:{name}"] = f"{r}x{c}"
+        for pp in self.projections:
+            loss, jit = pp.loss, pp.jitter
+            for ch in pp.pairs():
+                vi, ek = (ch.i + pp.src_start).tolist(), (ch.j + pp.dst_start).tolist()
+                for n in range(len(vi)):
+                    g.add_edge(vi[n], ek[n], role="predict", weight=float(ch.w[n]), delay=float(ch.d_fwd[n]),
+                               loss=loss, jitter=jit)
+                    if pp.feedback:
+                        g.add_edge(ek[n], vi[n], role="feedback", weight=float(ch.v[n]), delay=float(ch.d_fb[n]),
+                                   loss=loss, jitter=jit)
+        if self.direction is not None:
+            g.graph["direction"] = self.direction
+        return Network(g)
+
+
+def blueprint(areas: Sequence[Area], projections: Sequence[Projection], *,
+              clocks: Clocks = Clocks(), messages: Messages = Messages(),
+              learning: Learning = Learning(), dynamics: Dynamics = Dynamics(), delay=0.1,
+              partner_delay: float = 0.1, seed=0, allow_cycles: bool = False) -> Blueprint:
+    """The :class:`Blueprint` of :func:`build` (same parameters, same checks, same draws)."""
     seed = normalize_seed(seed)
     check_dist(delay, "delays.forward", positive=True, distance=True)
     if isinstance(partner_delay, bool) or not isinstance(partner_delay, (int, float)) or not partner_delay > 0:
@@ -137,10 +309,6 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
         raise SpecError(f"projections: prediction cycle {cyc} is not supported "
                         "(pass allow_cycles=True to simulate it anyway)")
 
-    g = nx.DiGraph()
-    g.graph.update(feedback=learning.feedback, seed=seed)
-    value_ids: dict[str, list[int]] = {}
-    error_ids: dict[str, list[int]] = {}
     has_parents = {n: ag.in_degree(n) > 0 for n in by_name}
     n_nodes = sum(a.size * (2 if has_parents[a.name] else 1) for a in by_name.values())
 
@@ -159,90 +327,96 @@ def build(areas: Sequence[Area], projections: Sequence[Projection], *,
                   clock_jitter=float(clocks.jitter), decay=float(learning.decay))
     dynamics.check_areas(list(by_name))
     pos = {a.name: positions(a, seed) for a in by_name.values()}
-    nid = 0
     order = list(nx.topological_sort(ag)) if not allow_cycles or nx.is_directed_acyclic_graph(ag) else list(by_name)
+    blocks, index, xs, ys = [], [], [], []
+    start: dict[tuple, int] = {}
+    nid = 0
     for name in order:
         a = by_name[name]
-        value_ids[name] = []
-        for i in range(a.size):
-            g.add_node(nid, kind="value", area=name, index=i, activation=a.activation, role=a.role,
-                       tau=float(a.tau_x), x0=float(a.x0), period=float(periods[nid]),
-                       phase=float(phases[nid]), eta=float(learning.eta),
-                       x=float(pos[name][i, 0]), y=float(pos[name][i, 1]), **common,
-                       **dynamics.attrs("value", a.role, name))
-            value_ids[name].append(nid)
-            nid += 1
-        if has_parents[name]:
-            error_ids[name] = []
-            for i in range(a.size):
-                g.add_node(nid, kind="error", area=name, index=i, activation=a.activation, role=a.role,
-                           tau=float(a.tau_e), bias=0.0, period=float(periods[nid]),
-                           phase=float(phases[nid]), eta=float(learning.eta),
-                           eta_b=float(learning.bias_rate),
-                           x=float(pos[name][i, 0]), y=float(pos[name][i, 1]), **common,
-                           **dynamics.attrs("error", a.role, name))
-                error_ids[name].append(nid)
-                nid += 1
-            for v, e in zip(value_ids[name], error_ids[name]):
-                g.add_edge(v, e, role="partner", weight=1.0, delay=float(partner_delay), loss=0.0, jitter=0.0)
-                g.add_edge(e, v, role="partner", weight=-1.0, delay=float(partner_delay), loss=0.0, jitter=0.0)
-        if a.shape is not None:
-            g.graph[f"shape:{name}"] = f"{a.shape[0]}x{a.shape[1]}"
+        kinds = ("value", "error") if has_parents[name] else ("value",)
+        for kind in kinds:
+            own = (dict(tau=float(a.tau_x), x0=float(a.x0)) if kind == "value"
+                   else dict(tau=float(a.tau_e), bias=0.0))
+            attrs = dict(kind=kind, area=name, index=0, activation=a.activation, role=a.role, **own,
+                         period=0.0, phase=0.0, eta=float(learning.eta))
+            if kind == "error":
+                attrs["eta_b"] = float(learning.bias_rate)
+            attrs.update(x=0.0, y=0.0, **common, **dynamics.attrs(kind, a.role, name))
+            blocks.append(Block(name, kind, nid, a.size, attrs))
+            start[name, kind] = nid
+            index.append(np.arange(a.size))
+            xs.append(pos[name][:, 0])
+            ys.append(pos[name][:, 1])
+            nid += a.size
 
     loss, mjit = float(messages.loss), float(messages.jitter)
-    for k, p in enumerate(sorted(projections, key=lambda p: (order.index(p.src), order.index(p.dst)))):
+    plans = []
+    for p in sorted(projections, key=lambda p: (order.index(p.src), order.index(p.dst))):
         src, dst = by_name[p.src], by_name[p.dst]
-        pk = order.index(p.src) * len(order) + order.index(p.dst)  # stable per projection
-        if p.rf is not None:
-            lists = _rf_sources(src, p, dst.size)
-        else:
-            lists = [np.arange(src.size)] * dst.size
-        rc = rng_for(seed, _S_CONNECT, pk)
-        pairs = []
-        for j, srcs in enumerate(lists):
-            keep = srcs if p.p >= 1.0 else srcs[rc.random(len(srcs)) < p.p]
-            pairs.extend((int(i), j) for i in keep)
-        if not pairs:
-            raise SpecError(f"projections.{p.src}->{p.dst}: no connection survived p={p.p}")
-        fan_in = np.bincount([j for _, j in pairs], minlength=dst.size)
-        scale = np.array([p.init_scale if p.init_scale is not None else 1.0 / np.sqrt(max(f, 1))
-                          for f in fan_in])
-        js = np.array([j for _, j in pairs])
-        w = rng_for(seed, _S_W, pk).standard_normal(len(pairs)) * scale[js]
-        if learning.feedback_init == "transpose":
-            v = w.copy()
-        else:
-            v = rng_for(seed, _S_V, pk).standard_normal(len(pairs)) * scale[js]
         dspec = p.delay if p.delay is not None else delay
-        fspec = p.feedback_delay if p.feedback_delay is not None else dspec
-        dist = None
-        if is_distance(dspec) or is_distance(fspec):  # the same distance both ways
-            ii = np.array([i for i, _ in pairs])
-            dist = np.hypot(*(pos[p.src][ii] - pos[p.dst][js]).T)
-        drawn = {}
-        for where, spec, stream in (("delay", dspec, _S_DELAY), ("feedback_delay", fspec, _S_FBDELAY)):
-            try:
-                drawn[where] = sample(spec, len(pairs), rng_for(seed, stream, pk), distance=dist)
-            except SpecError as exc:
-                raise SpecError(f"projections.{p.src}->{p.dst}.{where}: {exc}") from None
-        d_fwd, d_fb = drawn["delay"], drawn["feedback_delay"]
-        for where, arr in (("delay", d_fwd), ("feedback_delay", d_fb)):
-            if np.any(arr <= 0):
-                raise SpecError(f"projections.{p.src}->{p.dst}.{where}: drew a non-positive delay "
-                                f"(min {arr.min():.3g} ms); delays must be > 0")
-        eta = float(p.eta) if p.eta is not None else None
-        fb = learning.sensory_feedback or src.role != "sensory"
-        for n, (i, j) in enumerate(pairs):
-            vi, ek = value_ids[p.src][i], error_ids[p.dst][j]
-            g.add_edge(vi, ek, role="predict", weight=float(w[n]), delay=float(d_fwd[n]), loss=loss, jitter=mjit)
-            if fb:
-                g.add_edge(ek, vi, role="feedback", weight=float(v[n]), delay=float(d_fb[n]), loss=loss, jitter=mjit)
-        if eta is not None:  # a per-projection rate lives on the synapse owners
-            for ek in error_ids[p.dst]:
-                g.nodes[ek]["eta"] = eta
-            for vi in value_ids[p.src]:
-                g.nodes[vi]["eta"] = eta
-    return Network(g)
+        plans.append(ProjectionPlan(
+            proj=p, src=src, dst=dst, pk=order.index(p.src) * len(order) + order.index(p.dst), seed=seed,
+            src_start=start[p.src, "value"], dst_start=start[p.dst, "error"],
+            feedback=learning.sensory_feedback or src.role != "sensory",
+            transpose=learning.feedback_init == "transpose", dspec=dspec,
+            fspec=p.feedback_delay if p.feedback_delay is not None else dspec,
+            pos_src=pos[p.src], pos_dst=pos[p.dst], loss=loss, jitter=mjit))
+        if p.rf is not None:
+            _rf_sources(src, p, 0)  # an impossible patch is refused before anything is drawn
+        if p.eta is not None:  # a per-projection rate lives on the synapse owners
+            for b in blocks:
+                if (b.area, b.kind) in ((p.dst, "error"), (p.src, "value")):
+                    b.attrs["eta"] = float(p.eta)
+    bp = Blueprint(seed=seed, feedback=learning.feedback, blocks=blocks, index=np.concatenate(index),
+                   period=periods, phase=phases, x=np.concatenate(xs), y=np.concatenate(ys),
+                   partner_delay=float(partner_delay), projections=plans,
+                   shapes={n: tuple(by_name[n].shape) for n in order if by_name[n].shape is not None})
+    for pp in plans:
+        pp.fan()  # connectivity checked now (a projection where nothing survived is refused)
+    return bp
+
+
+def build(areas: Sequence[Area], projections: Sequence[Projection], *,
+          clocks: Clocks = Clocks(), messages: Messages = Messages(),
+          learning: Learning = Learning(), dynamics: Dynamics = Dynamics(), delay=0.1,
+          partner_delay: float = 0.1, seed=0, allow_cycles: bool = False) -> Network:
+    """Build a neuron-level network from areas and projections.
+
+    Parameters
+    ----------
+    areas, projections
+        The populations and who predicts whom.
+    clocks, messages, learning, dynamics
+        Network-wide neuron settings (see their classes).
+    delay : distribution spec
+        Default delay (ms) of predict and feedback edges without their own; may be the
+        distance model ``{"dist": "distance", "velocity": v, "synaptic": s}`` (delay =
+        ``s + d / v``, ``d`` the distance in mm between the neurons' positions, see
+        :func:`positions` and docs/delays.md).
+    partner_delay : float
+        Delay (ms) between a value neuron and its error partner.
+    seed : int
+        Seeds connectivity, initial weights, delays and clocks (one stream each).
+    allow_cycles : bool
+        Accept cycles in the area graph (the runtimes simulate them; the dense
+        reference does not).
+
+    Returns
+    -------
+    Network
+        ``blueprint(...).network()`` (:func:`blueprint`): for a network too large for a
+        graph object per synapse, compile the blueprint instead.
+
+    Examples
+    --------
+    >>> from asyncpc.model import Area, Projection, build
+    >>> net = build([Area("in", 2, role="sensory"), Area("out", 1, role="label")],
+    ...             [Projection("in", "out")])
+    >>> net.graph.number_of_nodes(), net.n_edges("predict")
+    (4, 2)
+    """
+    return blueprint(areas, projections, clocks=clocks, messages=messages, learning=learning, dynamics=dynamics,
+                     delay=delay, partner_delay=partner_delay, seed=seed, allow_cycles=allow_cycles).network()
 
 
 def layered(sizes: Sequence[int], direction: str = "discriminative", *, activation="tanh",
@@ -250,7 +424,7 @@ def layered(sizes: Sequence[int], direction: str = "discriminative", *, activati
             shapes: Mapping[str, tuple[int, int]] | None = None, p: float = 1.0,
             rf: Mapping[str, int] | None = None, output_activation: str | None = None,
             positions: Mapping[str, tuple[float, float]] | None = None, sheet_size: float = 1.0,
-            layout: str = "grid", **kwargs) -> Network:
+            layout: str = "grid", as_blueprint: bool = False, **kwargs) -> Network | Blueprint:
     """A chain of areas ``input -> hidden1 -> ... -> label`` (``discriminative``) or the
     same areas with every projection reversed (``generative``: the label predicts the
     hidden area, which predicts the image).
@@ -263,7 +437,9 @@ def layered(sizes: Sequence[int], direction: str = "discriminative", *, activati
     other, like the layers of one column); ``sheet_size`` and ``layout`` apply to every
     area (see :class:`Area`). ``tau_x`` is one time constant for every area, or a mapping
     area name -> tau_x (areas not listed take 1.0). Other keyword arguments go to
-    :func:`build`.
+    :func:`build`. ``as_blueprint``: return the :class:`Blueprint` instead of the
+    :class:`Network` (what :func:`asyncpc.compile.compile_network` flattens without a
+    graph object per synapse).
 
     Examples
     --------
@@ -302,9 +478,9 @@ def layered(sizes: Sequence[int], direction: str = "discriminative", *, activati
     for a, b in zip(names[:-1], names[1:]):
         src, dst = (a, b) if direction == "discriminative" else (b, a)
         projections.append(Projection(src, dst, p=p, rf=rf.get(src)))
-    net = build(areas, projections, **kwargs)
-    net.graph.graph["direction"] = direction
-    return net
+    bp = blueprint(areas, projections, **kwargs)
+    bp.direction = direction
+    return bp if as_blueprint else bp.network()
 
 
 _AREA_KEYS = {"size", "activation", "role", "tau_x", "tau_e", "shape", "x0", "position", "sheet_size",
@@ -312,12 +488,12 @@ _AREA_KEYS = {"size", "activation", "role", "tau_x", "tau_e", "shape", "x0", "po
 _PROJ_KEYS = {"p", "rf", "rf_stride", "delay", "feedback_delay", "init_scale", "eta"}
 
 
-def from_area_graph(area_graph: nx.DiGraph, **kwargs) -> Network:
+def from_area_graph(area_graph: nx.DiGraph, *, as_blueprint: bool = False, **kwargs) -> Network | Blueprint:
     """Build from a ``networkx.DiGraph`` of areas.
 
     Node attributes are :class:`Area` fields (``size`` required); edge ``u -> v``
     (u predicts v) attributes are :class:`Projection` fields. Other keyword arguments
-    go to :func:`build`.
+    go to :func:`build`; ``as_blueprint`` as in :func:`layered`.
 
     Examples
     --------
@@ -342,4 +518,5 @@ def from_area_graph(area_graph: nx.DiGraph, **kwargs) -> Network:
         if bad:
             raise SpecError(f"projections.{u}->{v}: unknown attribute(s) {sorted(bad)}; expected {sorted(_PROJ_KEYS)}")
         projs.append(Projection(str(u), str(v), **attrs))
-    return build(areas, projs, **kwargs)
+    bp = blueprint(areas, projs, **kwargs)
+    return bp if as_blueprint else bp.network()

@@ -44,7 +44,7 @@ from ..errors import GraphError
 from ..neurons import OPTIONS, check_options
 from ._spec import ACTIVATIONS, ROLES, SEND_POLICIES
 
-__all__ = ["Network", "AreaInfo", "NODE_DEFAULTS", "EDGE_DEFAULTS"]
+__all__ = ["Network", "AreaInfo", "NODE_DEFAULTS", "EDGE_DEFAULTS", "check_node"]
 
 NODE_DEFAULTS = dict(area="default", activation="linear", role="hidden", x0=0.0, bias=0.0,
                      period=0.1, phase=0.0, clock_jitter=0.0, send="always", threshold=0.0, refresh=0.0,
@@ -80,6 +80,34 @@ def _num(v, where, *, lo=None, lo_open=False, hi=None):
     if hi is not None and f > hi:
         raise GraphError(f"{where}: must be <= {hi}, got {v!r}")
     return f
+
+
+def check_node(n, attrs: dict, a: dict) -> None:
+    """One neuron's kind, activation, role, send policy, numbers and options: ``attrs``
+    as given, ``a`` with the defaults filled in (:meth:`Network.node`)."""
+    kind = attrs.get("kind")
+    if kind not in ("value", "error"):
+        raise GraphError(f"node {n!r}.kind: must be 'value' or 'error', got {kind!r}")
+    if a["activation"] not in ACTIVATIONS:
+        raise GraphError(f"node {n!r}.activation: unknown activation {a['activation']!r}; "
+                         f"expected one of {list(ACTIVATIONS)}")
+    if a["role"] not in ROLES:
+        raise GraphError(f"node {n!r}.role: must be one of {list(ROLES)}, got {a['role']!r}")
+    if a["send"] not in SEND_POLICIES:
+        raise GraphError(f"node {n!r}.send: must be one of {list(SEND_POLICIES)}, got {a['send']!r}")
+    _num(a["tau"], f"node {n!r}.tau", lo=0, lo_open=(kind == "value"))
+    _num(a["period"], f"node {n!r}.period", lo=0, lo_open=True)
+    _num(a["phase"], f"node {n!r}.phase", lo=0)
+    _num(a["clock_jitter"], f"node {n!r}.clock_jitter", lo=0)
+    for k in ("threshold", "refresh", "eta", "eta_b", "decay"):
+        _num(a[k], f"node {n!r}.{k}", lo=0)
+    check_options({o.name: a[o.name] for o in OPTIONS if kind in o.kinds}, f"node {n!r}", error=GraphError)
+    for k in ("x0", "bias"):
+        _num(a[k], f"node {n!r}.{k}")
+    if "index" in attrs:
+        ix = attrs["index"]
+        if isinstance(ix, bool) or not isinstance(ix, (int, np.integer)) or not 0 <= ix < 2**31:
+            raise GraphError(f"node {n!r}.index: must be an integer in 0..2^31-1, got {ix!r}")
 
 
 class Network:
@@ -179,32 +207,8 @@ class Network:
 
     def _check_nodes(self) -> None:
         """Each neuron's kind, activation, role, send policy, numbers and options."""
-        g = self.graph
-        for n, attrs in g.nodes(data=True):
-            kind = attrs.get("kind")
-            if kind not in ("value", "error"):
-                raise GraphError(f"node {n!r}.kind: must be 'value' or 'error', got {kind!r}")
-            a = self.node(n)
-            if a["activation"] not in ACTIVATIONS:
-                raise GraphError(f"node {n!r}.activation: unknown activation {a['activation']!r}; "
-                                 f"expected one of {list(ACTIVATIONS)}")
-            if a["role"] not in ROLES:
-                raise GraphError(f"node {n!r}.role: must be one of {list(ROLES)}, got {a['role']!r}")
-            if a["send"] not in SEND_POLICIES:
-                raise GraphError(f"node {n!r}.send: must be one of {list(SEND_POLICIES)}, got {a['send']!r}")
-            _num(a["tau"], f"node {n!r}.tau", lo=0, lo_open=(kind == "value"))
-            _num(a["period"], f"node {n!r}.period", lo=0, lo_open=True)
-            _num(a["phase"], f"node {n!r}.phase", lo=0)
-            _num(a["clock_jitter"], f"node {n!r}.clock_jitter", lo=0)
-            for k in ("threshold", "refresh", "eta", "eta_b", "decay"):
-                _num(a[k], f"node {n!r}.{k}", lo=0)
-            check_options({o.name: a[o.name] for o in OPTIONS if kind in o.kinds}, f"node {n!r}", error=GraphError)
-            for k in ("x0", "bias"):
-                _num(a[k], f"node {n!r}.{k}")
-            if "index" in attrs:
-                ix = attrs["index"]
-                if isinstance(ix, bool) or not isinstance(ix, (int, np.integer)) or not 0 <= ix < 2**31:
-                    raise GraphError(f"node {n!r}.index: must be an integer in 0..2^31-1, got {ix!r}")
+        for n, attrs in self.graph.nodes(data=True):
+            check_node(n, attrs, self.node(n) if attrs.get("kind") in ("value", "error") else attrs)
 
     def _check_edges(self) -> dict:
         """Each edge's role, ends, delay, loss, jitter and weight; returns each neuron's

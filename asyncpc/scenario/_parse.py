@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from types import MappingProxyType
 
-from ..environment import BUILTIN_SOURCES, NORMALIZE
+from ..environment import NORMALIZE
 from ..errors import SpecError
 from ..model import Dynamics
 from ..neurons import OPTIONS

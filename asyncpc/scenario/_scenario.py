@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import hashlib
 import os
 import re
@@ -103,46 +105,65 @@ class Scenario:
         Raises :class:`ScenarioError` if the model rejects it (e.g. a receptive field
         larger than its area, or a delay distribution drawing values <= 0).
         """
-        from ..model import Area, Clocks, Learning, Messages, Projection, build, from_graphml
+        from ..model import from_graphml
+
+        if self.network.kind == "graphml":
+            self.footprint().check_limits(self)
+            with self._model_errors():
+                return from_graphml(self.network.path)
+        bp = self.blueprint()
+        with self._model_errors():
+            return bp.network()
+
+    def blueprint(self):
+        """The network as a :class:`asyncpc.model.Blueprint` (areas and projections, every
+        draw made, no graph object per synapse); ``None`` for a GraphML network."""
+        from ..model import Area, Clocks, Learning, Messages, Projection, blueprint
 
         n = self.network
         self.footprint().check_limits(self)  # 32-bit ids, the longest run: before building anything
+        if n.kind == "graphml":
+            return None
+        areas = [Area(a.name, a.size, activation=a.activation, role=a.role, tau_x=a.tau_x,
+                      tau_e=a.tau_e, shape=a.shape, x0=a.x0, position=a.position,
+                      sheet_size=a.sheet_size, layout=a.layout) for a in n.areas]
+        projs = [Projection(p.src, p.dst, p=p.p, rf=p.rf, rf_stride=p.rf_stride, delay=_plain(p.delay),
+                            feedback_delay=_plain(p.feedback_delay), init_scale=p.init_scale, eta=p.eta)
+                 for p in n.projections]
+        c, m, lr = self.neurons.clock, self.messages, self.learning
+        with self._model_errors():
+            bp = blueprint(areas, projs, clocks=Clocks(_plain(c.period), c.phase, c.jitter),
+                           messages=Messages(m.send, m.threshold, m.loss, m.jitter, m.refresh),
+                           learning=Learning(lr.eta, lr.eta_b, lr.decay, lr.feedback, lr.feedback_init,
+                                             lr.sensory_feedback),
+                           dynamics=self.neurons.dynamics,
+                           delay=_plain(self.delays.forward), partner_delay=self.delays.partner,
+                           seed=self.run.seed, allow_cycles=n.allow_cycles)
+        if n.kind == "layered":
+            bp.direction = n.direction
+        return bp
+
+    @contextmanager
+    def _model_errors(self):
+        """The model's and the compiler's complaints as :class:`ScenarioError` naming the key."""
         try:
-            if n.kind == "graphml":
-                return from_graphml(n.path)
-            areas = [Area(a.name, a.size, activation=a.activation, role=a.role, tau_x=a.tau_x,
-                          tau_e=a.tau_e, shape=a.shape, x0=a.x0, position=a.position,
-                          sheet_size=a.sheet_size, layout=a.layout) for a in n.areas]
-            projs = [Projection(p.src, p.dst, p=p.p, rf=p.rf, rf_stride=p.rf_stride, delay=_plain(p.delay),
-                                feedback_delay=_plain(p.feedback_delay), init_scale=p.init_scale, eta=p.eta)
-                     for p in n.projections]
-            c, m, lr = self.neurons.clock, self.messages, self.learning
-            net = build(areas, projs, clocks=Clocks(_plain(c.period), c.phase, c.jitter),
-                        messages=Messages(m.send, m.threshold, m.loss, m.jitter, m.refresh),
-                        learning=Learning(lr.eta, lr.eta_b, lr.decay, lr.feedback, lr.feedback_init,
-                                          lr.sensory_feedback),
-                        dynamics=self.neurons.dynamics,
-                        delay=_plain(self.delays.forward), partner_delay=self.delays.partner,
-                        seed=self.run.seed, allow_cycles=n.allow_cycles)
-            if n.kind == "layered":
-                net.graph.graph["direction"] = n.direction
-            return net
+            yield
         except (SpecError, GraphError) as exc:
             if str(exc).startswith("neurons.") and getattr(exc, "field", None):  # it knows its key
                 raise self.error(("neurons", *exc.field), str(exc).split(": ", 1)[1]) from None
             raise self.error(self._model_key(str(exc)), str(exc)) from None
 
     def compile(self, net=None):
-        """``compile_network(net or self.build_network(), run.h)``, with the compiler's
+        """``compile_network(net, run.h)``: by default the scenario's blueprint (no graph
+        object per synapse; a GraphML network is read as a graph), with the compiler's
         complaints (a delay or period below one step, an unstable Euler step) reported
         as :class:`ScenarioError`."""
         from ..compile import compile_network
 
-        net = self.build_network() if net is None else net
-        try:
+        if net is None:
+            net = self.blueprint() if self.network.kind != "graphml" else self.build_network()
+        with self._model_errors():
             return compile_network(net, self.run.h)
-        except (SpecError, GraphError) as exc:
-            raise self.error(self._model_key(str(exc)), str(exc)) from None
 
     def _model_key(self, msg: str) -> tuple:
         """Best guess of the scenario key behind a model or compiler message."""
