@@ -49,6 +49,15 @@ def _bench_build(r, out):
     assert all(row["compiled_bytes_per_synapse"] <= 40 for row in r["rows"])
 
 
+def _streams_study(r, out):
+    assert set(r) == {"drift", "incremental"}
+    assert set(r["drift"]) == {"learning.anneal=1.0", "learning.anneal=0.8"}
+    for study in r.values():
+        for res in study.values():
+            assert res["seeds"] == 1 and res["backprop_lr"] in (0.003, 0.01, 0.03)
+            assert len(res["asyncpc"][0]["curve"]) == len(res["backprop"][0]["curve"]) >= 8
+
+
 def _bench_engine(r, out):
     assert _positive(r["learning_ratio_vs_dense"])  # part (d): the engine against the dense numpy oracle
 
@@ -110,6 +119,7 @@ CHECKS = {
     "bench_actors": ([], _bench_actors),
     "bench_build": ([], _bench_build),
     "bench_engine": ([], _bench_engine),
+    "streams_study": ([], _streams_study),
     "bench_threads": (["--busy", "1"], _bench_threads),
     "bench_trace": ([], _bench_trace),
     "data_memory": ([], _data_memory),

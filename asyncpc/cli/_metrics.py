@@ -55,6 +55,8 @@ class Metrics:
         self.target = np.asarray(meta.get("target", np.full(self.n_probes, -1)))
         self.epoch = np.asarray(meta.get("epoch", np.zeros(self.n_probes, int)))
         self.sample = np.asarray(meta.get("sample", np.arange(self.n_probes)))
+        # a stream that changes over time: each presentation's regime (mapping or block)
+        self.regime = np.asarray(meta["regime"]) if meta.get("regime_kind") else None
         label_area = meta.get("label_area")
         if label_area is None:
             labels = [a for a in range(len(c.area_names)) if np.any((c.area == a) & (c.role == 2))]
@@ -102,9 +104,10 @@ class Metrics:
             split = self.split_names[int(self.split[p])]
             ok = int(pred == tgt) if (tgt >= 0 and split != "train") else -1
             self.correct[p] = ok
-            row = dict(t_ms=round(float(pt[k]) * self.c.h, 6), split=split, epoch=int(self.epoch[p]),
-                       sample=int(self.sample[p]), target=tgt, predicted=pred,
-                       correct="" if ok < 0 else ok)
+            row = dict(t_ms=round(float(pt[k]) * self.c.h, 6), split=split, epoch=int(self.epoch[p]))
+            if self.regime is not None:
+                row["regime"] = int(self.regime[p])
+            row.update(sample=int(self.sample[p]), target=tgt, predicted=pred, correct="" if ok < 0 else ok)
             for a in self.err_areas:
                 row[f"energy_{self.c.area_names[a]}"] = float(e[a])
             row["energy_total"] = float(np.sum(e))
@@ -250,16 +253,22 @@ class Metrics:
         epochs, and ``feedforward_test_accuracy``: the learned W and biases of ``state``
         used as a plain feedforward network (one sweep, no inference; how dense PC libraries
         usually test), next to ``test_accuracy``, the network's own free inference. Both
-        only when the network is a discriminative chain and the data a dataset."""
+        only when the network is a discriminative chain and the data a dataset. On a
+        stream that changes over time (a drift, classes in blocks) backprop follows the
+        run's own stream, presentation by presentation (``BackpropMLP.follow_stream``);
+        on a stationary one it reshuffles the training split each epoch."""
         meta = self.schedule.meta
         mlp = self._mlp()
         if mlp is None:
             return {}
-        Y = self.data.targets(self.data.y_train, self.n_label, meta["label_on"], meta["label_off"])
-        curve = []
-        for e in range(int(meta.get("epochs", 1))):
-            mlp.fit(self.data.X_train, Y, epochs=1, lr=lr, seed=scn.run.seed * 1000 + e)
-            curve.append(self._test_accuracy(mlp))
+        if meta.get("regime_kind"):  # a changing stream: backprop follows it presentation by presentation
+            curve = [r["test_accuracy"] for r in mlp.follow_stream(self.schedule, self.data, lr)]
+        else:
+            Y = self.data.targets(self.data.y_train, self.n_label, meta["label_on"], meta["label_off"])
+            curve = []
+            for e in range(int(meta.get("epochs", 1))):
+                mlp.fit(self.data.X_train, Y, epochs=1, lr=lr, seed=scn.run.seed * 1000 + e)
+                curve.append(self._test_accuracy(mlp))
         self.backprop_curve = curve
         out = dict(backprop_test_accuracy=curve[-1], backprop_test_accuracy_by_epoch=curve, backprop_lr=lr)
         learned = None if state is None else self._mlp(state.w, state.bias)

@@ -15,6 +15,7 @@ import numpy as np
 from .._seed import normalize_seed, rng_for
 from ..errors import SpecError
 from ._data import Dataset
+from ._regimes import Drift, Incremental
 from ._schedule import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Frames, Schedule
 
 __all__ = ["stream_schedule", "clamp_schedule", "SPLITS"]
@@ -38,7 +39,8 @@ def _ids(c, area, what):
     return c.neurons_of(area).astype(np.int32)
 
 
-_META = (("sample", np.int64), ("split", np.int8), ("target", np.int64), ("epoch", np.int64), ("t0", np.int64))
+_META = (("sample", np.int64), ("split", np.int8), ("target", np.int64), ("epoch", np.int64), ("t0", np.int64),
+         ("regime", np.int16))
 
 
 class _Events:
@@ -68,7 +70,7 @@ class _Events:
             self.gain = gain
 
     def block(self, t_start, P, rows, X, sens, lab, targets, *, split, samples, classes, epoch,
-              gain, label_delay=0, free=None):
+              gain, label_delay=0, free=None, regime=0, target_rows=None):
         """Present rows ``rows`` of ``X`` one after another, ``P`` steps each, from ``t_start``.
 
         ``targets`` (a matrix read at the same rows) clamps the label neurons, ``None``
@@ -76,6 +78,7 @@ class _Events:
         presentation's start. A presentation is a few frames, in this order at its first
         step (the order of its messages): unclamp the label, unclamp ``free``, clamp the
         sensory neurons, clamp the label (``label_delay`` steps later when > 0).
+        ``target_rows``: the rows of ``targets`` when they are not ``rows``.
         """
         n = len(rows)
         if n == 0:
@@ -84,7 +87,8 @@ class _Events:
         t0 = self.meta["t0"][sl]
         t0[:] = t_start + np.arange(n, dtype=np.int64) * P
         self.probe_t[sl] = t0 + P - 1
-        for key, v in (("sample", samples), ("split", split), ("target", classes), ("epoch", epoch)):
+        for key, v in (("sample", samples), ("split", split), ("target", classes), ("epoch", epoch),
+                       ("regime", regime)):
             self.meta[key][sl] = v
         self.n_probes += n
         if rows is samples:  # share the rows with meta["sample"]: no copy per frame
@@ -97,7 +101,8 @@ class _Events:
         if len(sens):
             self.frames.append(Frames(t0, sens, EV_CLAMP, np.asarray(X).reshape(len(X), -1), rows))
         if targets is not None:
-            self.frames.append(Frames(t0 + label_delay if label_delay else t0, lab, EV_CLAMP, targets, rows))
+            self.frames.append(Frames(t0 + label_delay if label_delay else t0, lab, EV_CLAMP, targets,
+                                      rows if target_rows is None else target_rows))
         return int(t_start + n * P)
 
     def schedule(self, readout, env_delay, end, meta) -> Schedule:
@@ -117,7 +122,7 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
                     label_off: float = 0.0, freeze_at_test: bool = True, test_every_epoch: bool = True,
                     env_delay: int = 1, label_delay_steps: int = 0, train_subset_eval: int | None = None,
                     generate: Mapping | None = None, anneal: float = 1.0,
-                    test_present_steps: int | None = None) -> Schedule:
+                    test_present_steps: int | None = None, regime: Drift | Incremental | None = None) -> Schedule:
     """Stream a dataset through a network as one continuous presentation, never resetting.
 
     Each presentation lasts ``present_steps`` steps and starts at ``t0`` with the
@@ -160,6 +165,12 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
     anneal : float
         Plasticity gain broadcast during training epoch ``e`` is ``anneal ** e`` (a
         neuromodulatory learning-rate schedule sent by the environment; 1 = constant).
+    regime : Drift or Incremental, optional
+        A stream that changes over time (:mod:`asyncpc.environment._regimes`): the label
+        mapping changes after given epochs (training targets and test targets follow
+        it), or the classes arrive in blocks (each epoch presents its block's training
+        samples, in the epoch's shuffled order, plus rehearsed earlier ones; tests cover
+        every class). ``meta["regime"]`` holds each presentation's regime index.
 
     Returns
     -------
@@ -171,7 +182,9 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
         when ``generate`` is set. ``meta`` holds per-probe int64 arrays ``sample``
         (index into the split, -1 for generate), ``split`` (int8 codes into
         ``meta["split_names"]`` = :data:`SPLITS`), ``target`` (class), ``epoch``
-        (training epoch just completed or running), ``t0`` (presentation start), and
+        (training epoch just completed or running), ``t0`` (presentation start), ``regime``
+        (the regime's index: 0 without one), ``regime_kind`` (``"drift"``,
+        ``"incremental"`` or None), and
         ``readout_slices`` (``{"label": (a, b), "image": (b, c)}``: which columns of a
         probe belong to which area), ``generate_readout`` (the image neuron ids),
         ``threshold`` (``(label_on + label_off) / 2``, the decision threshold of a single
@@ -225,22 +238,37 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
     if not (isinstance(anneal, (int, float)) and 0 < anneal <= 1):
         raise SpecError(f"anneal: must be in (0, 1], got {anneal!r}")
     test_gain = 0.0 if freeze_at_test else 1.0
+    maps = None
+    if regime is not None:
+        if not isinstance(regime, (Drift, Incremental)):
+            raise SpecError(f"regime: expected a Drift or an Incremental, got {type(regime).__name__}")
+        regime.check(epochs, dataset.n_classes)
+        if isinstance(regime, Drift):
+            maps = regime.mappings(dataset.n_classes, seed)
     n_tests = epochs if test_every_epoch else 1
     ev = _Events(epochs * n_train + n_tests * (n_test + n_eval) + (len(classes) if generate is not None else 0))
     shuffler = rng_for(seed, _S_SHUFFLE)
     t = 0
     T_train = targets_of(dataset.y_train)  # also checks the label area's size
+    if maps is not None:  # every mapping's targets, stacked: regime r's rows start at r * n_train
+        T_train = np.concatenate([targets_of(m[dataset.y_train]) for m in maps])
     for epoch in range(epochs):
         order = shuffler.permutation(n_train) if shuffle else np.arange(n_train)
+        r = 0 if regime is None else regime.regime(epoch)
+        mapping = maps[r] if maps is not None else np.arange(max(dataset.n_classes, 1))
+        if isinstance(regime, Incremental):
+            order = regime.rows(epoch, order, dataset.y_train, seed)
         t = ev.block(t, P, order, dataset.X_train, sens, lab, T_train, split=_TRAIN,
-                     samples=order, classes=dataset.y_train[order], epoch=epoch, gain=float(anneal) ** epoch,
-                     label_delay=L)
+                     samples=order, classes=mapping[dataset.y_train[order]], epoch=epoch,
+                     gain=float(anneal) ** epoch, label_delay=L, regime=r,
+                     target_rows=order + r * n_train if maps is not None and r else None)
         if test_every_epoch or epoch == epochs - 1:
             test_rows = np.arange(n_test)
             t = ev.block(t, Pt, test_rows, dataset.X_test, sens, lab, None, split=_TEST, samples=test_rows,
-                         classes=dataset.y_test, epoch=epoch, gain=test_gain)
+                         classes=mapping[dataset.y_test], epoch=epoch, gain=test_gain, regime=r)
             t = ev.block(t, Pt, eval_idx, dataset.X_train, sens, lab, None, split=_TRAIN_EVAL,
-                         samples=eval_idx, classes=dataset.y_train[eval_idx], epoch=epoch, gain=test_gain)
+                         samples=eval_idx, classes=mapping[dataset.y_train[eval_idx]], epoch=epoch,
+                         gain=test_gain, regime=r)
     readout = lab
     meta = dict(protocol="stream", split_names=SPLITS, sensory_area=sensory_area, label_area=label_area,
                 label_ids=lab, sensory_ids=sens, readout_slices={"label": (0, len(lab))},
@@ -248,7 +276,10 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
                 class_names=tuple(dataset.class_names), label_on=float(label_on),
                 label_off=float(label_off), threshold=0.5 * (float(label_on) + float(label_off)),
                 n_train=n_train, n_test=n_test, n_train_eval=n_eval, freeze_at_test=bool(freeze_at_test),
-                label_delay_steps=L, image_shape=c.area_shapes.get(sensory_area, dataset.image_shape))
+                label_delay_steps=L, image_shape=c.area_shapes.get(sensory_area, dataset.image_shape),
+                regime_kind=None if regime is None else "drift" if maps is not None else "incremental")
+    if maps is not None:
+        meta["mappings"] = np.stack(maps)
     if generate is not None:
         G = targets_of(classes)
         ev.set_gain(t, 0.0)

@@ -236,17 +236,50 @@ class BackpropMLP:
         rng = rng_for(seed)
         history = np.zeros(epochs)
         for ep in range(epochs):
-            total = 0.0
-            for i in rng.permutation(len(X)):
-                loss, dW, db = self.gradients(X[i], Y[i])  # X[i] converted to float64 here
-                total += loss
-                for W, b, gw, gb in zip(self.weights, self.biases, dW, db):
-                    gw *= lr  # in place (the gradients are this sample's own): W -= lr * gw, no temporary
-                    W -= gw
-                    gb *= lr
-                    b -= gb
-            history[ep] = total / max(len(X), 1)
+            history[ep] = self.fit_rows(X, Y, rng.permutation(len(X)), lr) / max(len(X), 1)
         return history
+
+    def fit_rows(self, X, Y, rows, lr: float = 0.01, targets=None) -> float:
+        """Online SGD through ``rows`` of ``X`` in the order given (a stream's training
+        presentations), the target of the ``k``-th update ``targets[k]`` (default
+        ``Y[rows[k]]``). Returns the summed per-sample loss (each taken before its update)."""
+        total = 0.0
+        for k, i in enumerate(rows):
+            y = Y[i] if targets is None else targets[k]
+            loss, dW, db = self.gradients(X[i], y)  # X[i] converted to float64 here
+            total += loss
+            for W, b, gw, gb in zip(self.weights, self.biases, dW, db):
+                gw *= lr  # in place (the gradients are this sample's own): W -= lr * gw, no temporary
+                W -= gw
+                gb *= lr
+                b -= gb
+        return total
+
+    def follow_stream(self, schedule, dataset, lr: float = 0.01) -> list[dict]:
+        """Online backprop through exactly a stream schedule's training presentations
+        (:func:`asyncpc.environment.stream_schedule`): the same samples in the same
+        order, each with the class it teaches there (``meta["target"]``: a drifting
+        stream's current mapping), one update each; after each epoch's training, the
+        predicted class of each of that epoch's test presentations. Returns one dict per
+        epoch: ``epoch``, ``regime``, ``test_sample``, ``test_target``, ``test_pred``,
+        ``test_accuracy``."""
+        m = schedule.meta
+        split, epoch, sample, target = (np.asarray(m[k]) for k in ("split", "epoch", "sample", "target"))
+        regime = np.asarray(m.get("regime", np.zeros(len(split), int)))
+        names = list(m["split_names"])
+        n_out = self.sizes[-1]
+        out = []
+        for e in np.unique(epoch[split == names.index("train")]):
+            tr = np.flatnonzero((epoch == e) & (split == names.index("train")))
+            T = dataset.targets(target[tr], n_out, m["label_on"], m["label_off"])
+            self.fit_rows(dataset.X_train, None, sample[tr], lr, targets=T)
+            te = np.flatnonzero((epoch == e) & (split == names.index("test")))
+            y = self.predict(dataset.X_test[sample[te]])
+            pred = (y[:, 0] > m["threshold"]).astype(int) if n_out == 1 else y.argmax(1)
+            out.append(dict(epoch=int(e), regime=int(regime[tr[0]]) if len(tr) else 0, test_sample=sample[te],
+                            test_target=target[te], test_pred=pred,
+                            test_accuracy=float(np.mean(pred == target[te])) if len(te) else float("nan")))
+        return out
 
     def _check_x(self, X) -> np.ndarray:
         """``X`` as an array of numbers, not copied (float64 as given; float32 data are

@@ -25,7 +25,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SELECTOR = re.compile(r"^([A-Za-z0-9_-]+)(?::(\d+)(?:-(\d+))?)?$")
 _STREAM_KEYS = ("test_fraction", "normalize", "present", "test_present", "epochs", "shuffle", "label_on", "label_off",
                 "label_delay", "test_every_epoch", "max_train", "max_test", "train_eval", "sensory_area",
-                "generate", "n_train", "n_test", "classes", *SOURCE_KEYS)
+                "generate", "n_train", "n_test", "classes", "drift", "incremental", *SOURCE_KEYS)
 _CONSTANT_KEYS = ("duration", "probe_every", "clamps")
 _GRAPHML_WHY = "not used when network.kind = 'graphml': the graph file carries these attributes"
 
@@ -295,6 +295,7 @@ def _data(d: Table, ctx: Ctx, run, neurons, delays, network, source, protocol, i
         generate = GenerateSpec(gp, classes)
     else:
         d.take("generate")
+    regime = _regime(d, epochs, n_classes)
     sensory = _pick_area(d, "sensory_area", data_sensory, network, "sensory")
     raw_label = readout_t.take("area", None)
     if raw_label is not None and not isinstance(raw_label, str):
@@ -320,7 +321,56 @@ def _data(d: Table, ctx: Ctx, run, neurons, delays, network, source, protocol, i
                     test_present=test_present, epochs=epochs, shuffle=shuffle, label_on=on, label_off=off, label_delay=label_delay,
                     test_every_epoch=tee, max_train=max_train, max_test=max_test, train_eval=train_eval,
                     sensory_area=sensory, generate=generate, n_train=n_train, n_test=n_test, classes=classes,
-                    label_column=label_column, files=MappingProxyType(dict(files)) if files else None), label
+                    label_column=label_column, files=MappingProxyType(dict(files)) if files else None,
+                    regime=regime), label
+
+
+def _class_list(t: Table, key, raw, n_classes) -> tuple:
+    hi = n_classes - 1 if n_classes else None
+    if not isinstance(raw, list) or not raw:
+        t.fail(key, f"must be a non-empty array of class indices, got {describe(raw)}")
+    return tuple(t.check_int((*key, i), c, lo=0, hi=hi) for i, c in enumerate(raw))
+
+
+def _regime(d: Table, epochs: int, n_classes):
+    """``[data.drift]`` or ``[data.incremental]``: a stream that changes over time."""
+    from ..environment import Drift, Incremental
+
+    if d.has("drift") and d.has("incremental"):
+        d.fail("incremental", "a stream either drifts ([data.drift]) or arrives in blocks of classes "
+                              "([data.incremental]), not both")
+    regime, key = None, None
+    if d.has("drift"):
+        key, t = "drift", d.table("drift")
+        at = t.array("at", required=True, min_len=1)
+        at = tuple(t.check_int(("at", i), v, lo=1, hi=epochs - 1 if epochs > 1 else 0) for i, v in enumerate(at))
+        swap = t.array("swap", None, min_len=1)
+        if swap is not None:
+            swap = tuple(_class_list(t, ("swap", i), pair, n_classes) for i, pair in enumerate(swap))
+        t.put("at", list(at))
+        t.put("swap", None if swap is None else [list(p) for p in swap])
+        regime = Drift(at=at, swap=swap)
+    else:
+        d.take("drift")
+    if d.has("incremental"):
+        key, t = "incremental", d.table("incremental")
+        blocks = t.array("classes", required=True, min_len=1)
+        blocks = tuple(_class_list(t, ("classes", i), b, n_classes) for i, b in enumerate(blocks))
+        t.put("classes", [list(b) for b in blocks])
+        per = t.integer("epochs", max(1, epochs // len(blocks)), lo=1)
+        rehearse = t.number("rehearse", 0.0, lo=0, hi=1)
+        regime = Incremental(classes=blocks, epochs=per, rehearse=rehearse)
+    else:
+        d.take("incremental")
+    if regime is not None:
+        try:
+            regime.check(epochs, n_classes if n_classes else 1 << 30)
+        except SpecError as exc:
+            head, msg = str(exc).split(": ", 1)
+            t.fail(head.split(".", 1)[1].split("[", 1)[0] if "." in head else None, msg)
+        t.done()
+        d.sub(key, t)
+    return regime
 
 
 def _readout(t: Table, network: NetworkSpec, data: DataSpec, label) -> ReadoutSpec:

@@ -268,12 +268,13 @@ class Scenario:
                                    anneal=self.learning.anneal,
                                    test_every_epoch=d.test_every_epoch, env_delay=env,
                                    label_delay_steps=self.steps(d.label_delay),
-                                   train_subset_eval=d.train_eval or None, generate=gen)
+                                   train_subset_eval=d.train_eval or None, generate=gen, regime=d.regime)
         except (SpecError, DataError) as exc:
             msg = str(exc)
             key = {"sensory_area": ("data", "sensory_area"), "label_area": ("readout", "area"),
                    "clamps": ("data", "clamps"), "readout": ("readout", "area"),
-                   "generate": ("data", "generate")}.get(re.split(r"[.:]", msg, 1)[0], ("data",))
+                   "generate": ("data", "generate"), "drift": ("data", "drift"),
+                   "incremental": ("data", "incremental")}.get(re.split(r"[.:]", msg, 1)[0], ("data",))
             raise self.error(key, msg) from None
 
     def _area_by_role(self, c, role, key):

@@ -162,7 +162,8 @@ class DataSpec:
     """``[data]``. ``protocol`` is ``"stream"`` for datasets, ``"constant"`` for clamps.
     ``source`` is a built-in name, an absolute file or folder path, or ``"idx"`` (then
     ``files`` maps ``train_images`` ... ``test_labels`` to absolute paths). ``n_train``,
-    ``n_test`` and ``classes`` are None when not set (every sample, every class)."""
+    ``n_test`` and ``classes`` are None when not set (every sample, every class).
+    ``regime``: ``[data.drift]`` or ``[data.incremental]`` (None: a stationary stream)."""
 
     source: str
     protocol: str = "stream"
@@ -189,6 +190,7 @@ class DataSpec:
     duration: float | None = None
     probe_every: float | None = None
     clamps: Any = field(default_factory=_empty)
+    regime: Any = None  # asyncpc.environment.Drift or Incremental: a stream that changes over time
 
 
 @dataclass(frozen=True)
