@@ -83,14 +83,15 @@ def energy_at_drift(run: Path, at: int, n: int = 200) -> dict:
     return out
 
 
-def backprop(run: Path, lr: float) -> dict:
-    """Online backprop through the run's own stream (its resolved scenario rebuilt)."""
+def backprop(run: Path, lrs: list[float]) -> dict:
+    """Online backprop through the run's own stream (its resolved scenario rebuilt once),
+    from the run's initial weights at each rate: ``{lr: {epoch: test predictions}}``."""
     scn = load_scenario(run / "scenario.toml")
     c = scn.compile()
     data = scn.load_data()
     sched = scn.schedule(c, data)
-    return {r["epoch"]: {"target": np.asarray(r["test_target"]), "pred": np.asarray(r["test_pred"])}
-            for r in BackpropMLP.from_compiled(c).follow_stream(sched, data, lr)}
+    return {lr: {r["epoch"]: {"target": np.asarray(r["test_target"]), "pred": np.asarray(r["test_pred"])}
+                 for r in BackpropMLP.from_compiled(c).follow_stream(sched, data, lr)} for lr in lrs}
 
 
 def accuracy(ep: dict, classes=None) -> np.ndarray:
@@ -141,7 +142,8 @@ def study(name: str, results: Path, lrs: list[float]) -> dict:
         if name == "drift":
             for f, r in zip(pc, runs):
                 f["energy"] = energy_at_drift(r, d.regime.at[0])
-        bp_by_lr = {lr: [fig(backprop(r, lr)) for r in runs] for lr in lrs}
+        bp_runs = [backprop(r, lrs) for r in runs]
+        bp_by_lr = {lr: [fig(b[lr]) for b in bp_runs] for lr in lrs}
         best = max(lrs, key=lambda lr: np.mean([f[merit] for f in bp_by_lr[lr]]))
         out[f"{key}={value}"] = dict(seeds=len(runs), asyncpc=pc, backprop=bp_by_lr[best], backprop_lr=best,
                                      backprop_by_lr={lr: float(np.mean([f[merit] for f in v]))

@@ -92,7 +92,7 @@ STATE_EDGE_BYTES = 24
 #: (asyncpc.environment.Frames), not explicit messages: see PROBE_META_BYTES.
 EVENT_BYTES = 72
 #: Per presentation: the schedule's metadata (sample, split, target, epoch, t0, probe step:
-#: 41 B), which its frames' steps and rows are views of (a label delay adds 8 B of steps),
+#: 43 B), which its frames' steps and rows are views of (a label delay adds 8 B of steps),
 #: while the schedule is built (measured 41-49 B held, peak below 60 B on digits and MNIST);
 #: and its row of metrics.csv on disk (plus 24 B per area's energy).
 PROBE_META_BYTES = 64

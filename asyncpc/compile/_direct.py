@@ -58,8 +58,10 @@ def compile_blueprint(bp: Blueprint, h: float) -> CompiledNet:
                  w=np.empty(E), loss=np.empty(E, np.float32), jit=np.empty(E, np.int16))
     mirror = np.full(E, -1, np.int32)
 
-    for v0, e0, n in partners:
+    if partners:  # one delay for every partner edge
+        v0, e0, _ = partners[0]
         pd = int(steps_of([bp.partner_delay], h, "delay", lambda i: _edge_name(v0, e0), minimum=1)[0])
+    for v0, e0, n in partners:
         _partner_edges(v0, e0, n, in_ptr, pd, edges["src"], edges["dst"], edges["delay"], edges["w"],
                        edges["loss"], edges["jit"])
     pred_base, fb_base = _segments(bp, in_ptr, has_partner)

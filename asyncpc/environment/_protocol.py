@@ -47,7 +47,7 @@ class _Events:
     """Explicit events, frames and probes, in presentation order. The per-probe arrays
     (probe steps, ``meta``) are allocated once for ``n_probes`` presentations and filled
     block by block; a presentation's frames read their steps and rows from them (views),
-    so the schedule holds ~41 bytes per presentation and building it little more."""
+    so the schedule holds ~43 bytes per presentation and building it little more."""
 
     def __init__(self, n_probes: int, keys=_META):
         self.t, self.kind, self.neuron, self.value = [], [], [], []
@@ -176,7 +176,7 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
     -------
     Schedule
         Each presentation's messages are :class:`Frames` that read its row of
-        ``dataset.X_*`` and of the label-target matrix (referenced, not copied: ~41 bytes
+        ``dataset.X_*`` and of the label-target matrix (referenced, not copied: ~43 bytes
         per presentation); the modulations are explicit messages. ``readout`` is the label
         area's value neurons, followed by the sensory area's
         when ``generate`` is set. ``meta`` holds per-probe int64 arrays ``sample``
@@ -238,30 +238,29 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
     if not (isinstance(anneal, (int, float)) and 0 < anneal <= 1):
         raise SpecError(f"anneal: must be in (0, 1], got {anneal!r}")
     test_gain = 0.0 if freeze_at_test else 1.0
-    maps = None
+    maps = [np.arange(max(dataset.n_classes, 1))]  # the label each class is taught under
     if regime is not None:
         if not isinstance(regime, (Drift, Incremental)):
             raise SpecError(f"regime: expected a Drift or an Incremental, got {type(regime).__name__}")
         regime.check(epochs, dataset.n_classes)
-        if isinstance(regime, Drift):
-            maps = regime.mappings(dataset.n_classes, seed)
+        maps = regime.mappings(dataset.n_classes, seed)
     n_tests = epochs if test_every_epoch else 1
     ev = _Events(epochs * n_train + n_tests * (n_test + n_eval) + (len(classes) if generate is not None else 0))
     shuffler = rng_for(seed, _S_SHUFFLE)
     t = 0
     T_train = targets_of(dataset.y_train)  # also checks the label area's size
-    if maps is not None:  # every mapping's targets, stacked: regime r's rows start at r * n_train
+    if len(maps) > 1:  # every mapping's targets, stacked: mapping k's rows start at k * n_train
         T_train = np.concatenate([targets_of(m[dataset.y_train]) for m in maps])
     for epoch in range(epochs):
         order = shuffler.permutation(n_train) if shuffle else np.arange(n_train)
-        r = 0 if regime is None else regime.regime(epoch)
-        mapping = maps[r] if maps is not None else np.arange(max(dataset.n_classes, 1))
-        if isinstance(regime, Incremental):
+        r, k = (0, 0) if regime is None else (regime.regime(epoch), regime.mapping(epoch))
+        mapping = maps[k]
+        if regime is not None:
             order = regime.rows(epoch, order, dataset.y_train, seed)
         t = ev.block(t, P, order, dataset.X_train, sens, lab, T_train, split=_TRAIN,
                      samples=order, classes=mapping[dataset.y_train[order]], epoch=epoch,
                      gain=float(anneal) ** epoch, label_delay=L, regime=r,
-                     target_rows=order + r * n_train if maps is not None and r else None)
+                     target_rows=order + k * n_train if k else None)
         if test_every_epoch or epoch == epochs - 1:
             test_rows = np.arange(n_test)
             t = ev.block(t, Pt, test_rows, dataset.X_test, sens, lab, None, split=_TEST, samples=test_rows,
@@ -277,8 +276,8 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
                 label_off=float(label_off), threshold=0.5 * (float(label_on) + float(label_off)),
                 n_train=n_train, n_test=n_test, n_train_eval=n_eval, freeze_at_test=bool(freeze_at_test),
                 label_delay_steps=L, image_shape=c.area_shapes.get(sensory_area, dataset.image_shape),
-                regime_kind=None if regime is None else "drift" if maps is not None else "incremental")
-    if maps is not None:
+                regime_kind=None if regime is None else "drift" if isinstance(regime, Drift) else "incremental")
+    if len(maps) > 1:
         meta["mappings"] = np.stack(maps)
     if generate is not None:
         G = targets_of(classes)

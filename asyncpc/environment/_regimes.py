@@ -1,7 +1,7 @@
 """Streams that change over time: concept drift and class-incremental presentation.
 
-A *regime* says, for each training epoch of a stream, which samples are presented and
-which class each one teaches; :func:`asyncpc.environment.stream_schedule` lays it out and
+A *regime* says, for each training epoch of a stream, which samples are presented
+(``rows``) and which class each one teaches (``mappings``, the one in force ``mapping``); :func:`asyncpc.environment.stream_schedule` lays it out and
 records, per presentation, the regime's index (``meta["regime"]``: the label mapping in
 force for a drift, the block of classes for an incremental stream). Test presentations
 always cover the whole test split; under drift their target is the class under the
@@ -65,6 +65,12 @@ class Drift:
         """The mapping in force during training epoch ``epoch`` (0-based)."""
         return int(np.searchsorted(np.asarray(self.at), epoch, side="right"))
 
+    mapping = regime  # the label mapping of an epoch is its regime
+
+    def rows(self, epoch: int, order: np.ndarray, y: np.ndarray, seed) -> np.ndarray:
+        """Every training sample, every epoch."""
+        return order
+
     def mappings(self, n_classes: int, seed) -> list[np.ndarray]:
         """``mappings[r][y]``: the label taught for class ``y`` under regime ``r``."""
         maps = [np.arange(n_classes)]
@@ -123,6 +129,14 @@ class Incremental:
     def regime(self, epoch: int) -> int:
         """The block of classes trained in epoch ``epoch`` (0-based)."""
         return min(epoch // self.epochs, len(self.classes) - 1)
+
+    def mapping(self, epoch: int) -> int:
+        """Classes keep their labels: one mapping."""
+        return 0
+
+    def mappings(self, n_classes: int, seed) -> list[np.ndarray]:
+        """The identity: every class is taught under its own label."""
+        return [np.arange(n_classes)]
 
     def rows(self, epoch: int, order: np.ndarray, y: np.ndarray, seed) -> np.ndarray:
         """The training samples of epoch ``epoch``, in ``order``'s order: the current
