@@ -64,6 +64,10 @@ def never_built(monkeypatch):
     ("digits", ["network.rf={ input = 3 }", "network.rf_stride={ input = 2 }", "data.max_train=50",
                 "data.max_test=20", "delays.feedback={ dist = 'distance', velocity = 2.0, synaptic = 0.1 }",
                 "network.positions={ input = [0.0, 0.0], hidden1 = [1.0, 0.5] }"]),
+    ("digits", ["data.epochs=3", "data.per_class=5", "data.monitor_every=7", "data.monitor_size=15",
+                "data.max_test=40"]),
+    ("digits_drift", ["data.epochs=3", "data.drift.at=[1]", "data.drift.over=1", "data.drift.change='inputs'",
+                      "data.max_train=40", "data.max_test=20", "data.monitor_every=9"]),
 ])
 def test_footprint_counts_what_building_gives(name, sets):
     """Neurons, edges, steps, presentations and read-outs exact; ring rows and environment

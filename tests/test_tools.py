@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,12 +51,19 @@ def _bench_build(r, out):
 
 
 def _streams_study(r, out):
-    assert set(r) == {"drift", "incremental"}
-    assert set(r["drift"]) == {"learning.anneal=1.0", "learning.anneal=0.8"}
-    for study in r.values():
-        for res in study.values():
-            assert res["seeds"] == 1 and res["backprop_lr"] in (0.003, 0.01, 0.03)
-            assert len(res["asyncpc"][0]["curve"]) == len(res["backprop"][0]["curve"]) >= 8
+    assert set(r) == {"drift", "incremental", "fewshot"}
+    assert set(r["drift"]) == {"labels", "traces"} and set(r["incremental"]) == {"no rehearsal"}
+    assert set(r["fewshot"]) == {"1"}
+    for name, study in r.items():
+        for setting, res in study.items():
+            if setting == "traces":
+                assert res["labels"]["groups"] and np.asarray(res["labels"]["per_presentation"]).sum() > 0
+                continue
+            assert res["seeds"] == 1 and res["backprop_lr"] in (0.003, 0.01, 0.03) and res["asyncpc_rate"] == 1.0
+            n = {"drift": 8, "incremental": 10, "fewshot": 1}[name]
+            assert len(res["asyncpc"][0]["curve"]) == len(res["backprop"][0]["curve"]) == n
+    mon = r["drift"]["labels"]["asyncpc"][0]["monitor"]
+    assert mon[0] == r["drift"]["labels"]["backprop"][0]["monitor"][0] and len(mon[0]) == 8 * 60 // 120
 
 
 def _bench_engine(r, out):

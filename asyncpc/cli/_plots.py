@@ -21,7 +21,8 @@ __all__ = ["FIGURES", "draw", "plot_run", "read_run_series"]
 FIGURES = ("energy", "accuracy", "alignment")
 _SHADE = {"test": ("tab:orange", "test (labels free, plasticity frozen)"),
           "train_eval": ("tab:green", "train_eval (labels free, frozen)"),
-          "generate": ("tab:purple", "generate")}
+          "generate": ("tab:purple", "generate"),
+          "monitor": ("tab:olive", "monitor (labels free, frozen)")}
 
 
 def _plt():

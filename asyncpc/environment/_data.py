@@ -19,7 +19,7 @@ from .._seed import normalize_seed
 from ..errors import DataError
 from ._idx import IDX_KEYS, expected_files, find_idx_folder, read_idx
 from ._scale import describe_scaling, scale_rows, statistics
-from ._subset import class_filter, relabel, stratified_subset
+from ._subset import class_filter, per_class_subset, relabel, stratified_subset
 from ._table import TABLE_EXTS, read_table
 
 __all__ = ["Dataset", "load_dataset", "BUILTIN_SOURCES", "NORMALIZE"]
@@ -130,7 +130,7 @@ class Dataset:
 def load_dataset(source, *, test_fraction: float = 0.2, normalize: str = "minmax", seed=0,
                  base_dir=None, max_train: int | None = None, max_test: int | None = None,
                  n_train: int | None = None, n_test: int | None = None, classes=None,
-                 label_column: str = "label", files=None) -> Dataset:
+                 label_column: str = "label", files=None, per_class: int | None = None) -> Dataset:
     """Load a dataset and split it into training and test parts.
 
     Parameters
@@ -167,6 +167,9 @@ def load_dataset(source, *, test_fraction: float = 0.2, normalize: str = "minmax
         Keep a stratified random subset of ``n`` samples of each split (every class
         keeps its share; seeded by ``seed``). Normalisation statistics come from the
         training samples that are kept.
+    per_class : int, optional
+        Keep exactly ``n`` random training samples of every class (a few-shot regime;
+        seeded by ``seed``); a class with fewer is an error. Not with ``n_train``.
     classes : sequence, optional
         Keep only the samples of these classes (labels as in the data, e.g. ``[0, 1]``
         for MNIST's zeros and ones); they become classes ``0..K-1`` in sorted order.
@@ -205,9 +208,13 @@ def load_dataset(source, *, test_fraction: float = 0.2, normalize: str = "minmax
         raise DataError(f"test_fraction: must be a number with 0 <= f < 1, got {test_fraction!r}",
                         key="test_fraction")
     seed = normalize_seed(seed)
-    for key, v in (("max_train", max_train), ("max_test", max_test), ("n_train", n_train), ("n_test", n_test)):
+    for key, v in (("max_train", max_train), ("max_test", max_test), ("n_train", n_train), ("n_test", n_test),
+                   ("per_class", per_class)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
             raise DataError(f"{key}: must be an integer >= 1, got {v!r}", key=key)
+    if per_class is not None and n_train is not None:
+        raise DataError("per_class: a training set is either n samples of each class (per_class) or a stratified "
+                        "subset (n_train), not both", key="per_class")
     if classes is not None:
         classes = list(classes)
         if len(classes) < 2 or len(set(classes)) != len(classes):
@@ -217,7 +224,7 @@ def load_dataset(source, *, test_fraction: float = 0.2, normalize: str = "minmax
         raise DataError(f"source: expected a dataset name or a file path, got {source!r}")
     raw = _read(src, base_dir, test_fraction, label_column, files)
     return _assemble(raw, test_fraction=test_fraction, normalize=normalize, seed=seed, max_train=max_train,
-                     max_test=max_test, n_train=n_train, n_test=n_test, classes=classes)
+                     max_test=max_test, n_train=n_train, n_test=n_test, classes=classes, per_class=per_class)
 
 
 @dataclass
@@ -326,7 +333,7 @@ _S_SUBSET_TRAIN, _S_SUBSET_TEST = 101, 102
 
 
 def _assemble(raw: _Raw, *, test_fraction, normalize, seed, max_train, max_test, n_train, n_test,
-              classes) -> Dataset:
+              classes, per_class=None) -> Dataset:
     """Filter, relabel, split, subset and scale a source as read into a :class:`Dataset`."""
     name = raw.name
     own = raw.X_te is not None
@@ -359,6 +366,9 @@ def _assemble(raw: _Raw, *, test_fraction, normalize, seed, max_train, max_test,
     if n_train is not None:
         idx_tr = stratified_subset(idx_tr, y_tr_all, n_train, seed, _S_SUBSET_TRAIN, key="n_train",
                                    split="training", name=name)
+    if per_class is not None:
+        idx_tr = per_class_subset(idx_tr, y_tr_all, per_class, seed, _S_SUBSET_TRAIN, key="per_class",
+                                  split="training", name=name)
     if n_test is not None:
         idx_te = stratified_subset(idx_te, y_te_all, n_test, seed, _S_SUBSET_TEST, key="n_test",
                                    split="test", name=name)

@@ -16,15 +16,16 @@ from .._seed import normalize_seed, rng_for
 from ..errors import SpecError
 from ._data import Dataset
 from ._regimes import Drift, Incremental
+from ._subset import stratified_subset
 from ._schedule import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Frames, Schedule
 
 __all__ = ["stream_schedule", "clamp_schedule", "SPLITS"]
 
 #: Split names in the order of their integer codes in ``meta["split"]``.
-SPLITS = ("train", "test", "train_eval", "generate")
-_TRAIN, _TEST, _TRAIN_EVAL, _GENERATE = range(4)
+SPLITS = ("train", "test", "train_eval", "generate", "monitor")
+_TRAIN, _TEST, _TRAIN_EVAL, _GENERATE, _MONITOR = range(5)
 # rng streams of the protocol
-_S_SHUFFLE, _S_EVAL = 1, 2
+_S_SHUFFLE, _S_EVAL, _S_MONITOR = 1, 2, 6  # rng streams of the seed (3-5: asyncpc.environment._regimes)
 
 
 def _int(v, where, lo):
@@ -122,7 +123,8 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
                     label_off: float = 0.0, freeze_at_test: bool = True, test_every_epoch: bool = True,
                     env_delay: int = 1, label_delay_steps: int = 0, train_subset_eval: int | None = None,
                     generate: Mapping | None = None, anneal: float = 1.0,
-                    test_present_steps: int | None = None, regime: Drift | Incremental | None = None) -> Schedule:
+                    test_present_steps: int | None = None, regime: Drift | Incremental | None = None,
+                    monitor_every: int = 0, monitor_size: int | None = None) -> Schedule:
     """Stream a dataset through a network as one continuous presentation, never resetting.
 
     Each presentation lasts ``present_steps`` steps and starts at ``t0`` with the
@@ -137,6 +139,10 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
       ``freeze_at_test``, broadcast ``modulate(gain=0)`` when the block starts; each test
       presentation lasts ``test_present_steps`` (default ``present_steps``).
     - train_eval: like a test, on ``train_subset_eval`` fixed training samples.
+    - monitor: like a test, on ``monitor_size`` fixed test samples (stratified, seeded),
+      after every ``monitor_every``-th training presentation of the stream (counted
+      across epochs): accuracy between the epochs' tests, e.g. to time the recovery
+      from a drift in presentations.
     - generate: per class, clamp the label neurons to the class's target, unclamp the
       sensory (image) neurons and broadcast ``modulate(gain=0)``; the network relaxes
       for ``generate["present_steps"]`` steps and synthesises an image.
@@ -165,12 +171,16 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
     anneal : float
         Plasticity gain broadcast during training epoch ``e`` is ``anneal ** e`` (a
         neuromodulatory learning-rate schedule sent by the environment; 1 = constant).
+    monitor_every, monitor_size : int
+        Monitor rounds (see above; 0: none) and their test samples (default: all).
     regime : Drift or Incremental, optional
         A stream that changes over time (:mod:`asyncpc.environment._regimes`): the label
         mapping changes after given epochs (training targets and test targets follow
         it), or the classes arrive in blocks (each epoch presents its block's training
         samples, in the epoch's shuffled order, plus rehearsed earlier ones; tests cover
-        every class). ``meta["regime"]`` holds each presentation's regime index.
+        every class), or the features reach the sensory neurons through a new
+        permutation after given epochs (``meta["input_perms"][r]``: regime ``r``'s).
+        ``meta["regime"]`` holds each presentation's regime index.
 
     Returns
     -------
@@ -225,6 +235,11 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
     if train_subset_eval is not None:
         n_eval = min(_int(train_subset_eval, "train_subset_eval", 0), n_train)
     eval_idx = np.sort(rng_for(seed, _S_EVAL).permutation(n_train)[:n_eval])
+    N = _int(monitor_every, "monitor_every", 0)
+    mon_idx = np.arange(n_test)
+    if N and monitor_size is not None and _int(monitor_size, "monitor_size", 1) < n_test:
+        mon_idx = stratified_subset(mon_idx, dataset.y_test, monitor_size, seed, _S_MONITOR, key="monitor_size",
+                                    split="test", name=dataset.name)
     if generate is not None:
         if not isinstance(generate, Mapping) or set(generate) - {"present_steps", "classes"}:
             raise SpecError(f"generate: expected {{'present_steps': int, 'classes': [...]}}, got {generate!r}")
@@ -244,28 +259,51 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
             raise SpecError(f"regime: expected a Drift or an Incremental, got {type(regime).__name__}")
         regime.check(epochs, dataset.n_classes)
         maps = regime.mappings(dataset.n_classes, seed)
+    perms = None if regime is None else regime.permutations(len(sens), seed)
     n_tests = epochs if test_every_epoch else 1
-    ev = _Events(epochs * n_train + n_tests * (n_test + n_eval) + (len(classes) if generate is not None else 0))
+    n_rounds = epochs * n_train // N if N else 0  # at most (an incremental stream presents fewer)
+    ev = _Events(epochs * n_train + n_tests * (n_test + n_eval) + n_rounds * len(mon_idx)
+                 + (len(classes) if generate is not None else 0))
     shuffler = rng_for(seed, _S_SHUFFLE)
     t = 0
     T_train = targets_of(dataset.y_train)  # also checks the label area's size
     if len(maps) > 1:  # every mapping's targets, stacked: mapping k's rows start at k * n_train
         T_train = np.concatenate([targets_of(m[dataset.y_train]) for m in maps])
+    M = np.stack(maps)
+    done = 0  # training presentations so far
     for epoch in range(epochs):
         order = shuffler.permutation(n_train) if shuffle else np.arange(n_train)
-        r, k = (0, 0) if regime is None else (regime.regime(epoch), regime.mapping(epoch))
-        mapping = maps[k]
+        r = 0 if regime is None else regime.regime(epoch)
+        rg = np.zeros(len(order), np.int64)  # each presentation's regime
         if regime is not None:
             order = regime.rows(epoch, order, dataset.y_train, seed)
-        t = ev.block(t, P, order, dataset.X_train, sens, lab, T_train, split=_TRAIN,
-                     samples=order, classes=mapping[dataset.y_train[order]], epoch=epoch,
-                     gain=float(anneal) ** epoch, label_delay=L, regime=r,
-                     target_rows=order + k * n_train if k else None)
+            rg = regime.regimes(epoch, len(order), seed)
+        ks = rg * 0 if regime is None else regime.mapping(rg)  # and its label mapping
+        mapping = M[0 if regime is None else regime.mapping(r)]  # the task in force (a transition's new one)
+        seen = sens if perms is None else sens[perms[r]]  # the neuron each feature reaches
+        # one block per run of presentations whose features reach the same neurons, cut
+        # where a monitor round follows
+        cuts = {0, len(order)}
+        if perms is not None:
+            cuts |= set((np.flatnonzero(np.diff(rg)) + 1).tolist())
+        if N:
+            cuts |= set(range((-done) % N or N, len(order) + 1, N))
+        cuts = sorted(cuts)
+        for a, b in zip(cuts, cuts[1:]):
+            part = order[a:b]
+            fed = sens if perms is None else sens[perms[rg[a]]]
+            t = ev.block(t, P, part, dataset.X_train, fed, lab, T_train, split=_TRAIN, samples=part,
+                         classes=M[ks[a:b], dataset.y_train[part]], epoch=epoch, gain=float(anneal) ** epoch,
+                         label_delay=L, regime=rg[a:b], target_rows=part + ks[a:b] * n_train if ks.any() else None)
+            if N and (done + b) % N == 0:
+                t = ev.block(t, Pt, mon_idx, dataset.X_test, seen, lab, None, split=_MONITOR, samples=mon_idx,
+                             classes=mapping[dataset.y_test[mon_idx]], epoch=epoch, gain=test_gain, regime=r)
+        done += len(order)
         if test_every_epoch or epoch == epochs - 1:
             test_rows = np.arange(n_test)
-            t = ev.block(t, Pt, test_rows, dataset.X_test, sens, lab, None, split=_TEST, samples=test_rows,
+            t = ev.block(t, Pt, test_rows, dataset.X_test, seen, lab, None, split=_TEST, samples=test_rows,
                          classes=mapping[dataset.y_test], epoch=epoch, gain=test_gain, regime=r)
-            t = ev.block(t, Pt, eval_idx, dataset.X_train, sens, lab, None, split=_TRAIN_EVAL,
+            t = ev.block(t, Pt, eval_idx, dataset.X_train, seen, lab, None, split=_TRAIN_EVAL,
                          samples=eval_idx, classes=mapping[dataset.y_train[eval_idx]], epoch=epoch,
                          gain=test_gain, regime=r)
     readout = lab
@@ -279,6 +317,8 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
                 regime_kind=None if regime is None else "drift" if isinstance(regime, Drift) else "incremental")
     if len(maps) > 1:
         meta["mappings"] = np.stack(maps)
+    if perms is not None:
+        meta["input_perms"] = np.stack(perms)
     if generate is not None:
         G = targets_of(classes)
         ev.set_gain(t, 0.0)

@@ -100,7 +100,7 @@ def accuracy_from(result, schedule: Schedule) -> Accuracy:
     correct = pred == target
     per_epoch, final = {}, {}
     for code, name in enumerate(SPLITS):
-        if name == "generate" or not np.any(m["split"] == code):
+        if name in ("generate", "monitor") or not np.any(m["split"] == code):  # not per epoch
             continue
         acc = np.full(int(m["epochs"]), np.nan)
         for e in np.unique(epoch[split == code]):

@@ -1,11 +1,14 @@
 """Streams that change over time: concept drift and class-incremental presentation.
 
 A *regime* says, for each training epoch of a stream, which samples are presented
-(``rows``) and which class each one teaches (``mappings``, the one in force ``mapping``); :func:`asyncpc.environment.stream_schedule` lays it out and
-records, per presentation, the regime's index (``meta["regime"]``: the label mapping in
-force for a drift, the block of classes for an incremental stream). Test presentations
-always cover the whole test split; under drift their target is the class under the
-mapping in force, so test accuracy measures the current task.
+(``rows``), which class each one teaches (``mappings``, the one in force ``mapping``)
+and which sensory neuron each feature reaches (``permutations``, None: its own);
+:func:`asyncpc.environment.stream_schedule` lays it out and records, per presentation,
+the regime's index (``meta["regime"]``: the number of changes so far for a drift, the
+block of classes for an incremental stream). Test presentations always cover the whole
+test split, in the regime in force: under drift their target is the class under the
+mapping in force and their features reach the neurons they reach in training, so test
+accuracy measures the current task.
 """
 
 from __future__ import annotations
@@ -20,27 +23,47 @@ from ..errors import SpecError
 __all__ = ["Drift", "Incremental"]
 
 # rng streams (of the protocol's seed), apart from the shuffle and the train_eval subset
-_S_DRIFT, _S_REHEARSE = 3, 4
+_S_DRIFT, _S_REHEARSE, _S_MIX = 3, 4, 5
+CHANGES = ("labels", "inputs")  # what a drift changes
 
 
 @dataclass(frozen=True)
 class Drift:
-    """Concept drift: the label mapping changes after ``at[k]`` training epochs.
+    """Concept drift: the task changes after ``at[k]`` training epochs. Regime ``r`` is
+    the task in force after ``r`` changes (0: the data as they are).
 
-    ``swap``: the pairs of classes whose labels are exchanged at each change (the same
-    pairs every time: a second change undoes the first); ``None``: each change applies
-    a new seeded derangement (no class keeps its label). Regime ``r`` is the mapping in
-    force after ``r`` changes (0: the data's own labels).
+    ``change = "labels"``: the label each class is taught under changes. ``swap``: the
+    pairs of classes whose labels are exchanged at each change (the same pairs every
+    time: a second change undoes the first); ``None``: each change applies a new seeded
+    derangement (no class keeps its label).
+
+    ``change = "inputs"``: the input distribution changes, the labels do not: each change
+    routes the features to the sensory neurons through a new seeded permutation (a
+    "permuted digits" task: every pixel lands somewhere else), so every layer has to
+    re-learn, not only the last.
+
+    ``over``: epochs a change takes (0: abrupt). During the ``over`` epochs from
+    ``at[k]`` each training presentation belongs to the new task with a probability that
+    rises linearly over the transition's presentations, from ``1/N`` to 1 (seeded), and to
+    the old one otherwise; tests already score the new task.
 
     Examples
     --------
     >>> d = Drift(at=(2,), swap=((0, 1),))
     >>> [d.regime(e) for e in range(4)], d.mappings(3, seed=0)[1].tolist()
     ([0, 0, 1, 1], [1, 0, 2])
+    >>> p = Drift(at=(1,), change="inputs").permutations(4, seed=0)
+    >>> p[0].tolist(), sorted(p[1].tolist())
+    ([0, 1, 2, 3], [0, 1, 2, 3])
+    >>> g = Drift(at=(1,), over=2)
+    >>> [g.regimes(e, 4, seed=0).tolist() for e in range(4)]
+    [[0, 0, 0, 0], [0, 0, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1]]
     """
 
     at: tuple
     swap: tuple | None = None
+    change: str = "labels"
+    over: int = 0
 
     def check(self, epochs: int, n_classes: int) -> None:
         at = list(self.at)
@@ -49,6 +72,19 @@ class Drift:
         if at != sorted(set(at)) or at[0] < 1 or at[-1] >= epochs:
             raise SpecError(f"drift.at: must be increasing epoch counts in 1..{epochs - 1} (data.epochs = "
                             f"{epochs}: a change needs training before and after it), got {at}")
+        if isinstance(self.over, bool) or not isinstance(self.over, (int, np.integer)) or self.over < 0:
+            raise SpecError(f"drift.over: must be an integer >= 0 (epochs a change takes), got {self.over!r}")
+        for k, (a, b) in enumerate(zip(at, at[1:] + [epochs])):
+            if a + self.over > b:
+                raise SpecError(f"drift.over: a change over {self.over} epochs from epoch {a} overlaps "
+                                + (f"the next change (at {b})" if k + 1 < len(at) else f"the end of the stream "
+                                   f"(data.epochs = {epochs})"))
+        if self.change not in CHANGES:
+            raise SpecError(f"drift.change: must be one of {list(CHANGES)}, got {self.change!r}")
+        if self.change == "inputs":
+            if self.swap is not None:
+                raise SpecError("drift.swap: exchanges labels; with change = 'inputs' the labels stay")
+            return
         if n_classes < 2:
             raise SpecError(f"drift: needs at least 2 classes, the data have {n_classes}")
         if self.swap is not None:
@@ -62,10 +98,26 @@ class Drift:
                 seen |= set(pair)
 
     def regime(self, epoch: int) -> int:
-        """The mapping in force during training epoch ``epoch`` (0-based)."""
+        """The number of changes before training epoch ``epoch`` (0-based)."""
         return int(np.searchsorted(np.asarray(self.at), epoch, side="right"))
 
-    mapping = regime  # the label mapping of an epoch is its regime
+    def regimes(self, epoch: int, n: int, seed) -> np.ndarray:
+        """The regime of each of the ``n`` training presentations of epoch ``epoch``: its
+        regime, except in a gradual change's transition, where each presentation is the
+        new task with probability ``(j + 1) / N`` (``j``: its place among the transition's
+        ``N = over * n`` presentations) and the old one otherwise."""
+        r = self.regime(epoch)
+        out = np.full(n, r, np.int64)
+        if r and epoch - self.at[r - 1] < self.over:
+            j = (epoch - self.at[r - 1]) * n + np.arange(n)
+            old = rng_for(seed, _S_MIX, epoch).random(n) >= (j + 1) / (self.over * n)
+            out[old] = r - 1
+        return out
+
+    def mapping(self, regime):
+        """The label mapping of a regime (or array of regimes): itself when the labels
+        drift, else the one."""
+        return regime if self.change == "labels" else regime * 0
 
     def rows(self, epoch: int, order: np.ndarray, y: np.ndarray, seed) -> np.ndarray:
         """Every training sample, every epoch."""
@@ -74,6 +126,8 @@ class Drift:
     def mappings(self, n_classes: int, seed) -> list[np.ndarray]:
         """``mappings[r][y]``: the label taught for class ``y`` under regime ``r``."""
         maps = [np.arange(n_classes)]
+        if self.change != "labels":
+            return maps
         rng = rng_for(seed, _S_DRIFT)
         for _ in self.at:
             step = np.arange(n_classes)
@@ -85,6 +139,14 @@ class Drift:
                     step = rng.permutation(n_classes)
             maps.append(step[maps[-1]])
         return maps
+
+    def permutations(self, n_features: int, seed) -> list[np.ndarray] | None:
+        """``perms[r][j]``: the index (within the sensory area) of the neuron that feature
+        ``j`` reaches under regime ``r``; None when the inputs do not drift."""
+        if self.change != "inputs":
+            return None
+        rng = rng_for(seed, _S_DRIFT)
+        return [np.arange(n_features)] + [rng.permutation(n_features) for _ in self.at]
 
 
 @dataclass(frozen=True)
@@ -130,13 +192,21 @@ class Incremental:
         """The block of classes trained in epoch ``epoch`` (0-based)."""
         return min(epoch // self.epochs, len(self.classes) - 1)
 
-    def mapping(self, epoch: int) -> int:
+    def regimes(self, epoch: int, n: int, seed) -> np.ndarray:
+        """Every presentation of an epoch is in its block."""
+        return np.full(n, self.regime(epoch), np.int64)
+
+    def mapping(self, regime):
         """Classes keep their labels: one mapping."""
-        return 0
+        return regime * 0
 
     def mappings(self, n_classes: int, seed) -> list[np.ndarray]:
         """The identity: every class is taught under its own label."""
         return [np.arange(n_classes)]
+
+    def permutations(self, n_features: int, seed) -> None:
+        """Every feature reaches its own sensory neuron."""
+        return None
 
     def rows(self, epoch: int, order: np.ndarray, y: np.ndarray, seed) -> np.ndarray:
         """The training samples of epoch ``epoch``, in ``order``'s order: the current

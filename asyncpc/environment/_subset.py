@@ -11,7 +11,7 @@ import numpy as np
 from .._seed import rng_for
 from ..errors import DataError
 
-__all__ = ["class_filter", "relabel", "stratified_subset"]
+__all__ = ["class_filter", "per_class_subset", "relabel", "stratified_subset"]
 
 
 def _shown(values) -> str:
@@ -66,9 +66,27 @@ def stratified_subset(idx, y, n: int, seed, stream: int, *, key: str, split: str
         frac = exact - quota
         order = np.lexsort((np.arange(len(counts)), -frac))  # largest remainder first, then class index
         quota[order[:short]] += 1
+    return _draw(idx, codes, quota, seed, stream)
+
+
+def per_class_subset(idx, y, n: int, seed, stream: int, *, key: str, split: str, name: str):
+    """Exactly ``n`` of the samples ``idx`` of every class (``y[idx]``: class codes), drawn
+    with ``rng_for(seed, stream)``: a few-shot training set. A class with fewer than ``n``
+    samples is an error. The chosen indices keep their order in ``idx``."""
+    codes = y[idx]
+    counts = np.bincount(codes)
+    if counts.min() < n:
+        k = int(np.argmin(counts))
+        raise DataError(f"{key}: {n} samples of each class, but class {k} has only {int(counts[k])} "
+                        f"{split} samples in {name}; expected at most {int(counts.min())}", key=key)
+    return _draw(idx, codes, np.full(len(counts), n, np.int64), seed, stream)
+
+
+def _draw(idx, codes, quota, seed, stream: int):
+    """``quota[k]`` random members of each class ``k`` of ``idx``, in ``idx``'s order."""
     rng = rng_for(seed, stream)
     chosen = np.zeros(len(idx), bool)
-    for k in range(len(counts)):
+    for k in range(len(quota)):
         members = np.flatnonzero(codes == k)
         if quota[k]:
             chosen[rng.choice(members, size=int(quota[k]), replace=False)] = True

@@ -239,14 +239,17 @@ class BackpropMLP:
             history[ep] = self.fit_rows(X, Y, rng.permutation(len(X)), lr) / max(len(X), 1)
         return history
 
-    def fit_rows(self, X, Y, rows, lr: float = 0.01, targets=None) -> float:
+    def fit_rows(self, X, Y, rows, lr: float = 0.01, targets=None, columns=None) -> float:
         """Online SGD through ``rows`` of ``X`` in the order given (a stream's training
         presentations), the target of the ``k``-th update ``targets[k]`` (default
-        ``Y[rows[k]]``). Returns the summed per-sample loss (each taken before its update)."""
+        ``Y[rows[k]]``); ``columns``: the network's inputs are ``X[i, columns]`` (a
+        permuted-input task). Returns the summed per-sample loss (each taken before its
+        update)."""
         total = 0.0
         for k, i in enumerate(rows):
             y = Y[i] if targets is None else targets[k]
-            loss, dW, db = self.gradients(X[i], y)  # X[i] converted to float64 here
+            x = X[i] if columns is None else X[i, columns]
+            loss, dW, db = self.gradients(x, y)  # x converted to float64 here
             total += loss
             for W, b, gw, gb in zip(self.weights, self.biases, dW, db):
                 gw *= lr  # in place (the gradients are this sample's own): W -= lr * gw, no temporary
@@ -257,29 +260,48 @@ class BackpropMLP:
 
     def follow_stream(self, schedule, dataset, lr: float = 0.01) -> list[dict]:
         """Online backprop through exactly a stream schedule's training presentations
-        (:func:`asyncpc.environment.stream_schedule`): the same samples in the same
-        order, each with the class it teaches there (``meta["target"]``: a drifting
-        stream's current mapping), one update each; after each epoch's training, the
-        predicted class of each of that epoch's test presentations. Returns one dict per
-        epoch: ``epoch``, ``regime``, ``test_sample``, ``test_target``, ``test_pred``,
-        ``test_accuracy``."""
+        (:func:`asyncpc.environment.stream_schedule`), in the schedule's order: the same
+        samples, each with the class it teaches there (``meta["target"]``: a drifting
+        stream's current mapping), one update each, with the features reaching the inputs
+        they reach there (``meta["input_perms"]``: a drift of the inputs); at each test
+        and monitor presentation, the class it predicts with the weights of that moment.
+        Returns one dict per training epoch: ``epoch``, ``regime`` (the task its test
+        scores), ``test_sample``, ``test_target``, ``test_pred``, ``test_accuracy`` (NaN
+        without a test), and ``monitor``: its monitor rounds, each ``{"presentations":
+        training presentations before it, "regime", "accuracy"}``."""
         m = schedule.meta
         split, epoch, sample, target = (np.asarray(m[k]) for k in ("split", "epoch", "sample", "target"))
         regime = np.asarray(m.get("regime", np.zeros(len(split), int)))
         names = list(m["split_names"])
+        code = {k: names.index(k) if k in names else -1 for k in ("train", "test", "monitor")}
+        # network input i is feature inverse[r][i] when feature j reaches input perms[r][j]
+        inverse = [np.argsort(p) for p in m["input_perms"]] if "input_perms" in m else None
         n_out = self.sizes[-1]
-        out = []
-        for e in np.unique(epoch[split == names.index("train")]):
-            tr = np.flatnonzero((epoch == e) & (split == names.index("train")))
-            T = dataset.targets(target[tr], n_out, m["label_on"], m["label_off"])
-            self.fit_rows(dataset.X_train, None, sample[tr], lr, targets=T)
-            te = np.flatnonzero((epoch == e) & (split == names.index("test")))
-            y = self.predict(dataset.X_test[sample[te]])
-            pred = (y[:, 0] > m["threshold"]).astype(int) if n_out == 1 else y.argmax(1)
-            out.append(dict(epoch=int(e), regime=int(regime[tr[0]]) if len(tr) else 0, test_sample=sample[te],
-                            test_target=target[te], test_pred=pred,
-                            test_accuracy=float(np.mean(pred == target[te])) if len(te) else float("nan")))
-        return out
+        out: dict = {}
+        done = 0
+        # runs of presentations of one split, epoch and regime, in the schedule's order
+        cuts = [0, *(np.flatnonzero((np.diff(split) != 0) | (np.diff(epoch) != 0) | (np.diff(regime) != 0)) + 1),
+                len(split)]
+        for a, b in zip(cuts, cuts[1:]):
+            cols = None if inverse is None else inverse[regime[a]]
+            e, r = int(epoch[a]), int(regime[a])
+            if split[a] == code["train"]:
+                T = dataset.targets(target[a:b], n_out, m["label_on"], m["label_off"])
+                self.fit_rows(dataset.X_train, None, sample[a:b], lr, targets=T, columns=cols)
+                done += b - a
+                out.setdefault(e, dict(epoch=e, regime=r, test_sample=sample[:0], test_target=target[:0],
+                                       test_pred=np.zeros(0, int), test_accuracy=float("nan"), monitor=[]))
+            elif split[a] in (code["test"], code["monitor"]) and e in out:
+                X = dataset.X_test[sample[a:b]]
+                y = self.predict(X if cols is None else X[:, cols])
+                pred = (y[:, 0] > m["threshold"]).astype(int) if n_out == 1 else y.argmax(1)
+                acc = float(np.mean(pred == target[a:b]))
+                if split[a] == code["monitor"]:
+                    out[e]["monitor"].append(dict(presentations=done, regime=r, accuracy=acc))
+                else:
+                    out[e].update(regime=r, test_sample=sample[a:b], test_target=target[a:b], test_pred=pred,
+                                  test_accuracy=acc)
+        return list(out.values())
 
     def _check_x(self, X) -> np.ndarray:
         """``X`` as an array of numbers, not copied (float64 as given; float32 data are

@@ -431,18 +431,23 @@ def _stream(fp: Footprint, scn) -> None:
     sizes = {a.name: a.size for a in net.areas}
     n_sens = sizes.get(d.sensory_area, fp.features)
     n_lab = sizes.get(scn.readout.area) or _classes(d.source)
+    if d.per_class:  # n of each class (a class short of n is an error when the data load)
+        n_train = min(n_train, d.per_class * (len(d.classes) if d.classes else max(n_lab, 2)))
+        n_eval = min(d.train_eval, n_train)
     n_gen, Pg = 0, 0
     if d.generate is not None:
         n_gen = len(d.generate.classes) if d.generate.classes else max(n_lab, 2)
         Pg = round(d.generate.present / h)
-    train, test = d.epochs * n_train, blocks * (n_test + n_eval)
+    rounds = d.epochs * n_train // d.monitor_every if d.monitor_every else 0  # monitor rounds
+    n_mon = rounds * min(d.monitor_size or n_test, n_test)
+    train, test = d.epochs * n_train, blocks * (n_test + n_eval) + n_mon
     fp.probes = train + test + n_gen
     fp.steps = train * P + test * Pt + n_gen * Pg
     fp.events = (train * (n_sens + n_lab * (2 if L else 1)) + test * (n_sens + n_lab)
-                 + n_gen * (n_lab + n_sens) + 2 * d.epochs + 2)
+                 + n_gen * (n_lab + n_sens) + 2 * (d.epochs + rounds) + 2)
     # the presentations' messages are frames (per presentation: meta and frame steps, see
     # asyncpc.cli._resources.PROBE_META_BYTES); explicit: the modulations, two per epoch
-    fp.explicit_events = 2 * d.epochs + 2
+    fp.explicit_events = 2 * (d.epochs + rounds) + 2
     fp.targets = (n_train + n_gen) * n_lab  # the label-target matrices the frames read
     fp.readout = n_lab + (n_sens if d.generate is not None else 0)
     # which key makes the run long: the one furthest from its usual value

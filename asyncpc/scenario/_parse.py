@@ -25,7 +25,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SELECTOR = re.compile(r"^([A-Za-z0-9_-]+)(?::(\d+)(?:-(\d+))?)?$")
 _STREAM_KEYS = ("test_fraction", "normalize", "present", "test_present", "epochs", "shuffle", "label_on", "label_off",
                 "label_delay", "test_every_epoch", "max_train", "max_test", "train_eval", "sensory_area",
-                "generate", "n_train", "n_test", "classes", "drift", "incremental", *SOURCE_KEYS)
+                "generate", "n_train", "n_test", "per_class", "classes", "monitor_every", "monitor_size", "drift", "incremental", *SOURCE_KEYS)
 _CONSTANT_KEYS = ("duration", "probe_every", "clamps")
 _GRAPHML_WHY = "not used when network.kind = 'graphml': the graph file carries these attributes"
 
@@ -265,11 +265,17 @@ def _data(d: Table, ctx: Ctx, run, neurons, delays, network, source, protocol, i
     max_test = d.integer("max_test", 0, lo=0)
     n_train = d.integer("n_train", None, lo=1)
     n_test = d.integer("n_test", None, lo=1)
+    per_class = d.integer("per_class", None, lo=1)
+    if per_class is not None and n_train is not None:
+        d.fail("per_class", "a training set is either n samples of each class (per_class) or a stratified "
+                            "subset (n_train), not both")
     classes = _classes(d)
     label_column = None
     if "label_column" not in unused_source_keys(source, protocol):
         label_column = d.string("label_column", "label")
     train_eval = d.integer("train_eval", 0, lo=0)
+    monitor_every = d.integer("monitor_every", 0, lo=0)
+    monitor_size = d.integer("monitor_size", None, lo=1)
     env_steps = round(delays.environment / h)
     P, L = round(present / h), round(label_delay / h)
     if P <= env_steps + L:
@@ -321,7 +327,7 @@ def _data(d: Table, ctx: Ctx, run, neurons, delays, network, source, protocol, i
                     test_present=test_present, epochs=epochs, shuffle=shuffle, label_on=on, label_off=off, label_delay=label_delay,
                     test_every_epoch=tee, max_train=max_train, max_test=max_test, train_eval=train_eval,
                     sensory_area=sensory, generate=generate, n_train=n_train, n_test=n_test, classes=classes,
-                    label_column=label_column, files=MappingProxyType(dict(files)) if files else None,
+                    per_class=per_class, monitor_every=monitor_every, monitor_size=monitor_size, label_column=label_column, files=MappingProxyType(dict(files)) if files else None,
                     regime=regime), label
 
 
@@ -335,6 +341,7 @@ def _class_list(t: Table, key, raw, n_classes) -> tuple:
 def _regime(d: Table, epochs: int, n_classes):
     """``[data.drift]`` or ``[data.incremental]``: a stream that changes over time."""
     from ..environment import Drift, Incremental
+    from ..environment._regimes import CHANGES
 
     if d.has("drift") and d.has("incremental"):
         d.fail("incremental", "a stream either drifts ([data.drift]) or arrives in blocks of classes "
@@ -344,12 +351,14 @@ def _regime(d: Table, epochs: int, n_classes):
         key, t = "drift", d.table("drift")
         at = t.array("at", required=True, min_len=1)
         at = tuple(t.check_int(("at", i), v, lo=1, hi=epochs - 1 if epochs > 1 else 0) for i, v in enumerate(at))
+        change = t.string("change", "labels", choices=CHANGES)
+        over = t.integer("over", 0, lo=0)
         swap = t.array("swap", None, min_len=1)
         if swap is not None:
             swap = tuple(_class_list(t, ("swap", i), pair, n_classes) for i, pair in enumerate(swap))
         t.put("at", list(at))
         t.put("swap", None if swap is None else [list(p) for p in swap])
-        regime = Drift(at=at, swap=swap)
+        regime = Drift(at=at, swap=swap, change=change, over=over)
     else:
         d.take("drift")
     if d.has("incremental"):

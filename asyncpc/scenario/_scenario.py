@@ -204,7 +204,7 @@ class Scenario:
         try:
             ds = load_dataset(d.source, test_fraction=d.test_fraction, normalize=d.normalize, seed=self.run.seed,
                               max_train=d.max_train or None, max_test=d.max_test or None, n_train=d.n_train,
-                              n_test=d.n_test, classes=d.classes, label_column=d.label_column or "label",
+                              n_test=d.n_test, per_class=d.per_class, classes=d.classes, label_column=d.label_column or "label",
                               files=dict(d.files) if d.files else None)
         except DataError as exc:
             raise self._data_error(exc) from None
@@ -268,7 +268,8 @@ class Scenario:
                                    anneal=self.learning.anneal,
                                    test_every_epoch=d.test_every_epoch, env_delay=env,
                                    label_delay_steps=self.steps(d.label_delay),
-                                   train_subset_eval=d.train_eval or None, generate=gen, regime=d.regime)
+                                   train_subset_eval=d.train_eval or None, generate=gen, regime=d.regime,
+                                   monitor_every=d.monitor_every, monitor_size=d.monitor_size)
         except (SpecError, DataError) as exc:
             msg = str(exc)
             key = {"sensory_area": ("data", "sensory_area"), "label_area": ("readout", "area"),

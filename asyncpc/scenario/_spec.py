@@ -162,7 +162,8 @@ class DataSpec:
     """``[data]``. ``protocol`` is ``"stream"`` for datasets, ``"constant"`` for clamps.
     ``source`` is a built-in name, an absolute file or folder path, or ``"idx"`` (then
     ``files`` maps ``train_images`` ... ``test_labels`` to absolute paths). ``n_train``,
-    ``n_test`` and ``classes`` are None when not set (every sample, every class).
+    ``n_test``, ``per_class`` and ``classes`` are None when not set (every sample, every
+    class).
     ``regime``: ``[data.drift]`` or ``[data.incremental]`` (None: a stationary stream)."""
 
     source: str
@@ -180,10 +181,13 @@ class DataSpec:
     max_train: int = 0
     max_test: int = 0
     train_eval: int = 0
+    monitor_every: int = 0  # a monitor round (frozen, labels free) after every n-th training presentation
+    monitor_size: int | None = None  # its test samples (None: the whole test split)
     sensory_area: str | None = None
     generate: GenerateSpec | None = None
     n_train: int | None = None
     n_test: int | None = None
+    per_class: int | None = None  # a few-shot training set: n samples of each class
     classes: tuple | None = None
     label_column: str | None = None
     files: Any = None
