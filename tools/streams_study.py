@@ -45,7 +45,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # name: (scenario, {setting: the grid item that makes it}, extra --set, figure of merit)
 STUDIES = {
     "drift": ("digits_drift.toml", {"labels": 'data.drift.change="labels"', "inputs": 'data.drift.change="inputs"',
-                                    "labels, over 2 epochs": "data.drift.over=2"},
+                                    "labels, over 2 epochs": "data.drift.over=2",
+                                    # hidden neurons weigh the error from above fully (shipped: 0.5):
+                                    # more of the settling that prospective configuration relies on
+                                    "labels, feedback gain 1": "neurons.feedback_gain=1.0"},
               # a monitor round of 60 fixed test images after every 120 training presentations
               ["data.monitor_every=120", "data.monitor_size=60"], "mean_after"),
     "incremental": ("digits_incremental.toml", {"no rehearsal": "data.incremental.rehearse=0.0",
@@ -246,15 +249,20 @@ def study(name: str, out: Path, rates, lrs, settings) -> dict:
 
 
 def _trace_window(setting: str, small: bool):
-    """The traced run's overrides and the change's start (ms), from the stream's own
-    schedule (the first presentation under the new task)."""
+    """The traced run's overrides, its change and the training presentations around it:
+    the last ``TRACE_BEFORE`` before the change and the first ``TRACE_AFTER`` from it
+    (schedule indices; a test block and monitor rounds may lie between them; and how
+    many are before), and the schedule's presentation starts (steps)."""
     scenario, grid, extra, _ = STUDIES["drift"]
     path = ROOT / "scenarios" / scenario
     sets = extra + [grid[setting]] + ((SMOKE_SETS + ["data.n_train=60"]) if small else [])
     scn = load_scenario(path, overrides=sets)
     m = scn.schedule(scn.compile(), scn.load_data()).meta
-    start = float(m["t0"][np.argmax(m["regime"] > 0)]) * scn.run.h
-    return path, sets, scn.data.regime.at[0], start, scn.data.present
+    train = np.flatnonzero(m["split"] == 0)
+    i0 = int(np.argmax(m["regime"][train] > 0))  # the first training presentation of the new task
+    before = train[max(i0 - TRACE_BEFORE, 0):i0]
+    pick = np.concatenate([before, train[i0:i0 + TRACE_AFTER]])
+    return path, sets, (scn.data.regime.at[0], scn.data.regime.over), (pick, len(before)), m["t0"], scn
 
 
 def trace_dir(out: Path, setting: str) -> Path:
@@ -262,34 +270,39 @@ def trace_dir(out: Path, setting: str) -> Path:
 
 
 def trace_cmd(out: Path, setting: str, small: bool) -> list[str]:
-    """One traced run (seed 0, shipped rates) stopped one epoch after the change, sends
-    recorded from ``TRACE_BEFORE`` presentations before the change to ``TRACE_AFTER``
-    after it (the stream up to there is the sweep's seed-0 run's)."""
-    path, sets, at, start, P = _trace_window(setting, small)
-    sets = sets + [f"data.epochs={at + 1}", "trace.enabled=true", f"trace.from={start - TRACE_BEFORE * P!r}",
-                   f"trace.to={start + TRACE_AFTER * P!r}", "output.plots=false"]
+    """One traced run (seed 0, shipped rates) stopped one epoch after the change (or its
+    transition), its sends recorded from the first to the last training presentation
+    picked around the change (the stream up to there is the sweep's seed-0 run's)."""
+    path, sets, (at, over), (pick, _), t0, scn = _trace_window(setting, small)
+    h, P = scn.run.h, scn.data.present
+    sets = sets + [f"data.epochs={at + max(over, 1)}", "trace.enabled=true", "trace.max_rows=1000000000",
+                   f"trace.from={float(t0[pick[0]] * h)!r}", f"trace.to={float(t0[pick[-1]] * h + P)!r}",
+                   "output.plots=false"]
     return [sys.executable, "-m", "asyncpc", "run", str(path), "--seed", "0", "--out", str(trace_dir(out, setting)),
             "--quiet", *sum((["--set", s] for s in sets), [])]
 
 
 def trace_counts(out: Path, setting: str, small: bool) -> dict:
-    """Sends per presentation by area and kind around the change (with event-driven
-    messaging a send is a surprise: a state that moved by more than the threshold)."""
+    """Sends per training presentation by area and kind around the change (with
+    event-driven messaging a send is a surprise: a state that moved by more than the
+    threshold): rows are the picked presentations, ``before`` of them before the change."""
     from asyncpc.trace import load
 
-    _, _, _, start, P = _trace_window(setting, small)
+    _, _, _, (pick, before), t0, _ = _trace_window(setting, small)
     tr = load(trace_dir(out, setting))
-    t = np.asarray(tr.sends.column("t")) * tr.h
+    t = np.asarray(tr.sends.column("t"))
     src = np.asarray(tr.sends.column("src"))
     nt = tr.neurons.to_pydict()
     groups = [f"{a} {k}" for a, k in zip(nt["area"], nt["kind"])]
     names = sorted(set(groups), key=groups.index)
     code = np.asarray([names.index(g) for g in groups])
-    k = np.floor((t - start) / P).astype(int) + TRACE_BEFORE  # presentation index in the window
-    counts = np.zeros((TRACE_BEFORE + TRACE_AFTER, len(names)), np.int64)
-    ok = (k >= 0) & (k < len(counts))
-    np.add.at(counts, (k[ok], code[src[ok]]), 1)
-    return dict(groups=names, per_presentation=counts.tolist(), before=TRACE_BEFORE, present_ms=P)
+    pres = np.searchsorted(t0, t, side="right") - 1  # the presentation each send falls in
+    row = np.full(len(t0), -1)
+    row[pick] = np.arange(len(pick))
+    k = row[pres]
+    counts = np.zeros((len(pick), len(names)), np.int64)
+    np.add.at(counts, (k[k >= 0], code[src[k >= 0]]), 1)
+    return dict(groups=names, per_presentation=counts.tolist(), before=before)
 
 
 def ms(xs) -> str:
@@ -367,8 +380,10 @@ def plot(name: str, res: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 1 if name == "fewshot" else len(res),
-                             figsize=(5.5 if name == "fewshot" else 5.0 * len(res), 3.6), squeeze=False)
+    cols = 1 if name == "fewshot" else min(len(res), 2)
+    rows = -(-len(res) // cols) if name != "fewshot" else 1
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.6 * rows), squeeze=False)
+    axes = [list(axes.ravel())]
     if name == "fewshot":
         ax = axes[0][0]
         n = np.asarray([int(s) for s in res])
@@ -381,6 +396,10 @@ def plot(name: str, res: dict, path: Path) -> None:
         ax.set_xticks(n, [str(x) for x in n])
         ax.set_xlabel(f"training examples per class ({FEWSHOT_PRESENTATIONS:,} presentations)")
         axes = [[ax]]
+    else:
+        for ax in axes[0][len(res):]:
+            ax.set_visible(False)
+        axes = [axes[0][:len(res)]]
     for ax, (setting, r) in zip(axes[0], res.items() if name != "fewshot" else ()):
         for key, color, lab in METHODS:
             if name == "drift":  # the monitor rounds: accuracy every 120 presentations
@@ -400,9 +419,9 @@ def plot(name: str, res: dict, path: Path) -> None:
                 if reg["over"]:
                     ax.axvspan(a, a + reg["over"], color="0.5", alpha=0.12)
             what = "label mapping" if reg["change"] == "labels" else "pixel permutation"
-            ax.set_title(f"the {what} changes at epoch {reg['at'][0]}"
+            ax.set_title(f"{setting}: the {what} changes at epoch {reg['at'][0]}"
                          + (f", over {reg['over']} epochs" if reg["over"] else ""), fontsize=9)
-            ax.set_xlabel("training presentations (epochs); a monitor round of 60 test images every 120")
+            ax.set_xlabel("training, in epochs (a monitor round every 120 presentations)", fontsize=9)
         else:
             k = r["regime"]["epochs"]
             for b, blk in enumerate(r["regime"]["classes"]):

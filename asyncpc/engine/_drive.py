@@ -1,15 +1,17 @@
-"""The run loops: serial (one thread) and windowed-parallel (partitions on threads).
+"""The run loops: serial (one thread) and parallel (partitions on threads).
 
-A *window* is a range of steps no longer than the minimum edge delay. Inside it, every
-ring row a partition reads was written before the window started, so partitions advance
-independently (``prange`` over partitions, each looping the window's steps) and meet
-only at the window's end. Windows also end after probe steps, where the read-out and the
-energies are taken serially in a fixed order, and before a recording buffer could
-overflow (the loop then returns, the caller empties the buffers and calls again).
+In the parallel loop every partition runs every step of the call on its own thread and
+waits, step by step, only on what can reach it: before step ``t`` partition ``p`` waits
+until each other partition ``q`` has finished the steps before ``t - lag[q, p] + 1``
+(``lag``: the smallest delay of an edge from ``q`` to ``p``; :func:`._step.wait_turn`).
+Partitions meet only at probe steps, where the read-out and the energies are taken
+serially in a fixed order, and before a recording buffer could overflow (the loop then
+returns, the caller empties the buffers and calls again).
 
-This window exchange is the seam for a distributed backend: a partition needs from the
-others only their ring rows of the previous window (``hist``/``flag`` columns of their
-neurons), so an MPI backend would exchange exactly those rows at each window end.
+The seam for a distributed backend: a partition needs from the others only what their
+neurons sent it (the timing wheel's blocks addressed to it, or their ring rows), so ranks
+could advance in windows of the smallest delay between ranks and exchange exactly those
+blocks at each window's end (docs/engine.md).
 """
 
 from __future__ import annotations
