@@ -15,7 +15,7 @@ SC = Path(__file__).resolve().parents[1] / "scenarios"
     (['trace.neurons=["hidden1:0-3", "label"]', "trace.every=3"], "messages"),  # narrow, sampled: rows stored
     (["trace.max_rows=4000"], "sends"),  # every message of the net (up to a cut): send events stored
 ])
-def test_engine_and_actor_traces_are_identical(tmp_path, sets, storage):
+def test_engine_and_actor_traces_are_identical(tmp_path, sets, storage, capsys):
     sets = ["data.epochs=1", "data.present=5.0", "trace.enabled=true", "trace.state_every=7", "messages.loss=0.1",
             "messages.jitter=0.2", *sets]
     dirs = {}
@@ -23,8 +23,12 @@ def test_engine_and_actor_traces_are_identical(tmp_path, sets, storage):
         argv = ["run", str(SC / "xor.toml"), "--out", str(tmp_path / rt), "--quiet", "--runtime", rt]
         for s in sets:
             argv += ["--set", s]
+        capsys.readouterr()
         assert main(argv) == 0
         dirs[rt] = trace.load(tmp_path / rt)
+        # a trace cut by max_rows says so when the run ends
+        assert (dirs[rt].meta["truncated"] == (storage == "sends")
+                == ("the trace stopped at trace.max_rows = 4,000 message rows" in capsys.readouterr().err))
     a, b = dirs["engine"], dirs["actors"]
     assert a.storage == b.storage == storage
     assert a.messages.num_rows > 1000

@@ -411,6 +411,10 @@ def _finish(job, rd, manifest, metrics, tracer, state, status, wall) -> dict:
                 tracer.close()
             except Exception as exc:  # noqa: BLE001 - keep the rest of the run directory
                 log.warning(f"the trace's last part was not written ({type(exc).__name__}: {exc})")
+            if tracer.full:
+                log.warning(f"the trace stopped at trace.max_rows = {scn.trace.max_rows:,} message rows; later "
+                            "messages were not recorded (raise trace.max_rows or narrow trace.from / to, "
+                            "docs/traces.md)")
         summary = metrics.summary(target=scn.output.target_accuracy)
         summary.update(messages_sent=int(state.sent) if state else 0,
                        messages_delivered=int(state.delivered) if state else 0,
