@@ -396,3 +396,16 @@ def test_a_refused_perfetto_export_names_a_window_that_fits(tmp_path):
     assert hi > lo
     n = trace.to_perfetto(tr, tmp_path / "p.json", t_from=lo, t_to=hi, max_events=30_000)
     assert 0 < n <= 30_000
+
+
+@pytest.mark.parametrize("var", ["PMI_SIZE", "OMPI_COMM_WORLD_SIZE"])
+def test_an_mpi_launch_of_several_processes_is_refused_with_one_line(tmp_path, capsys, monkeypatch, var):
+    """``mpiexec -n 2 asyncpc run ...`` (checked by hand with the mpich wheel): each process
+    stops at once with exit 2 and writes nothing, instead of two running the same job."""
+    monkeypatch.setenv(var, "2")
+    for argv in (["run", str(XOR), "--out", str(tmp_path / "run")],
+                 ["sweep", str(XOR), "--grid", "run.seed=1", "--out", str(tmp_path / "sweep")]):
+        one_line_error(capsys, "started as one of 2 processes by an MPI launcher", main(argv))
+    assert not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists()
+    monkeypatch.setenv(var, "1")  # one process under the launcher runs as usual
+    assert main(["validate", str(XOR)]) == 0

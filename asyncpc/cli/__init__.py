@@ -378,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args, argv) -> int:
+    if args.command in ("run", "resume", "sweep"):
+        from ._launch import refuse_many_ranks
+
+        refuse_many_ranks(args.command)
     if args.command == "run":
         return _cmd_run(args, argv)
     if args.command == "resume":
