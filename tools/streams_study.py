@@ -204,10 +204,9 @@ def fewshot_figures(ep: dict, rounds) -> dict:
     return dict(curve=acc.tolist(), final=acc[-1])
 
 
-def figures_of(name: str, scn):
+def figures_of(name: str, scn, n_train: int):
     d = scn.data
     if name == "drift":
-        n_train = len(scn.load_data().y_train)
         return lambda ep, rounds: drift_figures(ep, rounds, d.regime.at[0], n_train)
     if name == "incremental":
         return lambda ep, rounds: incremental_figures(ep, rounds, d.regime.classes, d.regime.epochs)
@@ -227,7 +226,8 @@ def study(name: str, out: Path, rates, lrs, settings) -> dict:
         runs = {m: completed(sweep_dir(out, name, setting, m)) for m in rates}
         ref = runs[1.0] if 1.0 in runs else runs[rates[0]]
         scn = load_scenario(ref[0] / "scenario.toml")
-        fig = figures_of(name, scn)
+        n_train = len(scn.load_data().y_train)
+        fig = figures_of(name, scn, n_train)
         pc = {m: [fig(*read_run(r)) for r in rs] for m, rs in runs.items()}
         bps = [backprop(r, lrs) for r in ref]
         bp = {lr: [fig(*b[lr]) for b in bps] for lr in lrs}
@@ -244,7 +244,7 @@ def study(name: str, out: Path, rates, lrs, settings) -> dict:
             backprop_by_lr={lr: float(np.mean([f[merit] for f in v])) for lr, v in bp.items()},
             regime=None if reg is None else dict(at=list(reg.at), over=reg.over, change=reg.change)
             if name == "drift" else dict(classes=[list(b) for b in reg.classes], epochs=reg.epochs),
-            epochs=scn.data.epochs, n_train=len(scn.load_data().y_train))
+            epochs=scn.data.epochs, n_train=n_train)
     return res
 
 

@@ -316,7 +316,7 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
                 label_delay_steps=L, image_shape=c.area_shapes.get(sensory_area, dataset.image_shape),
                 regime_kind=None if regime is None else "drift" if isinstance(regime, Drift) else "incremental")
     if len(maps) > 1:
-        meta["mappings"] = np.stack(maps)
+        meta["mappings"] = M
     if perms is not None:
         meta["input_perms"] = np.stack(perms)
     if generate is not None:
