@@ -9,6 +9,7 @@ import logging
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -399,13 +400,35 @@ def test_a_refused_perfetto_export_names_a_window_that_fits(tmp_path):
 
 
 @pytest.mark.parametrize("var", ["PMI_SIZE", "OMPI_COMM_WORLD_SIZE"])
-def test_an_mpi_launch_of_several_processes_is_refused_with_one_line(tmp_path, capsys, monkeypatch, var):
-    """``mpiexec -n 2 asyncpc run ...`` (checked by hand with the mpich wheel): each process
-    stops at once with exit 2 and writes nothing, instead of two running the same job."""
+def test_an_mpi_launch_without_mpi4py_or_of_a_sweep_is_refused_with_one_line(tmp_path, capsys, monkeypatch, var):
+    """``mpiexec -n 2 asyncpc run ...`` without the ``[mpi]`` extra says what to install, and
+    ``mpiexec -n 2 asyncpc sweep ...`` (a sweep starts its own processes) is refused; each
+    process stops at once with exit 2 and writes nothing."""
     monkeypatch.setenv(var, "2")
-    for argv in (["run", str(XOR), "--out", str(tmp_path / "run")],
-                 ["sweep", str(XOR), "--grid", "run.seed=1", "--out", str(tmp_path / "sweep")]):
-        one_line_error(capsys, "started as one of 2 processes by an MPI launcher", main(argv))
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if the extra were not installed
+    one_line_error(capsys, "mpi4py is not installed: pip install 'asyncpc[mpi]'",
+                   main(["run", str(XOR), "--out", str(tmp_path / "run")]))
+    one_line_error(capsys, "a sweep runs its grid points as separate processes",
+                   main(["sweep", str(XOR), "--grid", "run.seed=1", "--out", str(tmp_path / "sweep")]))
     assert not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists()
     monkeypatch.setenv(var, "1")  # one process under the launcher runs as usual
     assert main(["validate", str(XOR)]) == 0
+
+
+def test_a_rank_waits_on_the_others_only_until_its_deadline_and_never_sums_floats():
+    """What keeps a K-rank run from hanging or drifting (asyncpc._mpi): a wait gives up with
+    one line naming the rank when nothing comes, and float sums across ranks are refused
+    (MPI fixes no order for them; floats are gathered and summed in one fixed order)."""
+    from asyncpc._mpi import RankError, Ranks
+
+    class Never:
+        def Test(self, *a):
+            return False
+
+    r = Ranks(comm=None, rank=1, size=2, timeout=0.05)
+    t = time.monotonic()
+    with pytest.raises(RankError, match=r"^rank 1: no messages from the other ranks in 0.05 s; a rank died"):
+        r.wait(Never(), "messages")
+    assert time.monotonic() - t < 5
+    with pytest.raises(TypeError, match="integers only"):
+        r.sum_ints(np.zeros(3), "the energies")

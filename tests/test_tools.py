@@ -50,6 +50,18 @@ def _bench_build(r, out):
     assert all(row["compiled_bytes_per_synapse"] <= 40 for row in r["rows"])
 
 
+def _bench_mpi(r, out):
+    (row,) = r["rows"]
+    assert row["sizes"] == [64, 16, 10] and _positive(row["threads1_s"], row["threads2_s"])
+    if row["ranks2_s"] is None:  # no mpiexec here; .ci/run installs it (ASYNCPC_REQUIRE_MPI)
+        assert os.environ.get("ASYNCPC_REQUIRE_MPI") != "1"
+        return
+    assert _positive(row["ranks2_s"], row["windows"], row["bytes_per_window"], row["exchange_us_per_window"])
+    assert row["windows"] == row["steps"] // row["window_steps"] and 0 < row["cut_fraction"] < 1
+    assert [m["ranks"] for m in r["model"]["rows"]] == [8, 64, 512]
+    assert all(0 < m["efficiency"] <= 1 for m in r["model"]["rows"])
+
+
 def _streams_study(r, out):
     assert set(r) == {"drift", "incremental", "fewshot"}
     assert set(r["drift"]) == {"labels", "traces"} and set(r["incremental"]) == {"no rehearsal"}
@@ -127,6 +139,7 @@ CHECKS = {
     "bench_actors": ([], _bench_actors),
     "bench_build": ([], _bench_build),
     "bench_engine": ([], _bench_engine),
+    "bench_mpi": ([], _bench_mpi),
     "streams_study": ([], _streams_study),
     "bench_threads": (["--busy", "1"], _bench_threads),
     "bench_trace": ([], _bench_trace),

@@ -172,11 +172,20 @@ def _cmd_run(args, argv) -> int:
     from ._sinks import make_sinks
 
     scn = _load(args)
-    sinks = make_sinks(args.log, name=Path(args.out or scn.output.dir).name, config=scn.resolved())
+    ranks = _ranks()
+    sinks = make_sinks(args.log, name=Path(args.out or scn.output.dir).name, config=scn.resolved()) \
+        if ranks is None or ranks.root else ()
     execute(scn, out=args.out, runtime=args.runtime, threads=args.threads, quiet=args.quiet,
             argv=["asyncpc", *argv], max_disk=args.max_disk, max_memory=args.max_memory,
-            progress=args.progress, overwrite=args.overwrite, sinks=sinks)
+            progress=args.progress, overwrite=args.overwrite, sinks=sinks, ranks=ranks)
     return 0
+
+
+def _ranks():
+    """The MPI ranks when started by ``mpiexec -n K`` with K > 1 (None otherwise)."""
+    from .._mpi import world
+
+    return world()
 
 
 def _cmd_resume(args, argv) -> int:
@@ -185,9 +194,11 @@ def _cmd_resume(args, argv) -> int:
 
     if args.threads is not None and args.threads < 0:
         raise AsyncPCError(f"--threads: must be >= 0, got {args.threads}")
+    ranks = _ranks()
     resume(args.run_dir, runtime=args.runtime, threads=args.threads or None, quiet=args.quiet,
            argv=["asyncpc", *argv], max_disk=args.max_disk, max_memory=args.max_memory, progress=args.progress,
-           sinks=make_sinks(args.log, name=f"{Path(args.run_dir).name} (resumed)"))
+           sinks=make_sinks(args.log, name=f"{Path(args.run_dir).name} (resumed)") if ranks is None or ranks.root
+           else (), ranks=ranks)
     return 0
 
 
@@ -347,10 +358,17 @@ def main(argv: list[str] | None = None) -> int:
     from ._output import configure_logging
     from ._signals import EXIT_BAD_INPUT, EXIT_DIVERGED, exit_code
 
+    from .._mpi import launched_rank, launched_ranks
+
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     import numpy as np
 
+    # started by mpiexec: rank 0 speaks for all; the others run the same job silently
+    mute = launched_ranks() > 1 and launched_rank() > 0 and args.command in ("run", "resume")
+    if mute:
+        args.quiet = True
+    say = (lambda msg: None) if mute else (lambda msg: print(msg, file=sys.stderr))
     undo = configure_logging(quiet=getattr(args, "quiet", False))
     try:
         # a run that blows up overflows everywhere: it is reported once, as a divergence or a
@@ -358,27 +376,64 @@ def main(argv: list[str] | None = None) -> int:
         with np.errstate(all="ignore"):
             return _dispatch(args, argv)
     except DivergenceError as exc:
-        print(f"asyncpc: error: {exc}", file=sys.stderr)
+        say(f"asyncpc: error: {exc}")
         return EXIT_DIVERGED
     except AsyncPCError as exc:
-        print(f"asyncpc: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        from .._mpi import RankError
+
+        _tell_ranks(exc)
+        if not mute or (isinstance(exc, RankError) and not exc.quiet):  # a rank that timed out says so itself
+            print(f"asyncpc: error: {exc}", file=sys.stderr)
+        return _leave(exc, EXIT_BAD_INPUT)
     except KeyboardInterrupt as exc:
         from ._signals import signal_name
 
-        print(f"asyncpc: interrupted ({signal_name(exc)}); everything written so far is kept", file=sys.stderr)
+        _tell_ranks(exc)
+        say(f"asyncpc: interrupted ({signal_name(exc)}); everything written so far is kept")
         return exit_code(exc)
     except BrokenPipeError:  # `asyncpc trace show RUN | head`: the reader has what it wanted
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a bug: the other ranks must not wait for this one
+        _tell_ranks(exc)
+        raise
     finally:
         undo()
 
 
+def _leave(exc: BaseException, code: int) -> int:
+    """A rank that gave up waiting on the others (:class:`~asyncpc._mpi.RankError`) exits
+    here, with ``code``, without finalising MPI: the collective it left cannot be withdrawn,
+    and MPI would wait for it or complain (everything the run writes is written by now).
+    Otherwise ``code`` is returned (errors and stops that every rank meets together
+    finalise as usual)."""
+    from .._mpi import _WORLD as ranks
+    from .._mpi import RankError
+
+    if ranks is None or not isinstance(exc, RankError):
+        return code
+    import os
+
+    ranks.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _tell_ranks(exc: BaseException) -> None:
+    """Under mpiexec: tell the other ranks that this one stops (they stop at their next
+    exchange instead of waiting for it), unless the news came from one of them."""
+    from .._mpi import _WORLD as ranks
+
+    if ranks is not None and not getattr(exc, "quiet", False):
+        ranks.fail(f"rank {ranks.rank}: {exc}" if isinstance(exc, AsyncPCError)
+                   else f"rank {ranks.rank} stopped ({type(exc).__name__}: {exc})")
+
+
 def _dispatch(args, argv) -> int:
-    if args.command in ("run", "resume", "sweep"):
+    if args.command == "sweep":
         from ._launch import refuse_many_ranks
 
         refuse_many_ranks(args.command)

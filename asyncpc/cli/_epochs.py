@@ -44,7 +44,7 @@ class EpochTable:
         self.last = {}  # epoch -> index of its last presentation
         for i in range(n):
             self.last[int(ep[i])] = i
-        if self.rows or path.exists():
+        if path is not None and (self.rows or path.exists()):
             self._write()  # on resume: rows written after the checkpoint go
 
     def update(self, t_ms: float, sent: int, wall: float) -> list[dict]:
@@ -77,6 +77,8 @@ class EpochTable:
                     messages_sent=int(sent), wall_seconds=round(wall, 3))
 
     def _write(self) -> None:
+        if self.path is None:  # an MPI rank other than 0: rank 0 writes the file
+            return
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
         w.writeheader()

@@ -1,35 +1,14 @@
-"""Started by an MPI launcher? asyncpc does not run across processes yet (issue 20), so a
-``mpiexec -n K asyncpc run ...`` with K > 1 is refused at once with one line, instead of K
-processes each running the whole job into the same run directory."""
+"""``asyncpc sweep`` started by an MPI launcher is refused at once with one line: a sweep
+runs its grid points as separate processes (``--jobs``), and K copies of it would run
+the whole grid K times into the same directory. (``run`` and ``resume`` run across the
+ranks: :mod:`asyncpc._mpi`.)"""
 
 from __future__ import annotations
 
-import os
-
+from .._mpi import launched_ranks
 from ..errors import AsyncPCError
 
 __all__ = ["launched_ranks", "refuse_many_ranks"]
-
-#: Variables MPI launchers set to the number of processes they started: MPICH / Intel MPI
-#: (Hydra, PMI), Open MPI, MVAPICH.
-SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE")
-
-
-def launched_ranks(environ=None) -> int:
-    """How many processes the MPI launcher that started this one started (1: none).
-
-    Examples
-    --------
-    >>> launched_ranks({"PMI_SIZE": "3"}), launched_ranks({})
-    (3, 1)
-    """
-    env = os.environ if environ is None else environ
-    for var in SIZE_VARS:
-        try:
-            return max(int(env[var]), 1)
-        except (KeyError, ValueError):
-            continue
-    return 1
 
 
 def refuse_many_ranks(command: str, environ=None) -> None:
@@ -38,6 +17,5 @@ def refuse_many_ranks(command: str, environ=None) -> None:
     k = launched_ranks(environ)
     if k > 1:
         raise AsyncPCError(f"{command}: started as one of {k} processes by an MPI launcher (mpiexec / mpirun), "
-                           "but asyncpc does not run across processes yet (each would run the whole job into "
-                           "the same run directory); start it once, without the launcher, and use --threads "
-                           "for this machine's cores")
+                           "but a sweep runs its grid points as separate processes itself (--jobs); start it "
+                           "once, without the launcher (asyncpc run and resume run across MPI ranks)")

@@ -279,7 +279,7 @@ class Metrics:
     def write_alignment(self) -> None:
         """``RUN/alignment.csv``: the W/V^T angle (degrees) of every projection after each
         chunk (none when nothing learns)."""
-        if not self.align:
+        if not self.align or not self.rd.writer:
             return
         import csv
         import io

@@ -63,7 +63,7 @@ def _locate(job, prev, t0: int, until: int, state):
     if not bad_state(job.c, state):
         return until, state
     run_fn = pick_runtime(job.runtime)
-    kw = {"threads": job.threads} if job.runtime == "engine" else {}
+    kw = _engine_kwargs(job)
     lo, hi, st_lo, st_hi = t0, until, prev, state
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -85,12 +85,22 @@ class Job:
     threads: int
     plan: Plan
     governed: bool = False  # threads not given: fewer while other processes use the CPUs
+    ranks: object = None  # the MPI ranks of `mpiexec -n K` (asyncpc._mpi.Ranks), None in one process
 
 
-def _prepare(scn, runtime, threads) -> Job:
+def _engine_kwargs(job) -> dict:
+    if job.runtime != "engine":
+        return {}
+    return {"threads": job.threads, "ranks": job.ranks} if job.ranks is not None else {"threads": job.threads}
+
+
+def _prepare(scn, runtime, threads, ranks=None) -> Job:
 
     runtime = runtime or scn.run.runtime
     pick_runtime(runtime)
+    if ranks is not None and runtime != "engine":
+        raise AsyncPCError(f"--runtime {runtime}: runs in one process; start it without mpiexec (the engine runs "
+                           "across MPI ranks)")
     threads = threads if threads is not None else scn.run.threads
     c = scn.compile()  # areas and projections straight into the arrays: no graph object per synapse
     governed = not threads
@@ -98,9 +108,12 @@ def _prepare(scn, runtime, threads) -> Job:
         from ._threads import default_threads
 
         threads = default_threads(c.n_edges)
+        if ranks is not None:  # the ranks share this host's cores; every rank must use the same count
+            threads = ranks.bcast(max(1, threads // ranks.local_size), "the thread count")
+            governed = False
     data = scn.load_data()
     schedule = scn.schedule(c, data)
-    return Job(scn, c, data, schedule, runtime, threads, plan_for(scn, c, schedule), governed)
+    return Job(scn, c, data, schedule, runtime, threads, plan_for(scn, c, schedule), governed, ranks)
 
 
 def _check_resources(job, out, *, t0=0, rows_done=0, max_disk=None, max_memory=None):
@@ -119,38 +132,43 @@ def _now() -> str:
 
 def execute(scn, *, out: str | None, runtime: str | None, threads: int | None, quiet: bool,
             argv: list[str], max_disk=None, max_memory=None, progress="auto", overwrite: bool = False,
-            table: bool | None = None, sinks=()) -> dict:
+            table: bool | None = None, sinks=(), ranks=None) -> dict:
     """Run a loaded scenario and write its run directory. Returns the summary.
 
     ``progress``: a mode of :data:`asyncpc.cli._progress.MODES` or a callable taking a
     :class:`~asyncpc.cli._progress.ProgressEvent` (``quiet`` means ``"none"``); ``table``:
     print the final table on stdout (default: not ``quiet``); ``overwrite``: replace a
     run already in ``out`` (refused otherwise); ``sinks``: more callables fed the same events
-    (``_sinks.make_sinks``)."""
+    (``_sinks.make_sinks``); ``ranks``: the MPI ranks of ``mpiexec -n K``
+    (:func:`asyncpc._mpi.world`): every rank calls ``execute``, rank 0 writes the run."""
     from ._progress import resolve_mode
     from ._signals import stop_on_signals
 
     if not callable(progress):
         resolve_mode(progress)  # a bad mode is refused before anything is written
-    with stop_on_signals():
+    with stop_on_signals(ranks):
         return _execute(scn, out=out, runtime=runtime, threads=threads, quiet=quiet, argv=argv,
                         max_disk=max_disk, max_memory=max_memory, progress=progress, overwrite=overwrite,
-                        table=table, sinks=sinks)
+                        table=table, sinks=sinks, ranks=ranks)
 
 
-def _execute(scn, *, out, runtime, threads, quiet, argv, max_disk, max_memory, progress, overwrite, table, sinks):
+def _execute(scn, *, out, runtime, threads, quiet, argv, max_disk, max_memory, progress, overwrite, table, sinks,
+             ranks):
     from ._metrics import Metrics
 
     from ._resources import precheck
 
     started = _now()
     out = Path(out or scn.output.dir)
-    refuse_existing(out, overwrite=overwrite)
-    precheck(scn, out, runtime=runtime, max_disk=max_disk, max_memory=max_memory)  # before anything is built
-    job = _prepare(scn, runtime, threads)
-    _check_resources(job, out, max_disk=max_disk, max_memory=max_memory)
-    was_run = (out / "manifest.json").exists()
-    rd = RunDir(out)
+    writer = ranks is None or ranks.root  # the other ranks run the same loop and write nothing
+    if writer:  # a refusal here reaches the other ranks at their first exchange (asyncpc._mpi)
+        refuse_existing(out, overwrite=overwrite)
+        precheck(scn, out, runtime=runtime, max_disk=max_disk, max_memory=max_memory)  # before anything is built
+    job = _prepare(scn, runtime, threads, ranks)
+    if writer:
+        _check_resources(job, out, max_disk=max_disk, max_memory=max_memory)
+    was_run = writer and (out / "manifest.json").exists()
+    rd = RunDir(out, writer=writer)
     try:
         if was_run:  # a previous run's files (refuse_existing let it be replaced)
             for stale in ("trace", "checkpoint", "plots"):
@@ -167,11 +185,13 @@ def _execute(scn, *, out, runtime, threads, quiet, argv, max_disk, max_memory, p
                         scenario_hash=scn.hash(), started=started, ended=None, status="running",
                         neurons=c.n_neurons, edges=c.n_edges, steps=int(schedule.end), h_ms=c.h,
                         checkpoint_every=scn.output.checkpoint_every)
+        if ranks is not None:
+            manifest["ranks"] = ranks.size
         if job.data is not None:  # what was read, and the input scaling the network saw
             manifest["data"] = job.data.describe()
         rd.write_json("manifest.json", manifest)
         metrics = Metrics(c, schedule, job.data, rd)
-        tracer = _trace_writer(scn, c, rd, job.runtime)
+        tracer = _trace_writer(scn, c, rd, job.runtime) if writer else None
     except BaseException:
         rd.release()
         raise
@@ -180,19 +200,21 @@ def _execute(scn, *, out, runtime, threads, quiet, argv, max_disk, max_memory, p
 
 
 def resume(run_dir, *, runtime: str | None = None, threads: int | None = None, quiet: bool = False,
-           argv=(), max_disk=None, max_memory=None, progress="auto", table: bool | None = None, sinks=()) -> dict:
-    """Continue the run in ``run_dir`` from its checkpoint to the end. Returns the summary."""
+           argv=(), max_disk=None, max_memory=None, progress="auto", table: bool | None = None, sinks=(),
+           ranks=None) -> dict:
+    """Continue the run in ``run_dir`` from its checkpoint to the end (on the MPI ``ranks``
+    if given, with any number of them). Returns the summary."""
     from ._progress import resolve_mode
     from ._signals import stop_on_signals
 
     if not callable(progress):
         resolve_mode(progress)
-    with stop_on_signals():
+    with stop_on_signals(ranks):
         return _resume(run_dir, runtime=runtime, threads=threads, quiet=quiet, max_disk=max_disk,
-                       max_memory=max_memory, progress=progress, table=table, sinks=sinks)
+                       max_memory=max_memory, progress=progress, table=table, sinks=sinks, ranks=ranks)
 
 
-def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress, table, sinks) -> dict:
+def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress, table, sinks, ranks) -> dict:
     from ..scenario import load_scenario
     from ._checkpoint import read_checkpoint
     from ._metrics import Metrics
@@ -204,7 +226,8 @@ def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress,
     for f in ("scenario.toml", "manifest.json"):
         if not (path / f).exists():
             raise AsyncPCError(f"{path}: not a run directory (no {f})")
-    rd = RunDir(path)  # the lock: no other process writes it meanwhile
+    writer = ranks is None or ranks.root
+    rd = RunDir(path, writer=writer)  # the lock: no other process writes it meanwhile
     try:
         try:
             manifest = rd.read_json("manifest.json")
@@ -224,9 +247,10 @@ def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress,
                                f"{scn.hash()[:12]}, checkpoint {str(ck.info['scenario_hash'])[:12]}); restore it "
                                "or start a new run")
         trace_pos = ck.info.get("trace")
-        precheck(scn, path, runtime=runtime, max_disk=max_disk, max_memory=max_memory, t0=int(ck.info["t"]),
-                 trace_rows_done=int(trace_pos["rows"]) if isinstance(trace_pos, dict) else 0)
-        job = _prepare(scn, runtime, threads)
+        if writer:
+            precheck(scn, path, runtime=runtime, max_disk=max_disk, max_memory=max_memory, t0=int(ck.info["t"]),
+                     trace_rows_done=int(trace_pos["rows"]) if isinstance(trace_pos, dict) else 0)
+        job = _prepare(scn, runtime, threads, ranks)
         t, chunk = int(ck.info["t"]), int(ck.info["chunk"])
         if not (0 < chunk <= len(job.plan.ends) and job.plan.ends[chunk - 1] == t):
             raise AsyncPCError(f"{ck.path}: step {t} is not chunk {chunk} of this scenario; corrupt checkpoint")
@@ -236,14 +260,15 @@ def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress,
         trace_pos = ck.info.get("trace")
         if scn.trace.enabled and trace_pos is None:
             raise AsyncPCError(f"{ck.path}: holds no trace position but the scenario traces; corrupt checkpoint")
-        _check_resources(job, path, t0=t, rows_done=int(trace_pos["rows"]) if trace_pos else 0,
-                         max_disk=max_disk, max_memory=max_memory)
+        if writer:
+            _check_resources(job, path, t0=t, rows_done=int(trace_pos["rows"]) if trace_pos else 0,
+                             max_disk=max_disk, max_memory=max_memory)
         rd.resume_metrics(int(ck.info["metrics_rows"]), int(ck.info["metrics_bytes"]))
         metrics = Metrics(job.c, job.schedule, job.data, rd)
         metrics.restore(ck.metrics, ck.info["metrics"])
-        tracer = _trace_writer(scn, job.c, rd, job.runtime, resume=trace_pos) if scn.trace.enabled else None
+        tracer = _trace_writer(scn, job.c, rd, job.runtime, resume=trace_pos) if scn.trace.enabled and writer else None
         manifest["resumed"] = list(manifest.get("resumed") or []) + [_now()]
-        manifest.update(status="running", ended=None, threads=job.threads)
+        manifest.update(status="running", ended=None, threads=job.threads, ranks=ranks.size if ranks else None)
         manifest.pop("interrupted_by", None)
         rd.write_json("manifest.json", manifest)
     except BaseException:
@@ -260,6 +285,8 @@ def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress,
 def _write_checkpoint(job, rd, metrics, tracer, state, chunk: int, wall: float, epochs=()) -> None:
     from ._checkpoint import write_checkpoint
 
+    if not rd.writer:
+        return
     pos = None
     if tracer is not None:
         tracer.flush()  # the trace on disk must match the checkpoint
@@ -283,14 +310,15 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
     t_wall = time.perf_counter()
     wall = lambda: wall_before + time.perf_counter() - t_wall
     status = "running"
-    kwargs = {"threads": job.threads} if job.runtime == "engine" else {}
+    kwargs = _engine_kwargs(job)
     governor = _governor(job)
     n_epochs = int(schedule.meta.get("epochs", 1)) if "epoch" in schedule.meta else 1
     callbacks = [progress, *sinks] if callable(progress) else list(sinks)
     report = Progress(total_steps=int(schedule.end), n_samples=metrics.n_probes, n_epochs=n_epochs, h=c.h,
                       mode="none" if callable(progress) else progress, callback=fan_out(callbacks),
                       wall_before=wall_before)
-    table_of_epochs = EpochTable(metrics, rd.path / "epochs.csv", epochs)
+    table_of_epochs = EpochTable(metrics, rd.path / "epochs.csv" if rd.writer else None, epochs)
+    stop_asked = _stop_asked(job.ranks)
     done, settled, last_ck = start, True, start  # settled: state, metrics and trace agree
     interrupt = None
     try:
@@ -305,6 +333,8 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
                     settled = False  # from here until the chunk is booked, files and state disagree
                     results.append(res)
                 res = _merge(results)
+                if job.ranks is not None:
+                    _tally_ranks(manifest, job, results)
                 prev, state = state, res.state
                 if tracer is not None and until in plan.snaps:
                     tracer.add_state(until - 1, state.s)
@@ -322,6 +352,7 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
                 if until in plan.checkpoints:
                     _write_checkpoint(job, rd, metrics, tracer, state, done, wall(), table_of_epochs.rows)
                     last_ck = done
+                stop_asked()
         status = "completed"
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGUSR1
         status, interrupt = "interrupted", exc
@@ -347,6 +378,32 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
     return summary
 
 
+def _tally_ranks(manifest, job, results) -> None:
+    """The manifest's ``mpi`` entry: how the network was cut across the ranks and what the
+    exchanges cost on rank 0 (bytes it sent, seconds it spent in them, waiting included)."""
+    m = manifest.setdefault("mpi", dict(ranks=job.ranks.size, threads_per_rank=job.threads, exchanges=0,
+                                        exchange_bytes=0, exchange_seconds=0.0))
+    for r in results:
+        x = r.extra
+        if "exchange" not in x:  # a network the engine does not split (transport): every rank runs it all
+            continue
+        m.update(partitions=int(r.threads), window_steps=int(x["window"]), cut_edges=int(x["cut_edges"]),
+                 cut_fraction=round(x["cut_edges"] / max(job.c.n_edges, 1), 4), load_balance=round(x["balance"], 4))
+        m["exchanges"] += x["exchange"]["windows"]
+        m["exchange_bytes"] += x["exchange"]["bytes"]
+        m["exchange_seconds"] = round(m["exchange_seconds"] + x["exchange"]["seconds"], 3)
+
+
+def _stop_asked(ranks):
+    """What a chunk end checks for signals: nothing in one process (a signal raises at
+    once), :func:`~asyncpc.cli._signals.agreed_stop` across MPI ranks."""
+    if ranks is None:
+        return lambda: None
+    from ._signals import agreed_stop
+
+    return lambda: agreed_stop(ranks)
+
+
 def _governor(job):
     """A :class:`~asyncpc.cli._threads.ThreadGovernor` for an engine run whose thread
     count was not given (None otherwise: a given count always wins)."""
@@ -361,12 +418,14 @@ def _chunk_results(job, run_fn, tracer, state, until: int, kwargs: dict):
     """Run from ``state`` (None: the start) to ``until`` in the plan's pieces, yielding each
     piece's result; when the chunk is traced, each piece's send events go to ``tracer``
     (on the next iteration, so a caller never sees a result the trace already holds)."""
-    plan, c = job.plan, job.c
+    plan, c, ranks = job.plan, job.c, job.ranks
     t0 = int(state.t) if state is not None else 0
-    record = tracer is not None and not tracer.full and plan.records(t0, until)
+    # across MPI ranks only rank 0 traces, and it decides for all: they run the same calls
+    agreed = (lambda v: ranks.bcast(v, "the trace plan")) if ranks is not None and plan.records(t0, until) else bool
+    record = agreed(tracer is not None and not tracer.full and plan.records(t0, until))
     st = state
     for u in plan.pieces(t0, until, record):
-        if record and tracer.full:  # max_rows reached: run the rest unrecorded
+        if record and agreed(tracer is None or tracer.full):  # max_rows reached: run the rest unrecorded
             record = False
         log = None
         if job.runtime == "engine":
@@ -381,7 +440,7 @@ def _chunk_results(job, run_fn, tracer, state, until: int, kwargs: dict):
         res = run_fn(c, job.schedule, seed=job.scn.run.seed, until=u, state=st, **kwargs)
         st = res.state
         yield res
-        if record:
+        if record and tracer is not None:
             sends = res.extra.get("sends") if log is None else log.table()
             if sends is not None and len(sends["t"]):
                 tracer.add_sends(sends)
@@ -405,6 +464,9 @@ def _finish(job, rd, manifest, metrics, tracer, state, status, wall) -> dict:
     from ._checkpoint import CHECKPOINT
 
     scn, c = job.scn, job.c
+    if not rd.writer:  # an MPI rank other than 0: rank 0 writes the run's end
+        rd.release()
+        return {}
     try:
         if tracer is not None:
             try:

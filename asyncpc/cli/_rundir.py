@@ -68,19 +68,25 @@ class RunDir:
 
     While a run writes the directory it holds an exclusive lock on ``RUN/.lock`` (released by
     the OS even when the process is killed), so two processes never write one run.
+
+    ``writer=False``: the view of an MPI rank other than 0, which runs the same loop but
+    writes nothing (reads still work; rank 0 writes the directory).
     """
 
-    def __init__(self, path):
+    def __init__(self, path, writer: bool = True):
         self.path = Path(path)
+        self.writer = writer
+        self._metrics = None
+        self._writer = None
+        self.metrics_rows = 0
+        self._lock = None
+        if not writer:
+            return
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             (self.path / "plots").mkdir(exist_ok=True)
         except OSError as exc:
             raise AsyncPCError(f"{self.path}: cannot create the run directory ({exc.strerror})") from None
-        self._metrics = None
-        self._writer = None
-        self.metrics_rows = 0
-        self._lock = None
         self._take_lock()
 
     def _take_lock(self) -> None:
@@ -105,7 +111,8 @@ class RunDir:
 
     def write_text(self, name: str, text: str) -> Path:
         p = self.path / name
-        atomic_write(p, text)
+        if self.writer:
+            atomic_write(p, text)
         return p
 
     def write_json(self, name: str, obj) -> Path:
@@ -116,6 +123,9 @@ class RunDir:
 
     def metrics_row(self, row: dict) -> None:
         """Append one row to metrics.csv (header from the first row; flushed every chunk)."""
+        if not self.writer:
+            self.metrics_rows += 1
+            return
         if self._writer is None:
             self._metrics = open(self.path / "metrics.csv", "w", newline="")
             self._writer = csv.DictWriter(self._metrics, fieldnames=list(row))
@@ -134,6 +144,9 @@ class RunDir:
     def resume_metrics(self, rows: int, size: int) -> None:
         """Cut metrics.csv back to ``size`` bytes (``rows`` rows, as at a checkpoint) and append
         from there: rows written after the checkpoint are dropped."""
+        if not self.writer:
+            self.metrics_rows = rows
+            return
         p = self.path / "metrics.csv"
         if rows == 0:
             if p.exists():

@@ -13,7 +13,7 @@ import signal
 import threading
 from contextlib import contextmanager
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_DIVERGED", "Interrupted", "exit_code", "stop_on_signals"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_DIVERGED", "Interrupted", "agreed_stop", "exit_code", "stop_on_signals"]
 
 #: Exit status of bad input, refused resources and refused runs or resumes.
 EXIT_BAD_INPUT = 2
@@ -41,26 +41,49 @@ def signal_name(exc: BaseException) -> str:
     return signal.Signals(getattr(exc, "signum", signal.SIGINT)).name
 
 
+#: Signals received by an MPI rank, acted on by every rank together (:func:`agreed_stop`).
+_DEFERRED: list = []
+
+
 @contextmanager
-def stop_on_signals():
+def stop_on_signals(ranks=None):
     """Inside: SIGTERM and SIGUSR1 raise :class:`Interrupted` (once; a second signal while
-    the run writes its checkpoint is ignored). Outside the main thread: nothing changes."""
+    the run writes its checkpoint is ignored). Outside the main thread: nothing changes.
+
+    On MPI ``ranks`` a signal (SIGINT too) is only noted: the ranks must stop at the same
+    place, so they stop together at the next chunk end (:func:`agreed_stop`)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     fired = []
+    defer = ranks is not None
+    _DEFERRED.clear()
 
     def handler(signum, frame):
         if fired:
             return
         fired.append(signum)
+        if defer:
+            _DEFERRED.append(signum)
+            return
         raise Interrupted(signum)
 
     old = {}
     try:
-        for s in SIGNALS:
+        for s in SIGNALS + ((signal.SIGINT,) if defer else ()):
             old[s] = signal.signal(s, handler)
         yield
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def agreed_stop(ranks) -> None:
+    """Called by every rank at the same chunk end: raise :class:`Interrupted` on all of them
+    when any received a signal (the lowest rank's signal names it)."""
+    import numpy as np
+
+    got = ranks.gather_cat(np.array([_DEFERRED[0] if _DEFERRED else 0], np.int64), "the signal check")
+    hit = got[got > 0]
+    if len(hit):
+        raise Interrupted(int(hit[0]))

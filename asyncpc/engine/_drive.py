@@ -8,10 +8,9 @@ Partitions meet only at probe steps, where the read-out and the energies are tak
 serially in a fixed order, and before a recording buffer could overflow (the loop then
 returns, the caller empties the buffers and calls again).
 
-The seam for a distributed backend: a partition needs from the others only what their
-neurons sent it (the timing wheel's blocks addressed to it, or their ring rows), so ranks
-could advance in windows of the smallest delay between ranks and exchange exactly those
-blocks at each window's end (docs/engine.md).
+Across MPI ranks each rank runs only its own partitions (``mine``); the others' progress
+is never waited on, because what they send arrives by exchange at window ends
+(:mod:`._exchange`, docs/engine.md).
 """
 
 from __future__ import annotations
@@ -27,6 +26,9 @@ from ._push import STRIDE
 from ._step import advance, probe
 
 __all__ = ["Probes", "drive_serial", "drive_parallel"]
+
+#: The progress of a partition another rank runs: never waited on here.
+ELSEWHERE = 1 << 62
 
 #: Probe steps of this run and where their observations go.
 Probes = namedtuple("Probes", ["t", "readout", "err_ids", "area_ptr", "x", "energy"])
@@ -59,7 +61,7 @@ def _after_window(dyn, probes, t, pk):
 
 @jit
 def drive_serial(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo, hi, msg_per_step,
-                 cap, capt, wh, width, lag, progress):
+                 cap, capt, wh, width, lag, progress, mine):
     """Advance every neuron from ``t`` to ``t1`` on the calling thread, ``width`` steps
     at a time (the loop returns between windows only to empty recording buffers).
 
@@ -80,11 +82,13 @@ def drive_serial(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo, 
 
 @jit(parallel=True)
 def drive_parallel(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo, hi, msg_per_step,
-                   cap, capt, wh, width, lag, progress):
-    """Advance partition ``p`` (neurons ``lo[p]..hi[p]-1``) on its own thread. The
-    threads meet only at probe steps and when a recording buffer needs emptying; in
-    between each runs ahead as far as ``lag`` allows (``advance`` waits step by step on
-    the others' ``progress``): a thread never waits for one that has nothing it needs.
+                   cap, capt, wh, width, lag, progress, mine):
+    """Advance each partition ``p`` of ``mine`` (neurons ``lo[p]..hi[p]-1``) on its own
+    thread. The threads meet only at probe steps and when a recording buffer needs
+    emptying; in between each runs ahead as far as ``lag`` allows (``advance`` waits step
+    by step on the others' ``progress``): a thread never waits for one that has nothing
+    it needs. Partitions not in ``mine`` belong to other MPI ranks: they are not run here
+    and never waited on (what they send arrives by exchange, ``_exchange``).
     Same returns as :func:`drive_serial`."""
     record = literally(record)
     n_parts = lo.shape[0]
@@ -93,8 +97,11 @@ def drive_parallel(net, dyn, env, seed, t, t1, pk, probes, work, rec, record, lo
         if tb == t:
             break
         for p in range(n_parts):
-            progress[p * STRIDE] = t
-        for p in prange(n_parts):
+            progress[p * STRIDE] = ELSEWHERE
+        for i in range(mine.shape[0]):
+            progress[mine[i] * STRIDE] = t
+        for i in prange(mine.shape[0]):
+            p = mine[i]
             advance(net, dyn, env, seed, p, lo[p], hi[p], t, tb, work, rec, record, wh, lag, progress)
         t = tb
         pk = _after_window(dyn, probes, t, pk)

@@ -16,13 +16,14 @@ from ..state import RunResult
 from ._carry import finalize, materialize_all, out_seconds
 from ._drive import Probes, drive_parallel, drive_serial, set_threads
 from ._env import env_messages
+from ._exchange import Exchange, plan_cut
 from ._layout import EngineLayout
 from ._push import (build_wheel, dummy_wheel, load_in_flight, mark_dirty, restored_counts, wheel_in_flight,
                     wheel_slots)
 from ._observe import Recorder, subscribed
 from ._state import EngineState, History, LazyInFlight, start_from
-from ._pack import F_LSENT, F_LSIG, F_OUT2, I_SYNCED, narrow, pack, static_rows, unpack, widen
-from ._step import Dyn, Work
+from ._pack import F_LSENT, F_LSIG, F_OUT2, F_S, I_SYNCED, narrow, pack, static_rows, unpack, widen
+from ._step import Dyn, Work, probe
 from ._warmup import Notice, check_cache, entry
 
 __all__ = ["run", "warmup"]
@@ -71,9 +72,56 @@ def _wheel_columns(wh, net, seed: int, t: int, n: int) -> dict:
     return {k: v[order] for k, v in zip(("t_send", "t_arrive", "edge", "value", "signal"), (ts, ta, ed, va, sg))}
 
 
+def _across_ranks(ranks, cut, xch, net, dyn, env, seed, t0, stop, probes, work, rec, lo, hi, wh, lag, progress,
+                  notice) -> None:
+    """The run loop of one MPI rank: its partitions advance window by window (windows end
+    at ``cut.window`` steps and after probe steps, the same on every rank), and the ranks
+    exchange what crossed at each window's end; at a probe step the activities are
+    gathered and the probe is taken as one process takes it."""
+    pt = probes.t
+    blind = probes._replace(t=np.zeros(0, np.int64))  # the compiled loop takes no probe here
+    t, pk, fn = t0, 0, None
+    while t < stop:
+        tb = min(stop, t + cut.window)
+        if pk < len(pt) and pt[pk] + 1 < tb:
+            tb = int(pt[pk]) + 1
+        while t < tb:  # returns early only to empty recording buffers
+            args = (net, dyn, env, seed, t, tb, 0, blind, work, rec.rec, rec.mode, lo, hi, rec.msg_per_step,
+                    rec.cap, rec.capt, wh, np.int64(1 << 62), lag, progress, cut.mine)
+            if fn is None:  # one process at a time writes Numba's cache
+                fn = ranks.first(lambda: entry(drive_parallel, args, literal_at=10, notice=notice),
+                                 "the engine's compilation")
+            t, _ = fn(*args)
+            if rec.mode:
+                rec.flush(t)
+        xch()
+        if pk < len(pt) and pt[pk] == t - 1:
+            s = np.empty(net.N)
+            s[cut.all_ids] = ranks.gather_cat(dyn.nf[cut.ids, F_S], "the probe's activities")
+            probe(s, probes.readout, probes.err_ids, probes.area_ptr, probes.x, probes.energy, pk)
+            pk += 1
+
+
+def _gather_rows(ranks, cut, dyn) -> None:
+    """Every rank's neuron rows and in-edge rows into every rank's arrays."""
+    for rows, mine, every in ((dyn.nf, cut.ids, cut.all_ids), (dyn.ni, cut.ids, cut.all_ids),
+                              (dyn.ef, cut.edges, cut.all_edges)):
+        rows[every] = ranks.gather_cat(rows[mine], "the state")
+
+
+def _gather_sorted(ranks, cols: dict, keys: tuple, what: str, root_only: bool = False) -> dict | None:
+    """Every rank's rows of the table ``cols``, sorted by ``keys`` (a unique key: the order
+    one process gives); on rank 0 only when ``root_only`` (None elsewhere)."""
+    out = {k: ranks.gather_cat(np.asarray(v), what, root_only) for k, v in cols.items()}
+    if root_only and not ranks.root:
+        return None
+    order = np.lexsort(tuple(out[k] for k in reversed(keys)))
+    return {k: v[order] for k, v in out.items()}
+
+
 def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None, state=None,
         threads: int = 1, record_messages: bool = False, record_sends: bool = False,
-        observers=(), delivery: str = "auto") -> RunResult:
+        observers=(), delivery: str = "auto", ranks=None) -> RunResult:
     """Simulate ``c`` driven by ``schedule`` in compiled code, on ``threads`` threads.
 
     Same semantics, draws and results, bit for bit, as :func:`asyncpc.actors.run`
@@ -115,6 +163,13 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
         timing wheel; work follows the messages sent), ``pull`` (every in-edge read from
         a history ring at every tick; cheapest when everything is sent every tick), or
         ``auto`` (:func:`pick_delivery`). Results do not depend on it.
+    ranks : asyncpc._mpi.Ranks, optional
+        Run across the MPI ranks of ``mpiexec -n K`` (every rank calls ``run`` with the
+        same arguments): each rank advances its share of the partitions on ``threads``
+        threads, and the ranks exchange what crosses between them at window ends
+        (docs/scaling.md). Every rank returns the whole result, identical bit for bit to
+        a one-process run's; ``record_sends`` / ``record_messages`` tables are gathered
+        on rank 0 only (None elsewhere).
 
     Returns
     -------
@@ -136,12 +191,19 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     (20, True)
     """
     _check(c, schedule, threads)
-    check_cache()
+    lay = EngineLayout.of(c)
+    if ranks is not None and (ranks.size < 2 or lay.net.transport):  # transport reads other neurons' synapses:
+        ranks = None                                                   # every rank runs it all (same result)
+    if ranks is not None and observers:
+        raise SpecError("observers: not supported across MPI ranks (each rank sees only its own neurons)")
+    if ranks is None:
+        check_cache()
+    else:
+        ranks.first(check_cache, "the compile cache check")
     seed = normalize_seed(seed)
     threads = int(threads)
-    lay = EngineLayout.of(c)
     net = lay.net
-    push = pick_delivery(c, delivery) == "push"
+    push = ranks is not None or pick_delivery(c, delivery) == "push"  # push and pull give the same results
     start = start_from(c, lay, state, seed, ring=not push)
     st, hist, flag, n_fl0 = start.state, start.hist, start.flag, start.n_in_flight
     t0 = int(st.t)
@@ -170,10 +232,20 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     # one partition per thread Numba can run at once: partitions wait on each other, so two
     # of them sharing a thread would wait for ever (results never depend on the count)
     threads = min(threads, numba.config.NUMBA_NUM_THREADS)
-    parallel = threads > 1 and not net.transport and N > 1
-    lo, hi, window = lay.partitions(threads if parallel else 1)
+    cut = None
+    if ranks is not None:
+        lo, hi, window = lay.partitions(ranks.size * threads)
+        if len(lo) < ranks.size:
+            raise SpecError(f"ranks: the network ({N} neurons) splits into {len(lo)} partitions, fewer than the "
+                            f"{ranks.size} MPI ranks; start fewer ranks")
+        cut = plan_cut(c, lay, lo, hi, ranks.size, ranks.rank, lay.slack())
+        parallel = True
+    else:
+        parallel = threads > 1 and not net.transport and N > 1
+        lo, hi, window = lay.partitions(threads if parallel else 1)
     P = len(lo)
     parallel = parallel and P > 1
+    mine = cut.mine if cut is not None else np.arange(P, dtype=np.int64)
     # threads meet only at probes (and to empty recording buffers); in between each waits,
     # step by step, only on what it needs from the others (lag)
     span = 1 << 62
@@ -185,6 +257,9 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
             wh = build_wheel(c, part, P, slack,
                              restored_counts(c, part, P, wheel_slots(c, slack), start.columns()))
             cols = start.columns()
+            if cut is not None:  # each message is loaded on its receiver's rank only
+                here = cut.owner[part[c.dst[cols["edge"]]]] == cut.rank
+                cols = {k: np.ascontiguousarray(v[here]) for k, v in cols.items()}
             load_in_flight(wh, net, cols["t_send"], cols["t_arrive"], cols["edge"], cols["value"], cols["signal"])
             mark_dirty(wh, net, dyn)
     else:
@@ -210,12 +285,17 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     prev = numba.get_num_threads()
     t, pk = t0, 0
     fn = None
+    xch = None
     try:
         if parallel:
-            set_threads(P)
-        while t < stop:
+            set_threads(len(mine))
+        if cut is not None:
+            xch = Exchange(cut, wh, ranks)
+            _across_ranks(ranks, cut, xch, net, dyn, env, seed, t0, stop, probes, work, rec, lo, hi, wh, lag,
+                          progress, notice)
+        while t < stop and cut is None:
             args = (net, dyn, env, seed, t, stop, pk, probes, work, rec.rec, rec.mode, lo, hi,
-                    rec.msg_per_step, rec.cap, rec.capt, wh, np.int64(span), lag, progress)
+                    rec.msg_per_step, rec.cap, rec.capt, wh, np.int64(span), lag, progress, mine)
             if fn is None:  # typing the ~17 arguments costs ~2 ms: once per run, not per window
                 fn = entry(drive_parallel if parallel else drive_serial, args, literal_at=10, notice=notice)
             t, pk = fn(*args)
@@ -225,6 +305,9 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
         numba.set_num_threads(prev)
 
     with notice.section():
+        if cut is not None:  # every rank gets every neuron's rows and every rank's counts
+            _gather_rows(ranks, cut, dyn)
+            work.cnt[:] = ranks.sum_ints(work.cnt, "the counters")
         if push:
             materialize_all(net, dyn)
             z = np.zeros(0, np.int64)
@@ -236,11 +319,15 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     notice.done()
     sent = int(st.sent + work.cnt[:, 0].sum())
     dropped = int(st.dropped + work.cnt[:, 1].sum())
-    delivered = int(st.delivered + n_fl0 + (sent - st.sent) - (dropped - st.dropped) - n_fl)
     if push:
+        cols = _wheel_columns(wh, net, seed, stop, n_fl)
+        if cut is not None:  # each rank holds the messages to its own neurons
+            cols = _gather_sorted(ranks, cols, ("t_arrive", "t_send", "edge"), "the messages in flight")
+            n_fl = len(cols["edge"])
         hist_out = History(t=stop, seed=seed, n_in_flight=n_fl, hist=None, flag=None, layout=lay, env=env_later,
-                           cols=_wheel_columns(wh, net, seed, stop, n_fl))
-    else:
+                           cols=cols)
+    delivered = int(st.delivered + n_fl0 + (sent - st.sent) - (dropped - st.dropped) - n_fl)
+    if not push:
         hist_out = History(t=stop, seed=seed, n_in_flight=n_fl, hist=dyn.hist, flag=dyn.flag, layout=lay,
                            env=env_later)
     out = _state(c, dyn, sig, t=stop, sent=sent, delivered=delivered, dropped=dropped, history=hist_out,
@@ -251,6 +338,12 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
         extra["messages"] = rec.table()
     if record_sends:
         extra["sends"] = rec.sends()
+    if cut is not None:
+        for key, order in (("messages", ("t_send", "edge")), ("sends", ("t", "src"))):
+            if key in extra:
+                extra[key] = _gather_sorted(ranks, extra[key], order, f"the recorded {key}", root_only=True)
+        extra.update(window=cut.window, ranks=ranks.size, cut_edges=cut.cut, balance=cut.balance,
+                     exchange=dict(windows=xch.windows, bytes=xch.bytes, seconds=xch.seconds, waiting=xch.waiting))
     res = RunResult(probe_t=pt.copy(), probe_x=probes.x, probe_energy=probes.energy, state=out,
                     runtime="engine", threads=P if parallel else 1, extra=extra)
     if ctx is not None:

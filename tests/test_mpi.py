@@ -1,0 +1,122 @@
+"""Across MPI ranks (``mpiexec -n K``) the engine and the command line give the one-process
+results bit for bit: every state array, counter, probe, message in flight and recorded
+table (tests/mpi_case.py), and a run directory's summary, metrics, epochs, final state,
+alignment and trace, including a run interrupted by SIGTERM and resumed on another
+number of ranks. A rank that stops on an error stops the others, with one line.
+
+Needs the ``[mpi]`` extra (mpi4py and the mpich wheel's ``mpiexec``); skipped without it.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from test_resume import assert_same_run
+
+MPIEXEC = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+try:
+    import mpi4py  # noqa: F401
+except ImportError:
+    MPIEXEC = None
+if MPIEXEC is None:
+    if os.environ.get("ASYNCPC_REQUIRE_MPI") == "1":  # .ci/run: the extra must be there, never a silent skip
+        raise RuntimeError("ASYNCPC_REQUIRE_MPI=1 but mpi4py or mpiexec is missing (pip install -e '.[mpi]')")
+    pytest.skip("no mpi4py or mpiexec (pip install -e '.[mpi]')", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[1]
+XOR = ROOT / "scenarios" / "xor.toml"
+SETS = ["data.epochs=3", "output.plots=false", "output.checkpoint_every=4", "trace.enabled=true", "trace.every=2",
+        "trace.state_every=200"]
+ENV = {**os.environ, "ASYNCPC_MPI_TIMEOUT": "120", "PYTHONPATH": str(ROOT / "tests")}
+
+
+def mpiexec(k: int, *args, timeout=600, **kw):
+    return subprocess.run([MPIEXEC, "-n", str(k), sys.executable, *args], env=ENV, capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, **kw)
+
+
+def asyncpc(*args) -> list:
+    return ["-m", "asyncpc", *args]
+
+
+def run_args(out, sets=SETS, *extra):
+    return asyncpc("run", str(XOR), "--out", str(out), "--quiet", "--threads", "1",
+                   *[a for s in sets for a in ("--set", s)], *extra)
+
+
+@pytest.mark.parametrize("k,threads", [(2, 1), (3, 1), (2, 2)])
+def test_the_engine_across_ranks_is_the_one_process_engine(k, threads):
+    p = mpiexec(k, str(ROOT / "tests" / "mpi_case.py"), str(threads))
+    assert p.returncode == 0, p.stderr[-3000:]
+    ok = [line for line in p.stdout.splitlines() if line.startswith("OK ")]
+    assert len(ok) == 3, p.stdout + p.stderr[-2000:]
+    assert any("window=1 " in line for line in ok) and any("window=5 " in line for line in ok)
+
+
+def one_process(tmp_path, sets=SETS, name="one"):
+    out = tmp_path / name
+    p = subprocess.run([sys.executable, *run_args(out, sets)], env=ENV, capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return out
+
+
+def test_a_run_across_two_ranks_writes_the_one_process_run(tmp_path):
+    out = tmp_path / "k2"
+    p = mpiexec(2, *run_args(out))
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "Traceback" not in p.stderr
+    assert_same_run(one_process(tmp_path), out)
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["ranks"] == 2 and man["status"] == "completed"
+    assert man["mpi"]["window_steps"] >= 1 and 0 < man["mpi"]["cut_fraction"] < 1
+
+
+def test_an_interrupted_run_on_two_ranks_resumes_on_two_or_in_one_process(tmp_path):
+    """SIGTERM to mpiexec (what a scheduler sends) reaches every rank; they stop together at
+    a chunk end, rank 0 keeps a checkpoint, and the run resumes -- on 2 ranks, or in one
+    process -- to the uninterrupted result."""
+    sets = [s if not s.startswith("data.epochs") else "data.epochs=8" for s in SETS]
+    ref = one_process(tmp_path, sets)
+    out = tmp_path / "k2"
+    proc = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, *run_args(out, sets)], env=ENV, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ck = out / "checkpoint" / "checkpoint.npz"
+    deadline = time.time() + 300
+    while not ck.exists():
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.time() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=120)
+    err = proc.stderr.read()
+    assert code == 128 + signal.SIGTERM, err
+    assert err.count("interrupted (SIGTERM)") == 1 and "Traceback" not in err
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted", "ended before the signal"
+    other = tmp_path / "copy"
+    shutil.copytree(out, other)
+    p = mpiexec(2, *asyncpc("resume", str(out), "--quiet", "--threads", "1"))
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert_same_run(ref, out)
+    p = subprocess.run([sys.executable, *asyncpc("resume", str(other), "--quiet", "--threads", "1")], env=ENV,
+                       capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert_same_run(ref, other)
+
+
+def test_an_error_on_one_rank_stops_every_rank_with_one_line(tmp_path):
+    """Rank 0 refuses to write over a finished run; the other rank, already on its way,
+    learns it at its first exchange and stops too: exit 2, one line, no hang."""
+    out = one_process(tmp_path, ["data.epochs=1", "output.plots=false"])
+    t = time.time()
+    p = mpiexec(2, *run_args(out, ["data.epochs=1", "output.plots=false"]), timeout=300)
+    assert p.returncode == 2, p.stderr[-2000:]
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "holds a finished run" in lines[0], p.stderr
+    assert time.time() - t < 120
