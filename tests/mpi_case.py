@@ -12,11 +12,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_engine import NOISY, assert_same_result, assert_same_table, random_schedule  # noqa: E402
+from test_engine import NOISY, assert_same_result, assert_same_table, random_schedule, slow_middle  # noqa: E402
 
 from asyncpc import engine  # noqa: E402
 from asyncpc._mpi import world  # noqa: E402
-from asyncpc.compile import compile_network  # noqa: E402
+from asyncpc.compile import CompiledNet, compile_network  # noqa: E402
 from asyncpc.model import Clocks, Learning, Messages, from_area_graph, layered  # noqa: E402
 
 
@@ -35,13 +35,14 @@ def cases():
         delay={"dist": "uniform", "low": 0.1, "high": 0.6}), 70
     yield "layered, slow wires", layered([4, 6, 3], seed=7, messages=Messages(jitter=0.3),
                                          delay={"dist": "uniform", "low": 0.5, "high": 1.0}), 80
+    yield "areas, one slow wire", slow_middle((8, 10, 6, 8)), 90
 
 
 def main(threads: int) -> int:
     ranks = world()
     assert ranks is not None and ranks.size > 1, "start me with mpiexec -n K (K > 1)"
     for name, net, end in cases():
-        c = compile_network(net, h=0.1)
+        c = net if isinstance(net, CompiledNet) else compile_network(net, h=0.1)
         sch = random_schedule(c, np.random.default_rng(end), end)
         cuts = [end // 3, 2 * end // 3, end]
         st, parts = None, []

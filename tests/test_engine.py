@@ -417,3 +417,34 @@ def test_no_sensory_feedback_changes_nothing_but_the_traffic():
     assert cf.n_edges == ct.n_edges - 4 * 3  # no hidden error -> input value edges
     assert np.array_equal(rt.state.s, rf.state.s) and np.array_equal(rt.probe_x, rf.probe_x)
     assert rf.sent < rt.sent
+
+
+def slow_middle(sizes):
+    """Four areas in a chain whose middle projection is a 2 ms wire (20 steps) and the others 1-3 steps."""
+    ag = nx.DiGraph()
+    for n, k in zip("abcd", sizes):
+        ag.add_node(n, size=k)
+    short = {"dist": "uniform", "low": 0.1, "high": 0.3}
+    ag.add_edge("a", "b", delay=short, feedback_delay=short)
+    ag.add_edge("b", "c", delay=2.0, feedback_delay=2.0)
+    ag.add_edge("c", "d", delay=short, feedback_delay=short)
+    return compile_network(from_area_graph(ag, seed=1), h=0.1)
+
+
+@pytest.mark.parametrize("sizes", [(8, 10, 6, 8), (10, 10, 8, 8), (6, 10, 10, 6)])
+def test_ranks_are_cut_where_the_wires_are_slow_within_the_balance_tolerance(sizes):
+    """The threads' balanced cut falls inside a fast projection (window 1 step); the ranks'
+    boundary moves, within 10% of an even share of the work, to the 20-step wire, so the
+    ranks exchange every 20 steps; inside each rank the threads are balanced as before."""
+    from asyncpc.engine._layout import RANK_TOLERANCE, EngineLayout
+
+    c = slow_middle(sizes)
+    lay = EngineLayout.of(c)
+    assert lay.partitions(2)[2] == 1
+    lo, hi, window, owner = lay.rank_partitions(2, 1)
+    assert window == 20 and owner.tolist() == [0, 1]
+    cum, _ = lay._cut_costs()
+    assert abs(cum[lo[1]] - cum[-1] / 2) <= RANK_TOLERANCE * cum[-1] / 2
+    lo2, hi2, _, owner2 = lay.rank_partitions(2, 2)
+    assert owner2.tolist() == [0, 0, 1, 1] and lo2[2] == lo[1]  # the same rank boundary, then halves
+    assert lay.rank_partitions(2, 1, tolerance=0.0)[2] == 1  # no room: the balanced cut

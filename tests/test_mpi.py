@@ -56,8 +56,10 @@ def test_the_engine_across_ranks_is_the_one_process_engine(k, threads):
     p = mpiexec(k, str(ROOT / "tests" / "mpi_case.py"), str(threads))
     assert p.returncode == 0, p.stderr[-3000:]
     ok = [line for line in p.stdout.splitlines() if line.startswith("OK ")]
-    assert len(ok) == 3, p.stdout + p.stderr[-2000:]
+    assert len(ok) == 4, p.stdout + p.stderr[-2000:]
     assert any("window=1 " in line for line in ok) and any("window=5 " in line for line in ok)
+    if k == 2:  # the ranks' boundary on the 20-step wire (test_engine.py)
+        assert "window=20 " in ok[-1], ok[-1]
 
 
 def one_process(tmp_path, sets=SETS, name="one"):

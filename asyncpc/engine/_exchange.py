@@ -58,11 +58,10 @@ def _blocks_by_rank(owner, K, me, outgoing: bool):
     return blk[order].astype(np.int64), ptr
 
 
-def plan_cut(c, lay, lo, hi, K: int, rank: int, slack: int) -> Cut:
-    """Partitions ``lo..hi`` (contiguous ranges of ``lay.order``) spread over ``K`` ranks in
-    contiguous runs, and what this ``rank`` exchanges."""
-    P = len(lo)
-    owner = (np.arange(P) * K) // P
+def plan_cut(c, lay, lo, hi, owner, K: int, rank: int, slack: int) -> Cut:
+    """Partitions ``lo..hi`` (contiguous ranges of ``lay.order``) owned by the ``K`` ranks
+    in contiguous runs (``owner``, non-decreasing), and what this ``rank`` exchanges."""
+    owner = np.asarray(owner, np.int64)
     part = lay.part_of(lo, hi)
     rk = owner[part]
     cross = rk[c.src] != rk[c.dst]

@@ -39,6 +39,10 @@ __all__ = ["Net", "EngineLayout", "WINDOW_CAP"]
 #: Longest window (steps); longer windows would save nothing measurable.
 WINDOW_CAP = 32
 
+#: How far from an even share of the work a rank boundary may move to cut slower edges
+#: (a fraction of one rank's share): a longer rank window means fewer exchanges.
+RANK_TOLERANCE = 0.1
+
 #: The static arrays the compiled loop reads (a namedtuple: Numba types it field by field).
 Net = namedtuple("Net", [
     "N", "L", "NC", "h", "plastic", "transport", "signals",
@@ -177,26 +181,84 @@ class EngineLayout:
         value/error pairs, and the window: the smallest delay of an edge between two
         partitions (capped at :data:`WINDOW_CAP`)."""
         c, N = self.c, self.net.N
+        cum, cand = self._cut_costs()
+        cuts = self._balanced(cum, cand, 0, N, max(1, min(int(threads), N)))
+        return self._ranges(cuts)
+
+    def rank_partitions(self, ranks: int, threads: int, tolerance: float = RANK_TOLERANCE):
+        """``(lo, hi, window, owner)`` of a run on ``ranks`` MPI ranks of ``threads``
+        partitions each (``owner[p]``: the rank of partition ``p``): first the ranks' boundaries, each placed where the edges it cuts are slowest
+        (the rank window is the smallest delay of an edge between ranks, and a longer one
+        means fewer exchanges) among the positions whose work lies within ``tolerance`` of
+        the balanced share; then each rank's range cut into ``threads`` balanced
+        partitions. Ties go to the balanced position."""
+        c, N = self.c, self.net.N
+        cum, cand = self._cut_costs()
+        slow = self._cut_delays()
+        total = cum[-1]
+        bounds, prev = [], 0
+        for k in range(1, max(1, min(int(ranks), N))):
+            ok = cand[cand > prev]
+            if not len(ok):
+                break
+            target = total * k / ranks
+            near = ok[np.abs(cum[ok] - target) <= tolerance * total / ranks]
+            if not len(near):  # nothing within the tolerance: the balanced position
+                near = ok[[np.argmin(np.abs(cum[ok] - target))]]
+            best = near[slow[near] == slow[near].max()]
+            prev = int(best[np.argmin(np.abs(cum[best] - target))])
+            bounds.append(prev)
+        edges = [0, *bounds, N]
+        cuts = []
+        for a, b in zip(edges[:-1], edges[1:]):
+            cuts += self._balanced(cum, cand, a, b, threads) + [b]
+        lo, hi, window = self._ranges(cuts[:-1])
+        return lo, hi, window, np.searchsorted(np.asarray(bounds, np.int64), lo, side="right")
+
+    def _cut_costs(self):
+        """Cumulative work along ``order`` (in-degree + a per-neuron constant for the tick)
+        and the positions a partition may start at (never between a value neuron and its
+        error partner)."""
+        c, N = self.c, self.net.N
         order = self.order
         cost = (np.diff(c.in_ptr).astype(np.float64) + 8.0)[order]
         cum = np.concatenate([[0.0], np.cumsum(cost)])
-        # allowed cut positions: not between a value neuron and its error partner
         ok = np.ones(N + 1, bool)
         err_at = np.flatnonzero((c.kind[order] != KIND_VALUE) & (c.has_partner[order] == 1))
         ok[err_at] = False
-        cand = np.flatnonzero(ok[1:N]) + 1
-        p = max(1, min(int(threads), N))
+        return cum, np.flatnonzero(ok[1:N]) + 1
+
+    @staticmethod
+    def _balanced(cum, cand, a: int, b: int, n: int) -> list:
+        """Up to ``n - 1`` cut positions strictly inside ``a..b`` splitting its work evenly."""
+        inside = cand[(cand > a) & (cand < b)]
         cuts = []
-        for k in range(1, p):
-            if not len(cand):
+        for k in range(1, n):
+            if not len(inside):
                 break
-            target = cum[-1] * k / p
-            cuts.append(int(cand[np.argmin(np.abs(cum[cand] - target))]))
+            target = cum[a] + (cum[b] - cum[a]) * k / n
+            cuts.append(int(inside[np.argmin(np.abs(cum[inside] - target))]))
+        return cuts
+
+    def _ranges(self, cuts) -> tuple:
+        c, N = self.c, self.net.N
         bounds = np.unique(np.array([0, *cuts, N], np.int64))
         lo, hi = bounds[:-1].copy(), bounds[1:].copy()
-        part = np.empty(N, np.int64)
-        for q, (a, b) in enumerate(zip(lo, hi)):
-            part[order[a:b]] = q
+        part = self.part_of(lo, hi)
         cross = part[c.src] != part[c.dst]
         window = int(c.delay[cross].min()) if cross.any() else WINDOW_CAP
         return lo, hi, max(1, min(window, WINDOW_CAP))
+
+    def _cut_delays(self) -> np.ndarray:
+        """For each position ``x`` of ``order``: the smallest delay of an edge between
+        ``order[:x]`` and ``order[x:]`` (``WINDOW_CAP`` when none is shorter)."""
+        c, N = self.c, self.net.N
+        pa, pb = self.net.pos[c.src], self.net.pos[c.dst]
+        a, b = np.minimum(pa, pb), np.maximum(pa, pb)  # the edge crosses positions a+1 .. b
+        d = c.delay.astype(np.int64)
+        out = np.full(N + 1, WINDOW_CAP, np.int64)
+        for w in np.unique(d[d < WINDOW_CAP])[::-1]:  # longest first: shorter delays overwrite
+            sel = d <= w
+            cover = np.bincount(a[sel] + 1, minlength=N + 2) - np.bincount(b[sel] + 1, minlength=N + 2)
+            out[np.cumsum(cover)[:N + 1] > 0] = w
+        return out

@@ -234,11 +234,11 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     threads = min(threads, numba.config.NUMBA_NUM_THREADS)
     cut = None
     if ranks is not None:
-        lo, hi, window = lay.partitions(ranks.size * threads)
-        if len(lo) < ranks.size:
+        lo, hi, window, owner = lay.rank_partitions(ranks.size, threads)
+        if len(np.unique(owner)) < ranks.size:
             raise SpecError(f"ranks: the network ({N} neurons) splits into {len(lo)} partitions, fewer than the "
                             f"{ranks.size} MPI ranks; start fewer ranks")
-        cut = plan_cut(c, lay, lo, hi, ranks.size, ranks.rank, lay.slack())
+        cut = plan_cut(c, lay, lo, hi, owner, ranks.size, ranks.rank, lay.slack())
         parallel = True
     else:
         parallel = threads > 1 and not net.transport and N > 1
