@@ -400,16 +400,14 @@ def test_a_refused_perfetto_export_names_a_window_that_fits(tmp_path):
 
 
 @pytest.mark.parametrize("var", ["PMI_SIZE", "OMPI_COMM_WORLD_SIZE"])
-def test_an_mpi_launch_without_mpi4py_or_of_a_sweep_is_refused_with_one_line(tmp_path, capsys, monkeypatch, var):
-    """``mpiexec -n 2 asyncpc run ...`` without the ``[mpi]`` extra says what to install, and
-    ``mpiexec -n 2 asyncpc sweep ...`` (a sweep starts its own processes) is refused; each
-    process stops at once with exit 2 and writes nothing."""
+def test_an_mpi_launch_without_mpi4py_is_refused_with_one_line(tmp_path, capsys, monkeypatch, var):
+    """``mpiexec -n 2 asyncpc run|sweep ...`` without the ``[mpi]`` extra says what to
+    install; each process stops at once with exit 2 and writes nothing."""
     monkeypatch.setenv(var, "2")
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if the extra were not installed
-    one_line_error(capsys, "mpi4py is not installed: pip install 'asyncpc[mpi]'",
-                   main(["run", str(XOR), "--out", str(tmp_path / "run")]))
-    one_line_error(capsys, "a sweep runs its grid points as separate processes",
-                   main(["sweep", str(XOR), "--grid", "run.seed=1", "--out", str(tmp_path / "sweep")]))
+    for argv in (["run", str(XOR), "--out", str(tmp_path / "run")],
+                 ["sweep", str(XOR), "--grid", "run.seed=1", "--out", str(tmp_path / "sweep")]):
+        one_line_error(capsys, "mpi4py is not installed: pip install 'asyncpc[mpi]'", main(argv))
     assert not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists()
     monkeypatch.setenv(var, "1")  # one process under the launcher runs as usual
     assert main(["validate", str(XOR)]) == 0

@@ -122,3 +122,22 @@ def test_an_error_on_one_rank_stops_every_rank_with_one_line(tmp_path):
     lines = [line for line in p.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "holds a finished run" in lines[0], p.stderr
     assert time.time() - t < 120
+
+
+def test_a_sweep_shares_its_points_among_the_ranks(tmp_path):
+    """``mpiexec -n 2 asyncpc sweep``: each rank runs every other point, rank 0 writes
+    results.csv, the same rows as one process's sweep (wall time aside)."""
+    import csv
+
+    args = ["sweep", str(XOR), "--grid", "data.epochs=1,2,3", "--seeds", "1", "--set", "output.plots=false",
+            "--jobs", "1", "--quiet"]
+    p = mpiexec(2, *asyncpc(*args, "--out", str(tmp_path / "k2")))
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.count("wrote ") == 1 and p.stderr == ""
+    p = subprocess.run([sys.executable, *asyncpc(*args, "--out", str(tmp_path / "one"))], env=ENV,
+                       capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = [[{k: v for k, v in r.items() if k != "wall_seconds"} for r in csv.DictReader(open(d / "results.csv"))]
+            for d in (tmp_path / "k2", tmp_path / "one")]
+    assert len(rows[0]) == 3 and all(r["status"] == "completed" for r in rows[0])
+    assert rows[0] == rows[1]

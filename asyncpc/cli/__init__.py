@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     # started by mpiexec: rank 0 speaks for all; the others run the same job silently
-    mute = launched_ranks() > 1 and launched_rank() > 0 and args.command in ("run", "resume")
+    mute = launched_ranks() > 1 and launched_rank() > 0 and args.command in ("run", "resume", "sweep")
     if mute:
         args.quiet = True
     say = (lambda msg: None) if mute else (lambda msg: print(msg, file=sys.stderr))
@@ -433,10 +433,6 @@ def _tell_ranks(exc: BaseException) -> None:
 
 
 def _dispatch(args, argv) -> int:
-    if args.command == "sweep":
-        from ._launch import refuse_many_ranks
-
-        refuse_many_ranks(args.command)
     if args.command == "run":
         return _cmd_run(args, argv)
     if args.command == "resume":
@@ -454,8 +450,9 @@ def _dispatch(args, argv) -> int:
             raise AsyncPCError(f"--seeds: must be >= 1, got {args.seeds}")
         res = sweep(_scenario_path(args.scenario), parse_grid(args.grid), seeds=args.seeds, jobs=args.jobs,
                     out=args.out, extra_sets=args.set, quiet=args.quiet, max_disk=args.max_disk,
-                    max_memory=args.max_memory)
-        print(f"wrote {res}")
+                    max_memory=args.max_memory, ranks=_ranks())
+        if res is not None:  # rank 0 (or one process) wrote it
+            print(f"wrote {res}")
         return 0
     if args.command == "trace":
         return _cmd_trace(args)

@@ -1,21 +1,34 @@
-"""``asyncpc sweep`` started by an MPI launcher is refused at once with one line: a sweep
-runs its grid points as separate processes (``--jobs``), and K copies of it would run
-the whole grid K times into the same directory. (``run`` and ``resume`` run across the
-ranks: :mod:`asyncpc._mpi`.)"""
+"""The command line under an MPI launcher (:mod:`asyncpc._mpi`): signals agreed at chunk
+ends, and the manifest's ``mpi`` entry. (``run`` and ``resume`` run one network across
+the ranks; ``sweep`` shares its grid points among them.)"""
 
 from __future__ import annotations
 
-from .._mpi import launched_ranks
-from ..errors import AsyncPCError
 
-__all__ = ["launched_ranks", "refuse_many_ranks"]
+__all__ = ["stop_asked_fn", "tally_ranks"]
 
 
-def refuse_many_ranks(command: str, environ=None) -> None:
-    """Raise a one-line :class:`AsyncPCError` when ``command`` was started as one of several
-    MPI processes."""
-    k = launched_ranks(environ)
-    if k > 1:
-        raise AsyncPCError(f"{command}: started as one of {k} processes by an MPI launcher (mpiexec / mpirun), "
-                           "but a sweep runs its grid points as separate processes itself (--jobs); start it "
-                           "once, without the launcher (asyncpc run and resume run across MPI ranks)")
+def tally_ranks(manifest, job, results) -> None:
+    """The manifest's ``mpi`` entry: how the network was cut across the ranks and what the
+    exchanges cost on rank 0 (bytes it sent, seconds it spent in them, waiting included)."""
+    m = manifest.setdefault("mpi", dict(ranks=job.ranks.size, threads_per_rank=job.threads, exchanges=0,
+                                        exchange_bytes=0, exchange_seconds=0.0))
+    for r in results:
+        x = r.extra
+        if "exchange" not in x:  # a network the engine does not split (transport): every rank runs it all
+            continue
+        m.update(partitions=int(r.threads), window_steps=int(x["window"]), cut_edges=int(x["cut_edges"]),
+                 cut_fraction=round(x["cut_edges"] / max(job.c.n_edges, 1), 4), load_balance=round(x["balance"], 4))
+        m["exchanges"] += x["exchange"]["windows"]
+        m["exchange_bytes"] += x["exchange"]["bytes"]
+        m["exchange_seconds"] = round(m["exchange_seconds"] + x["exchange"]["seconds"], 3)
+
+
+def stop_asked_fn(ranks):
+    """What a chunk end checks for signals: nothing in one process (a signal raises at
+    once), :func:`~asyncpc.cli._signals.agreed_stop` across MPI ranks."""
+    if ranks is None:
+        return lambda: None
+    from ._signals import agreed_stop
+
+    return lambda: agreed_stop(ranks)

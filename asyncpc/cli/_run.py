@@ -22,6 +22,7 @@ import numpy as np
 from .. import __version__
 from ..errors import AsyncPCError, DivergenceError
 from ._divergence import bad_state, divergence_report
+from ._launch import stop_asked_fn, tally_ranks
 from ._plan import Plan, plan_for
 from ._rundir import RunDir, atomic_replace, refuse_existing
 
@@ -318,7 +319,7 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
                       mode="none" if callable(progress) else progress, callback=fan_out(callbacks),
                       wall_before=wall_before)
     table_of_epochs = EpochTable(metrics, rd.path / "epochs.csv" if rd.writer else None, epochs)
-    stop_asked = _stop_asked(job.ranks)
+    stop_asked = stop_asked_fn(job.ranks)
     done, settled, last_ck = start, True, start  # settled: state, metrics and trace agree
     interrupt = None
     try:
@@ -334,7 +335,7 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
                     results.append(res)
                 res = _merge(results)
                 if job.ranks is not None:
-                    _tally_ranks(manifest, job, results)
+                    tally_ranks(manifest, job, results)
                 prev, state = state, res.state
                 if tracer is not None and until in plan.snaps:
                     tracer.add_state(until - 1, state.s)
@@ -376,32 +377,6 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
     if interrupt is not None:
         raise interrupt
     return summary
-
-
-def _tally_ranks(manifest, job, results) -> None:
-    """The manifest's ``mpi`` entry: how the network was cut across the ranks and what the
-    exchanges cost on rank 0 (bytes it sent, seconds it spent in them, waiting included)."""
-    m = manifest.setdefault("mpi", dict(ranks=job.ranks.size, threads_per_rank=job.threads, exchanges=0,
-                                        exchange_bytes=0, exchange_seconds=0.0))
-    for r in results:
-        x = r.extra
-        if "exchange" not in x:  # a network the engine does not split (transport): every rank runs it all
-            continue
-        m.update(partitions=int(r.threads), window_steps=int(x["window"]), cut_edges=int(x["cut_edges"]),
-                 cut_fraction=round(x["cut_edges"] / max(job.c.n_edges, 1), 4), load_balance=round(x["balance"], 4))
-        m["exchanges"] += x["exchange"]["windows"]
-        m["exchange_bytes"] += x["exchange"]["bytes"]
-        m["exchange_seconds"] = round(m["exchange_seconds"] + x["exchange"]["seconds"], 3)
-
-
-def _stop_asked(ranks):
-    """What a chunk end checks for signals: nothing in one process (a signal raises at
-    once), :func:`~asyncpc.cli._signals.agreed_stop` across MPI ranks."""
-    if ranks is None:
-        return lambda: None
-    from ._signals import agreed_stop
-
-    return lambda: agreed_stop(ranks)
 
 
 def _governor(job):

@@ -73,10 +73,15 @@ def _run_point(scenario: str, sets: list[str], out: str, seed: int, limits=(None
 
 
 def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, out, extra_sets=(),
-          quiet=False, max_disk=None, max_memory=None) -> Path:
+          quiet=False, max_disk=None, max_memory=None, ranks=None) -> Path | None:
     """Run every grid point for seeds 0..seeds-1; skip points whose run finished before.
     Every point is checked, and the sweep's memory (``jobs`` runs at a time) and disk
-    (every run) estimated, before any process starts."""
+    (every run) estimated, before any process starts.
+
+    On MPI ``ranks`` (``mpiexec -n K asyncpc sweep``, e.g. across a cluster's nodes) rank
+    ``r`` runs every K-th point from the ``r``-th, ``jobs`` at a time (default: its host's
+    CPUs shared among the ranks on it), and rank 0 writes ``results.csv`` and the plots
+    (returns its path; None on the other ranks)."""
     from ..scenario import load_scenario
 
     out = Path(out)
@@ -84,25 +89,22 @@ def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, o
     points = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
     # fail fast on a bad key or value, before any process starts
     scns = [load_scenario(scenario, [*extra_sets, *[f"{k}={v}" for k, v in p.items()]]) for p in points]
-    (out / "points").mkdir(parents=True, exist_ok=True)
-    todo, rows = [], {}
-    for p in points:
-        for seed in range(seeds):
-            pid = _point_id(p, seed)
-            rd = out / "points" / pid
-            summ = rd / "summary.json"
-            if summ.exists():
-                s = json.loads(summ.read_text())
-                if s.get("status") == "completed":
-                    rows[pid] = (p, seed, s)
-                    continue
-            todo.append((p, seed, pid))
     from ._threads import usable_cpus
 
-    jobs = max(1, jobs or usable_cpus())
-    _check_sweep([scns[points.index(p)] for p, _, _ in todo], jobs, out, max_disk, max_memory)
-    if not quiet:
-        log.info(f"sweep: {len(points)} points x {seeds} seeds; {len(rows)} done before, {len(todo)} to run")
+    jobs = max(1, jobs or usable_cpus() // (ranks.local_size if ranks else 1))
+    if ranks is None or ranks.root:
+        (out / "points").mkdir(parents=True, exist_ok=True)
+        todo, rows = _todo(out, points, seeds)
+        _check_sweep([scns[points.index(p)] for p, _, _ in todo], jobs * (ranks.local_size if ranks else 1), out,
+                     max_disk, max_memory)
+        if not quiet:
+            log.info(f"sweep: {len(points)} points x {seeds} seeds; {len(rows)} done before, {len(todo)} to run"
+                     + (f" on {ranks.size} MPI ranks" if ranks else ""))
+    if ranks is not None:  # rank 0 decided what is left; each rank takes every K-th point
+        todo = ranks.bcast(todo if ranks.root else None, "the sweep's points")[ranks.rank::ranks.size]
+        mine, rows = {}, (rows if ranks.root else {})
+    else:
+        mine = rows
     with ProcessPoolExecutor(max_workers=jobs) as ex:
         futs = {ex.submit(_run_point, scenario, [*extra_sets, *[f"{k}={v}" for k, v in p.items()]],
                           str(out / "points" / pid), seed, (max_disk, max_memory)): (p, seed, pid)
@@ -110,14 +112,37 @@ def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, o
         for k, f in enumerate(as_completed(futs), 1):
             p, seed, pid = futs[f]
             s = f.result()
-            rows[pid] = (p, seed, s)
+            mine[pid] = (p, seed, s)
             if not quiet:
                 log.info(f"sweep [{k}/{len(todo)}] {p} seed={seed}: {s.get('status')} "
                          f"test_accuracy={s.get('test_accuracy')}")
-            _write_results(out, keys, rows)
+            if ranks is None:
+                _write_results(out, keys, rows)
+    if ranks is not None:  # every rank's rows to rank 0 (a few dicts, once: pickled)
+        ranks.barrier("the other ranks' sweep points", timeout=float("inf"))
+        for part in ranks.comm.gather(mine, root=0) or ():
+            rows.update(part)
+        if not ranks.root:
+            return None
     _write_results(out, keys, rows)
     _plot(out, keys, rows)
     return out / "results.csv"
+
+
+def _todo(out: Path, points: list, seeds: int) -> tuple[list, dict]:
+    """The runs left to do, and the rows of those that completed before."""
+    todo, rows = [], {}
+    for p in points:
+        for seed in range(seeds):
+            pid = _point_id(p, seed)
+            summ = out / "points" / pid / "summary.json"
+            if summ.exists():
+                s = json.loads(summ.read_text())
+                if s.get("status") == "completed":
+                    rows[pid] = (p, seed, s)
+                    continue
+            todo.append((p, seed, pid))
+    return todo, rows
 
 
 def _check_sweep(scns: list, jobs: int, out: Path, max_disk, max_memory) -> None:

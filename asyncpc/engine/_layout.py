@@ -180,7 +180,7 @@ class EngineLayout:
         (in-degree + a per-neuron constant for the tick itself), cut only between
         value/error pairs, and the window: the smallest delay of an edge between two
         partitions (capped at :data:`WINDOW_CAP`)."""
-        c, N = self.c, self.net.N
+        N = self.net.N
         cum, cand = self._cut_costs()
         cuts = self._balanced(cum, cand, 0, N, max(1, min(int(threads), N)))
         return self._ranges(cuts)
@@ -192,7 +192,7 @@ class EngineLayout:
         means fewer exchanges) among the positions whose work lies within ``tolerance`` of
         the balanced share; then each rank's range cut into ``threads`` balanced
         partitions. Ties go to the balanced position."""
-        c, N = self.c, self.net.N
+        N = self.net.N
         cum, cand = self._cut_costs()
         slow = self._cut_delays()
         total = cum[-1]
