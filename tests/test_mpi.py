@@ -84,7 +84,7 @@ def test_an_interrupted_run_on_two_ranks_resumes_on_two_or_in_one_process(tmp_pa
     """SIGTERM to mpiexec (what a scheduler sends) reaches every rank; they stop together at
     a chunk end, rank 0 keeps a checkpoint, and the run resumes -- on 2 ranks, or in one
     process -- to the uninterrupted result."""
-    sets = [s if not s.startswith("data.epochs") else "data.epochs=8" for s in SETS]
+    sets = [s if not s.startswith("data.epochs") else "data.epochs=6" for s in SETS]
     ref = one_process(tmp_path, sets)
     out = tmp_path / "k2"
     proc = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, *run_args(out, sets)], env=ENV, cwd=ROOT,
