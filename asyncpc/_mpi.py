@@ -181,9 +181,11 @@ class Ranks:
         self.barrier(what, START_TIMEOUT)
         if not self.root:
             out = fn()
+        self.barrier(what, START_TIMEOUT)  # rank 0 must not wait on the others' compiling in an exchange
         return out
 
-    def gather_cat(self, a: np.ndarray, what: str, root_only: bool = False) -> np.ndarray | None:
+    def gather_cat(self, a: np.ndarray, what: str, root_only: bool = False,
+                   timeout: float | None = None) -> np.ndarray | None:
         """The ranks' arrays ``a`` (same dtype and trailing shape) concatenated in rank order
         along the first axis, on every rank (on rank 0 only when ``root_only``; None
         elsewhere). Buffer-based: nothing is pickled."""
@@ -191,7 +193,7 @@ class Ranks:
         a = np.ascontiguousarray(a)
         n = np.array([a.nbytes], np.int64)
         counts = np.zeros(self.size, np.int64)
-        self.wait(self.comm.Iallgather([n, MPI.INT64_T], [counts, MPI.INT64_T]), what)
+        self.wait(self.comm.Iallgather([n, MPI.INT64_T], [counts, MPI.INT64_T]), what, timeout)
         out = np.empty(int(counts.sum()), np.uint8)
         send = [a.reshape(-1).view(np.uint8), MPI.BYTE]
         displ = np.zeros(self.size, np.int64)

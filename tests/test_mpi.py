@@ -141,3 +141,15 @@ def test_a_sweep_shares_its_points_among_the_ranks(tmp_path):
             for d in (tmp_path / "k2", tmp_path / "one")]
     assert len(rows[0]) == 3 and all(r["status"] == "completed" for r in rows[0])
     assert rows[0] == rows[1]
+
+
+def test_ranks_that_can_run_different_thread_counts_agree_on_the_fewest():
+    """A rank whose Numba runs 1 thread beside one that runs 2 (uneven CPU binding, mixed
+    nodes): every rank lays out the partitions of the fewest, and the result is still the
+    one-process result (before, the ranks built different wheels and one crashed)."""
+    case = str(ROOT / "tests" / "mpi_case.py")
+    p = subprocess.run([MPIEXEC, "-n", "1", "-env", "NUMBA_NUM_THREADS", "1", sys.executable, case, "2", ":",
+                        "-n", "1", "-env", "NUMBA_NUM_THREADS", "2", sys.executable, case, "2"],
+                       env=ENV, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert len([line for line in p.stdout.splitlines() if line.startswith("OK ")]) == 4, p.stdout

@@ -367,7 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     # started by mpiexec: rank 0 speaks for all; the others run the same job silently
     mute = launched_ranks() > 1 and launched_rank() > 0 and args.command in ("run", "resume", "sweep")
     if mute:
+        from ..engine._warmup import Notice
+
         args.quiet = True
+        Notice._printed = True  # the compile notice too: rank 0 says it
     say = (lambda msg: None) if mute else (lambda msg: print(msg, file=sys.stderr))
     undo = configure_logging(quiet=getattr(args, "quiet", False))
     try:
@@ -428,8 +431,9 @@ def _tell_ranks(exc: BaseException) -> None:
     from .._mpi import _WORLD as ranks
 
     if ranks is not None and not getattr(exc, "quiet", False):
-        ranks.fail(f"rank {ranks.rank}: {exc}" if isinstance(exc, AsyncPCError)
-                   else f"rank {ranks.rank} stopped ({type(exc).__name__}: {exc})")
+        who = f"rank {ranks.rank}"
+        ranks.fail(str(exc) if str(exc).startswith(f"{who}:") else f"{who}: {exc}" if isinstance(exc, AsyncPCError)
+                   else f"{who} stopped ({type(exc).__name__}: {exc})")
 
 
 def _dispatch(args, argv) -> int:

@@ -83,7 +83,11 @@ def agreed_stop(ranks) -> None:
     when any received a signal (the lowest rank's signal names it)."""
     import numpy as np
 
-    got = ranks.gather_cat(np.array([_DEFERRED[0] if _DEFERRED else 0], np.int64), "the signal check")
+    from .._mpi import START_TIMEOUT
+
+    # rank 0 may have been writing a checkpoint meanwhile: the long deadline
+    got = ranks.gather_cat(np.array([_DEFERRED[0] if _DEFERRED else 0], np.int64), "the signal check",
+                           timeout=START_TIMEOUT)
     hit = got[got > 0]
     if len(hit):
         raise Interrupted(int(hit[0]))

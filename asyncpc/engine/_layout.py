@@ -197,8 +197,11 @@ class EngineLayout:
         slow = self._cut_delays()
         total = cum[-1]
         bounds, prev = [], 0
-        for k in range(1, max(1, min(int(ranks), N))):
+        n_bounds = max(1, min(int(ranks), N)) - 1
+        for k in range(1, n_bounds + 1):
             ok = cand[cand > prev]
+            if len(ok) > n_bounds - k:  # leave a position for each boundary still to place
+                ok = ok[:len(ok) - (n_bounds - k)]
             if not len(ok):
                 break
             target = total * k / ranks

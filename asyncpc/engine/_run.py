@@ -233,7 +233,8 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     # of them sharing a thread would wait for ever (results never depend on the count)
     threads = min(threads, numba.config.NUMBA_NUM_THREADS)
     cut = None
-    if ranks is not None:
+    if ranks is not None:  # the partitions must be the same on every rank: the fewest threads any rank can run
+        threads = int(ranks.gather_cat(np.array([threads], np.int64), "the thread count").min())
         lo, hi, window, owner = lay.rank_partitions(ranks.size, threads)
         if len(np.unique(owner)) < ranks.size:
             raise SpecError(f"ranks: the network ({N} neurons) splits into {len(lo)} partitions, fewer than the "
