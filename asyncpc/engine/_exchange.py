@@ -146,6 +146,10 @@ def _unpack(blk, ptr, W, base, cap, cnt, rgid, rj, rv1, rv2, i64, i32, f64, disp
                 cnt[i] += n
 
 
+#: Whether this process has compiled (or loaded) the pack and unpack loops.
+_COMPILED = False
+
+
 class _Buffer:
     """``words`` 8-byte words seen as int64, int32 and float64 (one allocation)."""
 
@@ -171,6 +175,18 @@ class Exchange:
         self.sdispl = np.zeros(K, np.int64)
         self.rdispl = np.zeros(K, np.int64)
         self.windows, self.bytes, self.seconds, self.waiting = 0, 0, 0.0, 0.0
+        global _COMPILED
+        if not _COMPILED:  # one process at a time writes Numba's cache (the same on every rank: no mismatch)
+            ranks.first(self._compile, "the exchange's compilation")
+            _COMPILED = True
+
+    def _compile(self) -> None:
+        """Compile (or load) the pack and unpack loops: called with no blocks, they touch nothing."""
+        c, wh, none = self.cut, self.wh, np.zeros(self.cut.K + 1, np.int64)
+        _pack(c.out_blk, none, wh.W, wh.base, wh.cap, wh.cnt, wh.rgid, wh.rj, wh.rv1, wh.rv2,
+              self.send.i64, self.send.i32, self.send.f64, self.words)
+        _unpack(c.in_blk, none, wh.W, wh.base, wh.cap, wh.cnt, wh.rgid, wh.rj, wh.rv1, wh.rv2,
+                self.recv.i64, self.recv.i32, self.recv.f64, self.rdispl // 8)
 
     def __call__(self) -> None:
         from mpi4py import MPI
