@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import AsyncPCError
 
-__all__ = ["Ranks", "RankError", "launched_ranks", "world", "SIZE_VARS"]
+__all__ = ["Ranks", "RankError", "find_mpiexec", "launched_ranks", "world", "SIZE_VARS"]
 
 #: Variables MPI launchers set to the number of processes they started: MPICH / Intel MPI
 #: (Hydra, PMI), Open MPI, MVAPICH, PMIx.
@@ -217,6 +217,16 @@ class Ranks:
         MPI = _MPI()
         self.wait(self.comm.Iallreduce([a, MPI.INT64_T], [out, MPI.INT64_T], op=MPI.SUM), what)
         return out
+
+
+def find_mpiexec() -> str | None:
+    """The ``mpiexec`` beside this Python (the mpich wheel's, in a virtual environment) or
+    on ``PATH``; None without one."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    return shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
 
 
 def _MPI():

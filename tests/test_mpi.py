@@ -20,7 +20,9 @@ import pytest
 
 from test_resume import assert_same_run
 
-MPIEXEC = shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+from asyncpc._mpi import find_mpiexec
+
+MPIEXEC = find_mpiexec()
 try:
     import mpi4py  # noqa: F401
 except ImportError:

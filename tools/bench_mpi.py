@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -38,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from asyncpc._mpi import find_mpiexec  # noqa: E402
 from asyncpc.engine import run  # noqa: E402
 from asyncpc.scenario import load_scenario  # noqa: E402
 
@@ -75,16 +74,12 @@ def child(hidden: int, presentations: int, repeat: int) -> None:
                               **{f"exchange_{k}": v for k, v in x["exchange"].items()})), flush=True)
 
 
-def mpiexec() -> str | None:
-    return shutil.which("mpiexec", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
-
-
 def case(hidden: int, presentations: int, repeat: int, ranks: int) -> dict:
     c, sched, until = load(hidden, presentations)
     row = dict(sizes=[64, hidden, 10], neurons=int(c.n_neurons), edges=int(c.n_edges), steps=until)
     for threads in (1, 2):
         row[f"threads{threads}_s"] = round(timed(c, sched, until, repeat, threads=threads)[0], 4)
-    exe = mpiexec()
+    exe = find_mpiexec()
     if exe is None:
         row["ranks2_s"] = None
         row["note"] = "no mpiexec: pip install -e '.[mpi]'"

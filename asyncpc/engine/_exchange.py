@@ -174,6 +174,7 @@ class Exchange:
         self.rcount = np.zeros(K, np.int64)
         self.sdispl = np.zeros(K, np.int64)
         self.rdispl = np.zeros(K, np.int64)
+        self.rwords = np.zeros(K, np.int64)  # the same in 8-byte words, for _unpack
         self.windows, self.bytes, self.seconds, self.waiting = 0, 0, 0.0, 0.0
         global _COMPILED
         if not _COMPILED:  # one process at a time writes Numba's cache (the same on every rank: no mismatch)
@@ -186,7 +187,7 @@ class Exchange:
         _pack(c.out_blk, none, wh.W, wh.base, wh.cap, wh.cnt, wh.rgid, wh.rj, wh.rv1, wh.rv2,
               self.send.i64, self.send.i32, self.send.f64, self.words)
         _unpack(c.in_blk, none, wh.W, wh.base, wh.cap, wh.cnt, wh.rgid, wh.rj, wh.rv1, wh.rv2,
-                self.recv.i64, self.recv.i32, self.recv.f64, self.rdispl // 8)
+                self.recv.i64, self.recv.i32, self.recv.f64, self.rwords)
 
     def __call__(self) -> None:
         from mpi4py import MPI
@@ -196,16 +197,17 @@ class Exchange:
         _pack(c.out_blk, c.out_ptr, wh.W, wh.base, wh.cap, wh.cnt, wh.rgid, wh.rj, wh.rv1, wh.rv2,
               sb.i64, sb.i32, sb.f64, self.words)
         np.multiply(self.words, 8, out=self.scount)
-        self.sdispl[1:] = np.cumsum(self.scount[:-1])
+        np.cumsum(self.scount[:-1], out=self.sdispl[1:])
         comm, what = self.ranks.comm, "messages"
         t1 = time.perf_counter()
         self.ranks.wait(comm.Ialltoall([self.scount, MPI.INT64_T], [self.rcount, MPI.INT64_T]), what)
         self.waiting += time.perf_counter() - t1  # mostly the other ranks finishing their window
-        self.rdispl[1:] = np.cumsum(self.rcount[:-1])
+        np.cumsum(self.rcount[:-1], out=self.rdispl[1:])
+        np.floor_divide(self.rdispl, 8, out=self.rwords)
         self.ranks.wait(comm.Ialltoallv([sb.raw, (self.scount, self.sdispl), MPI.BYTE],
                                         [rb.raw, (self.rcount, self.rdispl), MPI.BYTE]), what)
         _unpack(c.in_blk, c.in_ptr, wh.W, wh.base, wh.cap, wh.cnt, wh.rgid, wh.rj, wh.rv1, wh.rv2,
-                rb.i64, rb.i32, rb.f64, self.rdispl // 8)
+                rb.i64, rb.i32, rb.f64, self.rwords)
         self.windows += 1
         self.bytes += int(self.scount.sum())
         self.seconds += time.perf_counter() - t0
