@@ -9,15 +9,18 @@ sample into the next, and weights learn at every tick of every neuron.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from .._seed import normalize_seed, rng_for
 from ..errors import SpecError
 from ._data import Dataset
+from ._events import Events
 from ._regimes import Drift, Incremental
+from ._schedule import EV_CLAMP, Schedule
 from ._subset import stratified_subset
-from ._schedule import EV_CLAMP, EV_MODULATE, EV_UNCLAMP, Frames, Schedule
 
 __all__ = ["stream_schedule", "clamp_schedule", "SPLITS"]
 
@@ -40,116 +43,109 @@ def _ids(c, area, what):
     return c.neurons_of(area).astype(np.int32)
 
 
-_META = (("sample", np.int64), ("split", np.int8), ("target", np.int64), ("epoch", np.int64), ("t0", np.int64),
-         ("regime", np.int16))
+@dataclass(frozen=True)
+class _Options:
+    """The options of :func:`stream_schedule` as given, in the order of its parameters
+    (checked by :func:`_plan`)."""
+
+    sensory_area: str
+    label_area: str
+    present_steps: int
+    epochs: int
+    shuffle: bool
+    seed: object
+    label_on: float
+    label_off: float
+    freeze_at_test: bool
+    test_every_epoch: bool
+    env_delay: int
+    label_delay_steps: int
+    train_subset_eval: int | None
+    generate: Mapping | None
+    anneal: float
+    test_present_steps: int | None
+    regime: Drift | Incremental | None
+    monitor_every: int
+    monitor_size: int | None
 
 
-class _Events:
-    """Explicit events, frames and probes, in presentation order. The per-probe arrays
-    (probe steps, ``meta``) are allocated once for ``n_probes`` presentations and filled
-    block by block; a presentation's frames read their steps and rows from them (views),
-    so the schedule holds ~43 bytes per presentation and building it little more."""
+@dataclass(frozen=True, eq=False)
+class _Plan:
+    """A stream's options, checked, and what follows from them: what the phases of
+    :func:`stream_schedule` read."""
 
-    def __init__(self, n_probes: int, keys=_META):
-        self.t, self.kind, self.neuron, self.value = [], [], [], []
-        self.frames = []
-        self.probe_t = np.zeros(n_probes, np.int64)
-        self.meta = {k: np.zeros(n_probes, dt) for k, dt in keys}
-        self.n_probes = 0
-        self.gain = 1.0
+    opt: _Options
+    dataset: Dataset
+    P: int  # steps of a training presentation
+    Pt: int  # steps of a test, train_eval or monitor presentation
+    epochs: int
+    env_delay: int
+    L: int  # steps from a training presentation's start to its label's clamp
+    seed: int
+    sens: np.ndarray  # the sensory area's value neurons
+    lab: np.ndarray  # the label area's value neurons
+    eval_idx: np.ndarray  # the train_eval samples
+    N: int  # a monitor round after every N-th training presentation (0: none)
+    mon_idx: np.ndarray  # the monitor's test samples
+    Pg: int | None  # steps of a generate presentation (None: no generate block)
+    classes: np.ndarray | None  # the classes generated
+    M: np.ndarray  # M[k, y]: the label class y is taught under label mapping k
+    perms: list | None  # perms[r][j]: the sensory neuron (index in the area) feature j reaches in regime r
 
-    def add(self, t, kind, neuron, value):
-        t = np.asarray(t, np.int64).ravel()
-        self.t.append(t)
-        self.kind.append(np.full(len(t), kind, np.int8))
-        self.neuron.append(np.broadcast_to(np.asarray(neuron, np.int32), t.shape).copy())
-        self.value.append(np.broadcast_to(np.asarray(value, np.float64), t.shape).copy())
+    @property
+    def test_gain(self) -> float:
+        """The plasticity gain of tests and monitor rounds (0: frozen)."""
+        return 0.0 if self.opt.freeze_at_test else 1.0
 
-    def set_gain(self, t, gain):
-        if self.gain != gain:
-            self.add([t], EV_MODULATE, -1, gain)
-            self.gain = gain
+    def targets(self, y) -> np.ndarray:
+        """The label area's targets for classes ``y`` (``label_on`` / ``label_off``)."""
+        return self.dataset.targets(y, len(self.lab), self.opt.label_on, self.opt.label_off)
 
-    def block(self, t_start, P, rows, X, sens, lab, targets, *, split, samples, classes, epoch,
-              gain, label_delay=0, free=None, regime=0, target_rows=None):
-        """Present rows ``rows`` of ``X`` one after another, ``P`` steps each, from ``t_start``.
+    def training_targets(self) -> np.ndarray:
+        """The training samples' targets under every label mapping, stacked: mapping ``k``'s
+        rows start at ``k * n_train``."""
+        y = self.dataset.y_train
+        T = self.targets(y)  # also checks the label area's size
+        if len(self.M) > 1:
+            T = np.concatenate([self.targets(m[y]) for m in self.M])
+        return T
 
-        ``targets`` (a matrix read at the same rows) clamps the label neurons, ``None``
-        leaves them free (unclamped). ``free`` lists neurons to unclamp at each
-        presentation's start. A presentation is a few frames, in this order at its first
-        step (the order of its messages): unclamp the label, unclamp ``free``, clamp the
-        sensory neurons, clamp the label (``label_delay`` steps later when > 0).
-        ``target_rows``: the rows of ``targets`` when they are not ``rows``.
-        """
-        n = len(rows)
-        if n == 0:
-            return t_start
-        sl = slice(self.n_probes, self.n_probes + n)
-        t0 = self.meta["t0"][sl]
-        t0[:] = t_start + np.arange(n, dtype=np.int64) * P
-        self.probe_t[sl] = t0 + P - 1
-        for key, v in (("sample", samples), ("split", split), ("target", classes), ("epoch", epoch),
-                       ("regime", regime)):
-            self.meta[key][sl] = v
-        self.n_probes += n
-        if rows is samples:  # share the rows with meta["sample"]: no copy per frame
-            rows = self.meta["sample"][sl]
-        self.set_gain(t_start, gain)
-        if targets is None or label_delay > 0:  # the label is free (until its clamp arrives)
-            self.frames.append(Frames(t0, lab, EV_UNCLAMP))
-        if free is not None:
-            self.frames.append(Frames(t0, free, EV_UNCLAMP))
-        if len(sens):
-            self.frames.append(Frames(t0, sens, EV_CLAMP, np.asarray(X).reshape(len(X), -1), rows))
-        if targets is not None:
-            self.frames.append(Frames(t0 + label_delay if label_delay else t0, lab, EV_CLAMP, targets,
-                                      rows if target_rows is None else target_rows))
-        return int(t_start + n * P)
-
-    def schedule(self, readout, env_delay, end, meta) -> Schedule:
-        cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt))
-        t = cat(self.t, np.int64)
-        order = np.argsort(t, kind="stable")  # blocks are in time order; keep within-step order
-        n = self.n_probes
-        m = {k: v if len(v) == n else v[:n].copy() for k, v in self.meta.items()}
-        m.update(meta)
-        return Schedule(t[order], cat(self.kind, np.int8)[order], cat(self.neuron, np.int32)[order],
-                        cat(self.value, np.float64)[order], self.probe_t[:n], np.asarray(readout, np.int32),
-                        int(env_delay), int(end), m, self.frames)
+    def n_presentations(self) -> int:
+        """Presentations of the stream, at most (an incremental stream presents fewer)."""
+        n_train, n_test = len(self.dataset.y_train), len(self.dataset.y_test)
+        n_tests = self.epochs if self.opt.test_every_epoch else 1
+        n_rounds = self.epochs * n_train // self.N if self.N else 0
+        return (self.epochs * n_train + n_tests * (n_test + len(self.eval_idx)) + n_rounds * len(self.mon_idx)
+                + (len(self.classes) if self.Pg is not None else 0))
 
 
-def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, present_steps: int,
-                    epochs: int, shuffle: bool = True, seed=0, label_on: float = 1.0,
-                    label_off: float = 0.0, freeze_at_test: bool = True, test_every_epoch: bool = True,
-                    env_delay: int = 1, label_delay_steps: int = 0, train_subset_eval: int | None = None,
-                    generate: Mapping | None = None, anneal: float = 1.0,
-                    test_present_steps: int | None = None, regime: Drift | Incremental | None = None,
-                    monitor_every: int = 0, monitor_size: int | None = None) -> Schedule:
+def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, present_steps: int, epochs: int,
+                    shuffle: bool = True, seed=0, label_on: float = 1.0, label_off: float = 0.0,
+                    freeze_at_test: bool = True, test_every_epoch: bool = True, env_delay: int = 1,
+                    label_delay_steps: int = 0, train_subset_eval: int | None = None,
+                    generate: Mapping | None = None, anneal: float = 1.0, test_present_steps: int | None = None,
+                    regime: Drift | Incremental | None = None, monitor_every: int = 0,
+                    monitor_size: int | None = None) -> Schedule:
     """Stream a dataset through a network as one continuous presentation, never resetting.
 
-    Each presentation lasts ``present_steps`` steps and starts at ``t0`` with the
-    environment's messages (each arrives ``env_delay`` steps later):
+    Each presentation lasts ``present_steps`` steps; the environment's messages are sent at
+    its start ``t0`` and arrive ``env_delay`` steps later. Its read-out probe is its last step.
 
-    - training: clamp every sensory value neuron to its feature value and every label
-      value neuron to its target (``label_on`` / ``label_off``, see
-      :meth:`Dataset.targets`); a broadcast ``modulate(gain=1)`` first if weights were
-      frozen. With ``label_delay_steps > 0`` the label neurons are unclamped at ``t0``
-      (the network predicts freely) and clamped to the target ``label_delay_steps`` later.
-    - test: clamp the sensory neurons, unclamp the label neurons and, if
-      ``freeze_at_test``, broadcast ``modulate(gain=0)`` when the block starts; each test
-      presentation lasts ``test_present_steps`` (default ``present_steps``).
-    - train_eval: like a test, on ``train_subset_eval`` fixed training samples.
-    - monitor: like a test, on ``monitor_size`` fixed test samples (stratified, seeded),
-      after every ``monitor_every``-th training presentation of the stream (counted
-      across epochs): accuracy between the epochs' tests, e.g. to time the recovery
-      from a drift in presentations.
-    - generate: per class, clamp the label neurons to the class's target, unclamp the
-      sensory (image) neurons and broadcast ``modulate(gain=0)``; the network relaxes
-      for ``generate["present_steps"]`` steps and synthesises an image.
-
-    After each training epoch (or only after the last, if not ``test_every_epoch``) the
-    whole test split is presented, then the train_eval subset. The generate block
-    follows training. The read-out probe of every presentation is its last step.
+    - training: clamp the sensory value neurons to the features and the label value neurons
+      to the target (``label_on`` / ``label_off``: :meth:`Dataset.targets`), after a broadcast
+      ``modulate(gain=1)`` if weights were frozen. With ``label_delay_steps > 0`` the labels
+      are unclamped at ``t0`` (the network predicts freely) and clamped that many steps later.
+    - test, then train_eval (after each training epoch, or the last if not ``test_every_epoch``):
+      the whole test split, then ``train_subset_eval`` fixed training samples; clamp the
+      sensory neurons, unclamp the labels and, if ``freeze_at_test``, broadcast
+      ``modulate(gain=0)`` first; ``test_present_steps`` steps each (default ``present_steps``).
+    - monitor: like a test, on ``monitor_size`` fixed test samples (default: all; stratified,
+      seeded), after every ``monitor_every``-th training presentation (counted across epochs;
+      0: never): accuracy between the epochs' tests, e.g. to time the recovery from a drift.
+    - generate (after training; ``generate = {"present_steps": int, "classes": [k, ...]}``,
+      default: every class): per class, clamp the labels to the class's target, unclamp the
+      sensory (image) neurons and broadcast ``modulate(gain=0)``; the network relaxes for
+      ``generate["present_steps"]`` steps and synthesises an image.
 
     Parameters
     ----------
@@ -157,48 +153,36 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
         The network (areas are looked up by name with ``c.neurons_of``).
     dataset : Dataset
     sensory_area, label_area : str
-        Areas clamped to the features and to the targets. Works in either direction
-        (discriminative or generative).
+        Areas clamped to the features and to the targets (discriminative or generative).
     present_steps, epochs : int
         Steps per presentation (``> env_delay + label_delay_steps``); passes through the
         training split.
-    shuffle : bool
-        Present the training split in a new random order each epoch.
-    seed : int
-        Seeds the shuffles and the train_eval subset.
-    generate : mapping, optional
-        ``{"present_steps": int, "classes": [k, ...] (default: every class)}``.
+    shuffle, seed : bool, int
+        Shuffle the training split anew each epoch; ``seed`` seeds it and the train_eval subset.
     anneal : float
-        Plasticity gain broadcast during training epoch ``e`` is ``anneal ** e`` (a
-        neuromodulatory learning-rate schedule sent by the environment; 1 = constant).
-    monitor_every, monitor_size : int
-        Monitor rounds (see above; 0: none) and their test samples (default: all).
+        Plasticity gain broadcast in training epoch ``e``: ``anneal ** e`` (a neuromodulatory
+        learning-rate schedule sent by the environment; 1 = constant).
     regime : Drift or Incremental, optional
-        A stream that changes over time (:mod:`asyncpc.environment._regimes`): the label
-        mapping changes after given epochs (training targets and test targets follow
-        it), or the classes arrive in blocks (each epoch presents its block's training
-        samples, in the epoch's shuffled order, plus rehearsed earlier ones; tests cover
-        every class), or the features reach the sensory neurons through a new
-        permutation after given epochs (``meta["input_perms"][r]``: regime ``r``'s).
-        ``meta["regime"]`` holds each presentation's regime index.
+        A stream that changes over time (:mod:`asyncpc.environment._regimes`): after given
+        epochs, the label mapping (training and test targets follow it) or the features'
+        permutation onto the sensory neurons changes; or the classes arrive in blocks (an epoch
+        presents its block's training samples, shuffled, plus rehearsed earlier ones; tests
+        cover every class).
 
     Returns
     -------
     Schedule
-        Each presentation's messages are :class:`Frames` that read its row of
-        ``dataset.X_*`` and of the label-target matrix (referenced, not copied: ~43 bytes
-        per presentation); the modulations are explicit messages. ``readout`` is the label
-        area's value neurons, followed by the sensory area's
-        when ``generate`` is set. ``meta`` holds per-probe int64 arrays ``sample``
-        (index into the split, -1 for generate), ``split`` (int8 codes into
-        ``meta["split_names"]`` = :data:`SPLITS`), ``target`` (class), ``epoch``
-        (training epoch just completed or running), ``t0`` (presentation start), ``regime``
-        (the regime's index: 0 without one), ``regime_kind`` (``"drift"``,
-        ``"incremental"`` or None), and
-        ``readout_slices`` (``{"label": (a, b), "image": (b, c)}``: which columns of a
-        probe belong to which area), ``generate_readout`` (the image neuron ids),
-        ``threshold`` (``(label_on + label_off) / 2``, the decision threshold of a single
-        output neuron) and the protocol's settings.
+        A presentation's messages are :class:`Frames` reading its row of ``dataset.X_*`` and
+        of the label targets (referenced: ~43 bytes per presentation); modulations are
+        explicit. ``readout``: the label area's value neurons, then the sensory area's with
+        ``generate``. ``meta`` holds per-probe arrays ``sample`` (index into the split, -1 for
+        generate), ``split`` (int8 codes into ``meta["split_names"]`` = :data:`SPLITS`),
+        ``target`` (class), ``epoch`` (training epoch just completed or running), ``t0``
+        (presentation start), ``regime`` (0 without one); ``regime_kind`` (``"drift"``,
+        ``"incremental"`` or None), ``input_perms`` (``[r]``: regime ``r``'s), ``readout_slices``
+        (``{"label": (a, b), "image": (b, c)}``: a probe's columns per area), ``generate_readout``
+        (the image neurons), ``threshold`` (``(label_on + label_off) / 2``: a single output
+        neuron's decision threshold) and the protocol's settings.
 
     Examples
     --------
@@ -211,124 +195,211 @@ def stream_schedule(c, dataset: Dataset, *, sensory_area: str, label_area: str, 
     >>> len(s.probe_t), s.end   # 2 epochs x (4 train + 4 test) presentations of 50 steps
     (16, 800)
     """
-    P = _int(present_steps, "present_steps", 1)
-    epochs = _int(epochs, "epochs", 1)
-    env_delay = _int(env_delay, "env_delay", 1)
-    L = _int(label_delay_steps, "label_delay_steps", 0)
-    Pt = P if test_present_steps is None else _int(test_present_steps, "test_present_steps", 1)
-    seed = normalize_seed(seed)
+    options = _Options(sensory_area, label_area, present_steps, epochs, shuffle, seed, label_on, label_off,
+                       freeze_at_test, test_every_epoch, env_delay, label_delay_steps, train_subset_eval,
+                       generate, anneal, test_present_steps, regime, monitor_every, monitor_size)
+    return _lay_out(c, _plan(c, dataset, options))
+
+
+def _plan(c, dataset: Dataset, o: _Options) -> _Plan:
+    """Check the options against the network and the dataset (every SpecError of
+    :func:`stream_schedule`) and derive what the stream needs: its areas' neurons, its
+    train_eval, monitor and generate samples, its label mappings and input permutations."""
+    P = _int(o.present_steps, "present_steps", 1)
+    epochs = _int(o.epochs, "epochs", 1)
+    env_delay = _int(o.env_delay, "env_delay", 1)
+    L = _int(o.label_delay_steps, "label_delay_steps", 0)
+    Pt = P if o.test_present_steps is None else _int(o.test_present_steps, "test_present_steps", 1)
+    seed = normalize_seed(o.seed)
     if P <= env_delay + L:
         raise SpecError(f"present_steps: {P} steps must exceed the environment delay ({env_delay}) "
                         f"plus the label delay ({L}), or the probe would miss the sample")
     if Pt <= env_delay:
         raise SpecError(f"test_present_steps: {Pt} steps must exceed the environment delay ({env_delay})")
-    sens = _ids(c, sensory_area, "sensory_area")
-    lab = _ids(c, label_area, "label_area")
-    if sensory_area == label_area:
-        raise SpecError(f"label_area: must differ from the sensory area, got {label_area!r} for both")
+    sens = _ids(c, o.sensory_area, "sensory_area")
+    lab = _ids(c, o.label_area, "label_area")
+    if o.sensory_area == o.label_area:
+        raise SpecError(f"label_area: must differ from the sensory area, got {o.label_area!r} for both")
     if len(sens) != dataset.n_features:
-        raise SpecError(f"sensory_area: area {sensory_area!r} has {len(sens)} neurons but "
+        raise SpecError(f"sensory_area: area {o.sensory_area!r} has {len(sens)} neurons but "
                         f"{dataset.name} has {dataset.n_features} features; they must match")
-    targets_of = lambda y: dataset.targets(y, len(lab), label_on, label_off)  # noqa: E731
+    eval_idx, N, mon_idx = _eval_samples(dataset, o, seed)
+    Pg, classes = (None, None) if o.generate is None else _generate_settings(o.generate, P, env_delay, dataset)
+    if not (isinstance(o.anneal, (int, float)) and 0 < o.anneal <= 1):
+        raise SpecError(f"anneal: must be in (0, 1], got {o.anneal!r}")
+    maps = [np.arange(max(dataset.n_classes, 1))]  # the label each class is taught under
+    if o.regime is not None:
+        if not isinstance(o.regime, (Drift, Incremental)):
+            raise SpecError(f"regime: expected a Drift or an Incremental, got {type(o.regime).__name__}")
+        o.regime.check(epochs, dataset.n_classes)
+        maps = o.regime.mappings(dataset.n_classes, seed)
+    perms = None if o.regime is None else o.regime.permutations(len(sens), seed)
+    return _Plan(opt=o, dataset=dataset, P=P, Pt=Pt, epochs=epochs, env_delay=env_delay, L=L, seed=seed, sens=sens,
+                 lab=lab, eval_idx=eval_idx, N=N, mon_idx=mon_idx, Pg=Pg, classes=classes, M=np.stack(maps),
+                 perms=perms)
+
+
+def _eval_samples(dataset: Dataset, o: _Options, seed):
+    """``(eval_idx, N, mon_idx)``: the train_eval samples (seeded, sorted), the monitor's
+    period and its test samples (all, or a stratified seeded subset of ``monitor_size``)."""
     n_train, n_test = len(dataset.y_train), len(dataset.y_test)
     n_eval = 0
-    if train_subset_eval is not None:
-        n_eval = min(_int(train_subset_eval, "train_subset_eval", 0), n_train)
+    if o.train_subset_eval is not None:
+        n_eval = min(_int(o.train_subset_eval, "train_subset_eval", 0), n_train)
     eval_idx = np.sort(rng_for(seed, _S_EVAL).permutation(n_train)[:n_eval])
-    N = _int(monitor_every, "monitor_every", 0)
+    N = _int(o.monitor_every, "monitor_every", 0)
     mon_idx = np.arange(n_test)
-    if N and monitor_size is not None and _int(monitor_size, "monitor_size", 1) < n_test:
-        mon_idx = stratified_subset(mon_idx, dataset.y_test, monitor_size, seed, _S_MONITOR, key="monitor_size",
+    if N and o.monitor_size is not None and _int(o.monitor_size, "monitor_size", 1) < n_test:
+        mon_idx = stratified_subset(mon_idx, dataset.y_test, o.monitor_size, seed, _S_MONITOR, key="monitor_size",
                                     split="test", name=dataset.name)
-    if generate is not None:
-        if not isinstance(generate, Mapping) or set(generate) - {"present_steps", "classes"}:
-            raise SpecError(f"generate: expected {{'present_steps': int, 'classes': [...]}}, got {generate!r}")
-        Pg = _int(generate.get("present_steps", P), "generate.present_steps", 1)
-        if Pg <= env_delay:
-            raise SpecError(f"generate.present_steps: {Pg} steps must exceed the environment delay ({env_delay})")
-        classes = np.asarray(generate.get("classes", range(dataset.n_classes)), np.int64).ravel()
-        if len(classes) == 0 or classes.min() < 0 or classes.max() >= dataset.n_classes:
-            raise SpecError(f"generate.classes: must be class indices in 0..{dataset.n_classes - 1}, "
-                            f"got {classes.tolist()}")
-    if not (isinstance(anneal, (int, float)) and 0 < anneal <= 1):
-        raise SpecError(f"anneal: must be in (0, 1], got {anneal!r}")
-    test_gain = 0.0 if freeze_at_test else 1.0
-    maps = [np.arange(max(dataset.n_classes, 1))]  # the label each class is taught under
-    if regime is not None:
-        if not isinstance(regime, (Drift, Incremental)):
-            raise SpecError(f"regime: expected a Drift or an Incremental, got {type(regime).__name__}")
-        regime.check(epochs, dataset.n_classes)
-        maps = regime.mappings(dataset.n_classes, seed)
-    perms = None if regime is None else regime.permutations(len(sens), seed)
-    n_tests = epochs if test_every_epoch else 1
-    n_rounds = epochs * n_train // N if N else 0  # at most (an incremental stream presents fewer)
-    ev = _Events(epochs * n_train + n_tests * (n_test + n_eval) + n_rounds * len(mon_idx)
-                 + (len(classes) if generate is not None else 0))
-    shuffler = rng_for(seed, _S_SHUFFLE)
+    return eval_idx, N, mon_idx
+
+
+def _generate_settings(generate, P: int, env_delay: int, dataset: Dataset):
+    """``(Pg, classes)``: the generate block's steps per presentation and classes, checked."""
+    if not isinstance(generate, Mapping) or set(generate) - {"present_steps", "classes"}:
+        raise SpecError(f"generate: expected {{'present_steps': int, 'classes': [...]}}, got {generate!r}")
+    Pg = _int(generate.get("present_steps", P), "generate.present_steps", 1)
+    if Pg <= env_delay:
+        raise SpecError(f"generate.present_steps: {Pg} steps must exceed the environment delay ({env_delay})")
+    classes = np.asarray(generate.get("classes", range(dataset.n_classes)), np.int64).ravel()
+    if len(classes) == 0 or classes.min() < 0 or classes.max() >= dataset.n_classes:
+        raise SpecError(f"generate.classes: must be class indices in 0..{dataset.n_classes - 1}, "
+                        f"got {classes.tolist()}")
+    return Pg, classes
+
+
+def _lay_out(c, p: _Plan) -> Schedule:
+    """The stream's presentations: epoch by epoch its training (with monitor rounds), then
+    its tests and train_eval; then the generate block."""
+    ev = Events(p.n_presentations())
+    shuffler = rng_for(p.seed, _S_SHUFFLE)
     t = 0
-    T_train = targets_of(dataset.y_train)  # also checks the label area's size
-    if len(maps) > 1:  # every mapping's targets, stacked: mapping k's rows start at k * n_train
-        T_train = np.concatenate([targets_of(m[dataset.y_train]) for m in maps])
-    M = np.stack(maps)
+    T_train = p.training_targets()
     done = 0  # training presentations so far
-    for epoch in range(epochs):
-        order = shuffler.permutation(n_train) if shuffle else np.arange(n_train)
-        r = 0 if regime is None else regime.regime(epoch)
-        rg = np.zeros(len(order), np.int64)  # each presentation's regime
-        if regime is not None:
-            order = regime.rows(epoch, order, dataset.y_train, seed)
-            rg = regime.regimes(epoch, len(order), seed)
-        ks = rg * 0 if regime is None else regime.mapping(rg)  # and its label mapping
-        mapping = M[0 if regime is None else regime.mapping(r)]  # the task in force (a transition's new one)
-        seen = sens if perms is None else sens[perms[r]]  # the neuron each feature reaches
-        # one block per run of presentations whose features reach the same neurons, cut
-        # where a monitor round follows
-        cuts = {0, len(order)}
-        if perms is not None:
-            cuts |= set((np.flatnonzero(np.diff(rg)) + 1).tolist())
-        if N:
-            cuts |= set(range((-done) % N or N, len(order) + 1, N))
-        cuts = sorted(cuts)
-        for a, b in zip(cuts, cuts[1:]):
-            part = order[a:b]
-            fed = sens if perms is None else sens[perms[rg[a]]]
-            t = ev.block(t, P, part, dataset.X_train, fed, lab, T_train, split=_TRAIN, samples=part,
-                         classes=M[ks[a:b], dataset.y_train[part]], epoch=epoch, gain=float(anneal) ** epoch,
-                         label_delay=L, regime=rg[a:b], target_rows=part + ks[a:b] * n_train if ks.any() else None)
-            if N and (done + b) % N == 0:
-                t = ev.block(t, Pt, mon_idx, dataset.X_test, seen, lab, None, split=_MONITOR, samples=mon_idx,
-                             classes=mapping[dataset.y_test[mon_idx]], epoch=epoch, gain=test_gain, regime=r)
-        done += len(order)
-        if test_every_epoch or epoch == epochs - 1:
-            test_rows = np.arange(n_test)
-            t = ev.block(t, Pt, test_rows, dataset.X_test, seen, lab, None, split=_TEST, samples=test_rows,
-                         classes=mapping[dataset.y_test], epoch=epoch, gain=test_gain, regime=r)
-            t = ev.block(t, Pt, eval_idx, dataset.X_train, seen, lab, None, split=_TRAIN_EVAL,
-                         samples=eval_idx, classes=mapping[dataset.y_train[eval_idx]], epoch=epoch,
-                         gain=test_gain, regime=r)
-    readout = lab
-    meta = dict(protocol="stream", split_names=SPLITS, sensory_area=sensory_area, label_area=label_area,
+    for epoch in range(p.epochs):
+        e = _epoch(p, epoch, shuffler)
+        t = _train(ev, p, e, T_train, t, done)
+        done += len(e.order)
+        if p.opt.test_every_epoch or epoch == p.epochs - 1:
+            t = _test(ev, p, e, t)
+    meta = _meta(c, p)
+    readout = p.lab
+    if p.Pg is not None:
+        t, readout = _generate(ev, p, t, meta)
+    return ev.schedule(readout, p.env_delay, t, meta)
+
+
+class _Epoch(NamedTuple):
+    """A training epoch: its presentations' samples (``order``), regimes (``rg``) and label
+    mappings (``ks``); the regime in force (``r``, a transition's new one), its task
+    (``mapping``: class -> label) and the sensory neuron each feature reaches (``seen``)."""
+
+    epoch: int
+    order: np.ndarray
+    rg: np.ndarray
+    ks: np.ndarray
+    r: int
+    mapping: np.ndarray
+    seen: np.ndarray
+
+
+def _epoch(p: _Plan, epoch: int, shuffler) -> _Epoch:
+    """Training epoch ``epoch``: its order (a new ``shuffler`` permutation when ``shuffle``;
+    a regime's choice of rows) and its regimes."""
+    y, regime = p.dataset.y_train, p.opt.regime
+    order = shuffler.permutation(len(y)) if p.opt.shuffle else np.arange(len(y))
+    r = 0 if regime is None else regime.regime(epoch)
+    rg = np.zeros(len(order), np.int64)  # each presentation's regime
+    if regime is not None:
+        order = regime.rows(epoch, order, y, p.seed)
+        rg = regime.regimes(epoch, len(order), p.seed)
+    ks = rg * 0 if regime is None else regime.mapping(rg)  # and its label mapping
+    mapping = p.M[0 if regime is None else regime.mapping(r)]
+    seen = p.sens if p.perms is None else p.sens[p.perms[r]]
+    return _Epoch(epoch, order, rg, ks, r, mapping, seen)
+
+
+def _cuts(p: _Plan, e: _Epoch, done: int) -> list:
+    """Where epoch ``e``'s training presentations are cut into blocks: one block per run of
+    presentations whose features reach the same neurons, cut where a monitor round follows
+    (``done``: training presentations before the epoch)."""
+    cuts = {0, len(e.order)}
+    if p.perms is not None:
+        cuts |= set((np.flatnonzero(np.diff(e.rg)) + 1).tolist())
+    if p.N:
+        cuts |= set(range((-done) % p.N or p.N, len(e.order) + 1, p.N))
+    return sorted(cuts)
+
+
+def _train(ev: Events, p: _Plan, e: _Epoch, T_train, t: int, done: int) -> int:
+    """Epoch ``e``'s training presentations from step ``t``, labels clamped to ``T_train``'s
+    rows (see :meth:`_Plan.training_targets`), with the monitor rounds that fall in it."""
+    d, n_train = p.dataset, len(p.dataset.y_train)
+    cuts = _cuts(p, e, done)
+    for a, b in zip(cuts, cuts[1:]):
+        part = e.order[a:b]
+        fed = p.sens if p.perms is None else p.sens[p.perms[e.rg[a]]]
+        t = ev.block(t, p.P, part, d.X_train, fed, p.lab, T_train, split=_TRAIN, samples=part,
+                     classes=p.M[e.ks[a:b], d.y_train[part]], epoch=e.epoch, gain=float(p.opt.anneal) ** e.epoch,
+                     label_delay=p.L, regime=e.rg[a:b],
+                     target_rows=part + e.ks[a:b] * n_train if e.ks.any() else None)
+        if p.N and (done + b) % p.N == 0:
+            t = _monitor(ev, p, e, t)
+    return t
+
+
+def _monitor(ev: Events, p: _Plan, e: _Epoch, t: int) -> int:
+    """A monitor round from step ``t``: the monitor's test samples, labels free."""
+    d = p.dataset
+    return ev.block(t, p.Pt, p.mon_idx, d.X_test, e.seen, p.lab, None, split=_MONITOR, samples=p.mon_idx,
+                    classes=e.mapping[d.y_test[p.mon_idx]], epoch=e.epoch, gain=p.test_gain, regime=e.r)
+
+
+def _test(ev: Events, p: _Plan, e: _Epoch, t: int) -> int:
+    """The tests after epoch ``e`` from step ``t``: the whole test split, then the
+    train_eval samples, labels free."""
+    d = p.dataset
+    test_rows = np.arange(len(d.y_test))
+    t = ev.block(t, p.Pt, test_rows, d.X_test, e.seen, p.lab, None, split=_TEST, samples=test_rows,
+                 classes=e.mapping[d.y_test], epoch=e.epoch, gain=p.test_gain, regime=e.r)
+    return ev.block(t, p.Pt, p.eval_idx, d.X_train, e.seen, p.lab, None, split=_TRAIN_EVAL,
+                    samples=p.eval_idx, classes=e.mapping[d.y_train[p.eval_idx]], epoch=e.epoch,
+                    gain=p.test_gain, regime=e.r)
+
+
+def _meta(c, p: _Plan) -> dict:
+    """The schedule's ``meta`` beyond the per-probe arrays: the stream's areas, settings,
+    classes, sizes and (with a regime) its label mappings and input permutations."""
+    o, d, lab, sens = p.opt, p.dataset, p.lab, p.sens
+    label_on, label_off = float(o.label_on), float(o.label_off)
+    meta = dict(protocol="stream", split_names=SPLITS, sensory_area=o.sensory_area, label_area=o.label_area,
                 label_ids=lab, sensory_ids=sens, readout_slices={"label": (0, len(lab))},
-                present_steps=P, test_present_steps=Pt, epochs=epochs, n_classes=dataset.n_classes,
-                class_names=tuple(dataset.class_names), label_on=float(label_on),
-                label_off=float(label_off), threshold=0.5 * (float(label_on) + float(label_off)),
-                n_train=n_train, n_test=n_test, n_train_eval=n_eval, freeze_at_test=bool(freeze_at_test),
-                label_delay_steps=L, image_shape=c.area_shapes.get(sensory_area, dataset.image_shape),
-                regime_kind=None if regime is None else "drift" if isinstance(regime, Drift) else "incremental")
-    if len(maps) > 1:
-        meta["mappings"] = M
-    if perms is not None:
-        meta["input_perms"] = np.stack(perms)
-    if generate is not None:
-        G = targets_of(classes)
-        ev.set_gain(t, 0.0)
-        t = ev.block(t, Pg, np.arange(len(classes)), None, np.zeros(0, np.int32), lab, G, split=_GENERATE,
-                     samples=np.full(len(classes), -1), classes=classes, epoch=epochs - 1, gain=0.0,
-                     free=sens)
-        readout = np.concatenate([lab, sens])
-        meta.update(generate_readout=sens, generate_present_steps=Pg,
-                    readout_slices={"label": (0, len(lab)), "image": (len(lab), len(lab) + len(sens))})
-    return ev.schedule(readout, env_delay, t, meta)
+                present_steps=p.P, test_present_steps=p.Pt, epochs=p.epochs, n_classes=d.n_classes,
+                class_names=tuple(d.class_names), label_on=label_on, label_off=label_off,
+                threshold=0.5 * (label_on + label_off), n_train=len(d.y_train), n_test=len(d.y_test),
+                n_train_eval=len(p.eval_idx), freeze_at_test=bool(o.freeze_at_test), label_delay_steps=p.L,
+                image_shape=c.area_shapes.get(o.sensory_area, d.image_shape),
+                regime_kind=None if o.regime is None else "drift" if isinstance(o.regime, Drift) else "incremental")
+    if len(p.M) > 1:
+        meta["mappings"] = p.M
+    if p.perms is not None:
+        meta["input_perms"] = np.stack(p.perms)
+    return meta
+
+
+def _generate(ev: Events, p: _Plan, t: int, meta: dict):
+    """The generate block from step ``t``: per class, the labels clamped to its target, the
+    sensory neurons free, plasticity off. Returns the next step and the read-out (label,
+    then image neurons), and notes the image's read-out in ``meta``."""
+    lab, sens, classes = p.lab, p.sens, p.classes
+    G = p.targets(classes)
+    ev.set_gain(t, 0.0)
+    t = ev.block(t, p.Pg, np.arange(len(classes)), None, np.zeros(0, np.int32), lab, G, split=_GENERATE,
+                 samples=np.full(len(classes), -1), classes=classes, epoch=p.epochs - 1, gain=0.0, free=sens)
+    meta.update(generate_readout=sens, generate_present_steps=p.Pg,
+                readout_slices={"label": (0, len(lab)), "image": (len(lab), len(lab) + len(sens))})
+    return t, np.concatenate([lab, sens])
 
 
 def clamp_schedule(c, clamps: Mapping, steps: int, probe_every: int = 1, *, readout=None,
@@ -366,7 +437,7 @@ def clamp_schedule(c, clamps: Mapping, steps: int, probe_every: int = 1, *, read
     if not isinstance(clamps, Mapping):
         raise SpecError(f"clamps: expected a mapping of area name -> value(s), got {clamps!r}")
     probes = np.arange(k - 1, steps, k, dtype=np.int64)
-    ev = _Events(len(probes), keys=(("t0", np.int64),))
+    ev = Events(len(probes), keys=(("t0", np.int64),))
     for area, vals in clamps.items():
         ids = _ids(c, area, f"clamps.{area}")
         v = np.asarray(vals, np.float64) if not isinstance(vals, (bool, str)) else None
