@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from types import MappingProxyType
+from typing import NamedTuple
 
 import networkx as nx
 
@@ -97,7 +98,46 @@ def parse_network(t: Table, *, neurons: NeuronsSpec, delays, image_shape, data_s
     return spec
 
 
+class _Chain(NamedTuple):
+    """A layered network's areas in order, and the (source, target) pairs that predict."""
+
+    names: tuple
+    sizes: tuple
+    direction: str
+    pairs: list
+
+    @property
+    def sources(self) -> set:
+        return {s for s, _ in self.pairs}
+
+
 def _layered(t: Table, activation, neurons: NeuronsSpec, delays, image_shape) -> NetworkSpec:
+    """A chain of areas, expanded into areas (first sensory, last label) and projections."""
+    chain = _chain(t)
+    names, sizes, n = chain.names, chain.sizes, len(chain.names)
+    out_act = t.string("output_activation", activation, choices=ACTIVATIONS)
+    p = t.number("p", 1.0, lo=0, lo_open=True, hi=1)
+    init_scale = t.number("init_scale", None, lo=0, lo_open=True)
+    per = _per_area_settings(t, chain, neurons, image_shape)
+    shapes, rf, stride, positions = per["shapes"], per["rf"], per["rf_stride"], per["positions"]
+    areas = []
+    for i, (nm, size) in enumerate(zip(names, sizes)):
+        role = "sensory" if i == 0 else "label" if i == n - 1 else "hidden"
+        areas.append(AreaSpec(nm, size, role, out_act if i == n - 1 else activation, shapes.get(nm),
+                              per["tau_x"].get(nm, neurons.tau_x), neurons.tau_e, neurons.x0,
+                              positions.get(nm, (0.0, 0.0)), per["sheet_size"], per["layout"]))
+    projections = tuple(ProjectionSpec(s, d, p, rf.get(s), stride.get(s, 1), delays.forward, delays.feedback,
+                                       init_scale, per["eta"].get(s)) for s, d in chain.pairs)
+    return NetworkSpec(kind="layered", sizes=sizes, names=names, direction=chain.direction, activation=activation,
+                       output_activation=out_act, p=p, rf=MappingProxyType(dict(rf)),
+                       rf_stride=MappingProxyType(dict(stride)), shapes=MappingProxyType(dict(shapes)),
+                       init_scale=init_scale, positions=MappingProxyType(dict(positions)),
+                       sheet_size=per["sheet_size"], layout=per["layout"], areas=tuple(areas),
+                       projections=projections)
+
+
+def _chain(t: Table) -> _Chain:
+    """``network.sizes``, ``names`` (unique area names, one per size) and ``direction``."""
     raw = t.array("sizes", required=True, min_len=2)
     sizes = tuple(t.check_int(("sizes", i), v, lo=1) for i, v in enumerate(raw))
     t.put("sizes", list(sizes))
@@ -114,85 +154,86 @@ def _layered(t: Table, activation, neurons: NeuronsSpec, delays, image_shape) ->
             t.fail(("names", i), f"duplicate area name {nm!r}")
     t.put("names", list(names))
     direction = t.string("direction", "discriminative", choices=("discriminative", "generative"))
-    out_act = t.string("output_activation", activation, choices=ACTIVATIONS)
-    p = t.number("p", 1.0, lo=0, lo_open=True, hi=1)
-    init_scale = t.number("init_scale", None, lo=0, lo_open=True)
-
-    sizes_of = dict(zip(names, sizes))
     pairs = [(a, b) if direction == "discriminative" else (b, a) for a, b in zip(names[:-1], names[1:])]
-    sources = {s for s, _ in pairs}
+    return _Chain(names, sizes, direction, pairs)
 
-    def area_table(key, check):
-        tt = t.table(key)
-        out = {}
-        for nm, v in tt.raw.items():
-            tt.take(nm)
-            if nm not in sizes_of:
-                tt.fail(nm, f"no area {nm!r}; areas: {list(names)}")
-            out[nm] = check(tt, nm, v)
-        tt.done()
-        t.sub(key, tt)
-        return out
+
+def _per_area(t: Table, key, names, check) -> dict:
+    """``network.<key>``: a table of area name -> value, each checked by ``check(table, name, value)``."""
+    tt = t.table(key)
+    out = {}
+    for nm, v in tt.raw.items():
+        tt.take(nm)
+        if nm not in names:
+            tt.fail(nm, f"no area {nm!r}; areas: {list(names)}")
+        out[nm] = check(tt, nm, v)
+    tt.done()
+    t.sub(key, tt)
+    return out
+
+
+def _per_area_settings(t: Table, chain: _Chain, neurons: NeuronsSpec, image_shape) -> dict:
+    """A layered network's tables keyed by area (``shapes``, ``rf``, ``positions``,
+    ``rf_stride``, ``tau_x``, ``eta``) and the sheet defaults, in the order they are read."""
+    names, sizes, sources = chain.names, chain.sizes, chain.sources
+    sizes_of = dict(zip(names, sizes))
+
+    def by_source(tt, nm, key):
+        if nm not in sources:
+            tt.fail(nm, f"area {nm!r} predicts no other area in a {chain.direction} chain; "
+                        f"{key} is keyed by source area: one of {sorted(sources)}")
 
     def shape_of(tt, nm, v):
         return tt.put(nm, list(_shape(tt, nm, v, sizes_of[nm])))
 
-    shapes = {k: tuple(v) for k, v in area_table("shapes", shape_of).items()}
+    shapes = {k: tuple(v) for k, v in _per_area(t, "shapes", names, shape_of).items()}
     if image_shape is not None and names[0] not in shapes and sizes[0] == image_shape[0] * image_shape[1]:
         shapes[names[0]] = tuple(image_shape)
         t.out.setdefault("shapes", {})[names[0]] = list(image_shape)
 
     def rf_of(tt, nm, v):
-        if nm not in sources:
-            tt.fail(nm, f"area {nm!r} predicts no other area in a {direction} chain; "
-                        f"rf is keyed by source area: one of {sorted(sources)}")
+        by_source(tt, nm, "rf")
         k = tt.check_int(nm, v, lo=1)
         _rf_check(tt, nm, k, nm, shapes.get(nm))
         return tt.put(nm, k)
 
-    rf = area_table("rf", rf_of)
-    positions = {k: tuple(v) for k, v in area_table(
-        "positions", lambda tt, nm, v: tt.put(nm, list(_position(tt, nm, v)))).items()}
-    sheet_size, layout = _sheet(t)
+    out = {"shapes": shapes, "rf": _per_area(t, "rf", names, rf_of)}
+    out["positions"] = {k: tuple(v) for k, v in _per_area(
+        t, "positions", names, lambda tt, nm, v: tt.put(nm, list(_position(tt, nm, v)))).items()}
+    out["sheet_size"], out["layout"] = _sheet(t)
 
     def stride_of(tt, nm, v):
-        if nm not in rf:
+        if nm not in out["rf"]:
             tt.fail(nm, f"area {nm!r} has no receptive field (network.rf.{nm})")
         return tt.put(nm, tt.check_int(nm, v, lo=1))
-
-    stride = area_table("rf_stride", stride_of)
 
     def tau_of(tt, nm, v):
         tau = tt.check_number(nm, v, lo=0, lo_open=True, unit="ms")
         check_tau(tt, nm, tau, neurons)
         return tt.put(nm, tau)
 
-    taus = area_table("tau_x", tau_of)
-
     def eta_of(tt, nm, v):
-        if nm not in sources:
-            tt.fail(nm, f"area {nm!r} predicts no other area in a {direction} chain; "
-                        f"eta is keyed by source area: one of {sorted(sources)}")
+        by_source(tt, nm, "eta")
         return tt.put(nm, tt.check_number(nm, v, lo=0))
 
-    etas = area_table("eta", eta_of)
-    areas = []
-    for i, (nm, size) in enumerate(zip(names, sizes)):
-        role = "sensory" if i == 0 else "label" if i == n - 1 else "hidden"
-        areas.append(AreaSpec(nm, size, role, out_act if i == n - 1 else activation, shapes.get(nm),
-                              taus.get(nm, neurons.tau_x), neurons.tau_e, neurons.x0, positions.get(nm, (0.0, 0.0)),
-                              sheet_size, layout))
-    projections = tuple(ProjectionSpec(s, d, p, rf.get(s), stride.get(s, 1), delays.forward, delays.feedback,
-                                       init_scale, etas.get(s)) for s, d in pairs)
-    return NetworkSpec(kind="layered", sizes=sizes, names=names, direction=direction, activation=activation,
-                       output_activation=out_act, p=p, rf=MappingProxyType(dict(rf)),
-                       rf_stride=MappingProxyType(dict(stride)), shapes=MappingProxyType(dict(shapes)),
-                       init_scale=init_scale, positions=MappingProxyType(dict(positions)),
-                       sheet_size=sheet_size, layout=layout, areas=tuple(areas), projections=projections)
+    for key, check in (("rf_stride", stride_of), ("tau_x", tau_of), ("eta", eta_of)):
+        out[key] = _per_area(t, key, names, check)
+    return out
 
 
 def _area_graph(t: Table, activation, neurons: NeuronsSpec, delays, image_shape, data_sensory) -> NetworkSpec:
+    """Named area tables and the projections between them (acyclic unless allowed)."""
     sheet_size, layout = _sheet(t)
+    areas, written = _graph_areas(t, activation, neurons, (sheet_size, layout))
+    _shape_from_image(areas, written, image_shape, data_sensory)
+    projections = _graph_projections(t, areas, delays)
+    allow_cycles = _allow_cycles(t, projections)
+    return NetworkSpec(kind="area_graph", activation=activation, allow_cycles=allow_cycles,
+                       sheet_size=sheet_size, layout=layout, areas=tuple(areas), projections=tuple(projections))
+
+
+def _graph_areas(t: Table, activation, neurons: NeuronsSpec, sheet) -> tuple[list, dict]:
+    """``[network.areas.<name>]``: the areas, and their resolved tables (by name)."""
     at = t.table("areas", required=True)
     if not at.raw:
         t.fail("areas", "needs at least one area table, e.g. [network.areas.input] size = 4")
@@ -202,35 +243,50 @@ def _area_graph(t: Table, activation, neurons: NeuronsSpec, delays, image_shape,
         if not AREA_NAME.match(nm):
             at.fail(nm, f"area names use letters, digits, '_' and '-' only, got {nm!r}")
         a = Table(t.ctx, at.path + (nm,), raw)
-        size = a.integer("size", required=True, lo=1)
-        role = a.string("role", "hidden", choices=ROLES)
-        act = a.string("activation", activation, choices=ACTIVATIONS)
-        shape = None
-        if a.has("shape"):
-            shape = _shape(a, "shape", a.take("shape"), size)
-            a.put("shape", list(shape))
-        tau_x = a.number("tau_x", neurons.tau_x, lo=0, lo_open=True, unit="ms")
-        check_tau(a, "tau_x", tau_x, neurons)
-        tau_e = a.number("tau_e", neurons.tau_e, lo=0, unit="ms")
-        check_tau(a, "tau_e", tau_e, neurons, zero_ok=True)
-        x0 = a.number("x0", neurons.x0)
-        position = _position(a, "position", a.take("position", [0.0, 0.0]))
-        a.put("position", list(position))
-        a_sheet = a.number("sheet_size", sheet_size, lo=0, lo_open=True, unit="mm")
-        a_layout = a.string("layout", layout, choices=LAYOUTS)
-        a.done()
+        areas.append(_graph_area(a, nm, activation, neurons, sheet))
         at.out[nm] = a.out
-        areas.append(AreaSpec(nm, size, role, act, shape, tau_x, tau_e, x0, position, a_sheet, a_layout))
     at.done()
     t.sub("areas", at)
-    # a built-in image source shapes the sensory area it feeds
+    return areas, at.out
+
+
+def _graph_area(a: Table, nm, activation, neurons: NeuronsSpec, sheet) -> AreaSpec:
+    """One area table; unset keys default to ``[neurons]``, ``network.activation`` and the
+    network's sheet (``sheet``: its size and layout)."""
+    size = a.integer("size", required=True, lo=1)
+    role = a.string("role", "hidden", choices=ROLES)
+    act = a.string("activation", activation, choices=ACTIVATIONS)
+    shape = None
+    if a.has("shape"):
+        shape = _shape(a, "shape", a.take("shape"), size)
+        a.put("shape", list(shape))
+    tau_x = a.number("tau_x", neurons.tau_x, lo=0, lo_open=True, unit="ms")
+    check_tau(a, "tau_x", tau_x, neurons)
+    tau_e = a.number("tau_e", neurons.tau_e, lo=0, unit="ms")
+    check_tau(a, "tau_e", tau_e, neurons, zero_ok=True)
+    x0 = a.number("x0", neurons.x0)
+    position = _position(a, "position", a.take("position", [0.0, 0.0]))
+    a.put("position", list(position))
+    a_sheet = a.number("sheet_size", sheet[0], lo=0, lo_open=True, unit="mm")
+    a_layout = a.string("layout", sheet[1], choices=LAYOUTS)
+    a.done()
+    return AreaSpec(nm, size, role, act, shape, tau_x, tau_e, x0, position, a_sheet, a_layout)
+
+
+def _shape_from_image(areas: list, written: dict, image_shape, data_sensory) -> None:
+    """A built-in image source shapes the sensory area it feeds (when that area has no
+    shape and has one neuron per pixel); ``written``: the resolved area tables."""
     sensory = data_sensory or next(iter([a.name for a in areas if a.role == "sensory"][:1]), None)
     if image_shape is not None and sensory is not None:
         for k, a in enumerate(areas):
             if a.name == sensory and a.shape is None and a.size == image_shape[0] * image_shape[1]:
                 areas[k] = AreaSpec(a.name, a.size, a.role, a.activation, tuple(image_shape), a.tau_x,
                                     a.tau_e, a.x0, a.position, a.sheet_size, a.layout)
-                at.out[a.name]["shape"] = list(image_shape)
+                written[a.name]["shape"] = list(image_shape)
+
+
+def _graph_projections(t: Table, areas: list, delays) -> list:
+    """``[[network.projections]]``: src -> dst between known areas, each pair once."""
     by = {a.name: a for a in areas}
     raw_p = t.array("projections", [])
     projections, out, seen = [], [], set()
@@ -268,6 +324,11 @@ def _area_graph(t: Table, activation, neurons: NeuronsSpec, delays, image_shape,
         projections.append(ProjectionSpec(src, dst, p, rf, stride, delay, fb, init_scale, eta))
     if out:
         t.out["projections"] = out
+    return projections
+
+
+def _allow_cycles(t: Table, projections: list) -> bool:
+    """``network.allow_cycles``: without it, a cycle of predictions is refused."""
     allow_cycles = t.boolean("allow_cycles", False)
     if not allow_cycles:
         g = nx.DiGraph([(p.src, p.dst) for p in projections])
@@ -275,5 +336,4 @@ def _area_graph(t: Table, activation, neurons: NeuronsSpec, delays, image_shape,
             cyc = " -> ".join(u for u, _ in nx.find_cycle(g)) + " -> " + nx.find_cycle(g)[0][0]
             t.fail("projections", f"prediction cycle {cyc}; set network.allow_cycles = true to simulate it "
                                   "(the dense reference cannot)")
-    return NetworkSpec(kind="area_graph", activation=activation, allow_cycles=allow_cycles,
-                       sheet_size=sheet_size, layout=layout, areas=tuple(areas), projections=tuple(projections))
+    return allow_cycles
