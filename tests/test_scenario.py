@@ -664,6 +664,12 @@ def test_subsets_and_class_filter_from_a_scenario(tmp_path, idx_folder):
     d = s.load_data()
     assert d.class_names == ("2", "4", "9") and np.bincount(d.y_train).tolist() == [5, 5, 5]
     assert len(d.y_test) == 6
+    # a generation block keeps its own classes (indices into the filtered ones); the filter stays
+    s = load_scenario(write(tmp_path, text + "[data.generate]\npresent = 5.0\n"))
+    assert s.data.classes == (4, 2, 9) and s.data.generate.classes is None
+    assert s.load_data().class_names == ("2", "4", "9")
+    s = load_scenario(write(tmp_path, text + "[data.generate]\nclasses = [0, 2]\n"))
+    assert s.data.classes == (4, 2, 9) and s.data.generate.classes == (0, 2)
     # the label area must code the filtered classes: checked before any data are read
     with pytest.raises(ScenarioError) as e:
         load_scenario(write(tmp_path, IDX_SCN + "classes = [4, 2, 9]\n"))

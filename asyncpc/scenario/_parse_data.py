@@ -51,8 +51,6 @@ def parse_data(d: Table, src: Source, *, run, neurons, delays, network: NetworkS
     _check_present(d, kw, delays.environment, h)
     n_classes = len(kw["classes"]) if kw["classes"] else src.info[1] if src.info else None
     generate = _generate(d, kw["present"], delays.environment, n_classes, h)
-    if generate is not None:  # unchanged behaviour: the spec keeps [data.generate]'s classes, not data.classes
-        kw["classes"] = generate.classes
     regime = _regime(d, kw["epochs"], n_classes)
     sensory, label = _io_areas(d, readout_t, network, data_sensory)
     if src.info and network.kind != "graphml":
