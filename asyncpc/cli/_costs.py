@@ -1,6 +1,6 @@
 """What a run costs, per neuron and per edge: the one place these figures live. Measured on
 this code base (resident memory and tracemalloc peaks of layered networks of 2e4 to 8e5
-edges, docs/robustness.md) and rounded up; tests/test_resources.py checks each against
+edges, docs/robustness.md) and rounded up; tests/test_footprint.py checks each against
 the real thing on a small network (CompiledNet.hot_nbytes, the engine's per-edge working
 set, the traced peak of building and compiling). The model, the compiler and the engine
 are being rewritten: when one changes, update its figures here and rerun that test.
