@@ -201,75 +201,105 @@ async def arun(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None 
         raise SpecError(f"realtime: must be a positive number of wall seconds per simulated ms, got {realtime!r}")
     observers = tuple(observers)
     neurons, extra = _bind_actors(c, actors)
-
-    clock = VirtualClock(t0)
-    prm = param_rows(c)
-    wires = Wires(c, st.inbox, st.inbox_sig if c.signals else None, clock, seed,
-                  sent_hooks=subscribers(observers, "message_sent"),
-                  delivered_hooks=subscribers(observers, "message_delivered"))
-    wires.sent, wires.delivered, wires.dropped = st.sent, st.delivered, st.dropped
-    wires.applied, wires.rebased = st.applied, st.rebased
-    wires.restore(carried, t0)
-    env = EnvChannel(st, clock, c.n_neurons)
-    if carried.env_known:
-        env.restore(*(getattr(carried, k) for k in InFlight.ENV))
-    else:
-        env.restore_from_schedule(schedule, t0)
-    probe = _Probe(c, schedule, st, t0, stop)
-    for t in probe.steps.tolist():
-        clock.at(t)
-    probe_steps = set(probe.steps.tolist())
     rctx = RunContext(net=c, schedule=schedule, seed=seed, t0=t0, until=stop, state=st, realtime=realtime)
+    w = _World.start(rctx, carried, observers)
     for hook in subscribers(observers, "before_run"):
         hook(rctx)
+    tasks_of = _actor_tasks(w, neurons, extra, subscribers(observers, "neuron_ticked"))
+    await _run_tasks(w, tasks_of, realtime)
+    res = _result(w, neurons)
+    rctx.state, rctx.result = res.state, res
+    for hook in subscribers(observers, "after_run"):
+        hook(rctx)
+    return res
 
-    def context(name):
-        return Context(Handle(clock, name), env, c, seed, t0, stop, int(schedule.env_delay), prm)
 
-    ticked = subscribers(observers, "neuron_ticked")
-    roles = c.edge_role()
+@dataclass(eq=False)
+class _World:
+    """What the driver moves and the actors share, over the steps ``t0 .. stop - 1``: the
+    state simulated on, the virtual clock, the wires (edge messages), the environment's
+    channel, the probe and the per-neuron parameter rows the kernels read."""
+
+    c: CompiledNet
+    schedule: Schedule
+    seed: int
+    t0: int
+    stop: int
+    st: NetState
+    clock: VirtualClock
+    wires: Wires
+    env: EnvChannel
+    probe: _Probe
+    prm: np.ndarray
+
+    @classmethod
+    def start(cls, rctx: RunContext, carried: InFlight, observers: tuple) -> "_World":
+        """The world of the run ``rctx`` says, at its step ``t0``: the messages in flight
+        (``carried``) restored and the probe steps booked on the clock."""
+        c, schedule, seed, t0, st = rctx.net, rctx.schedule, rctx.seed, rctx.t0, rctx.state
+        clock = VirtualClock(t0)
+        prm = param_rows(c)
+        wires = Wires(c, st.inbox, st.inbox_sig if c.signals else None, clock, seed,
+                      sent_hooks=subscribers(observers, "message_sent"),
+                      delivered_hooks=subscribers(observers, "message_delivered"))
+        wires.sent, wires.delivered, wires.dropped = st.sent, st.delivered, st.dropped
+        wires.applied, wires.rebased = st.applied, st.rebased
+        wires.restore(carried, t0)
+        env = EnvChannel(st, clock, c.n_neurons)
+        if carried.env_known:
+            env.restore(*(getattr(carried, k) for k in InFlight.ENV))
+        else:
+            env.restore_from_schedule(schedule, t0)
+        probe = _Probe(c, schedule, st, t0, rctx.until)
+        for t in probe.steps.tolist():
+            clock.at(t)
+        return cls(c, schedule, seed, t0, rctx.until, st, clock, wires, env, probe, prm)
+
+    def context(self, name) -> Context:
+        """A new actor's handle on the run (``name``: how its errors name it)."""
+        return Context(Handle(self.clock, name), self.env, self.c, self.seed, self.t0, self.stop,
+                       int(self.schedule.env_delay), self.prm)
+
+
+def _actor_tasks(w: _World, neurons: list[Neuron], extra: list, ticked: list) -> list[tuple[Context, Actor]]:
+    """``(context, actor)`` of every task to start, in this order: the neurons by id
+    (each bound to the run), the schedule's environment, then the extra actors."""
+    roles = w.c.edge_role()
     tasks_of = []
     for i, nrn in enumerate(neurons):
-        ctx = context(f"neuron {i}")
-        nrn.bind(i, NeuronSpec.of(c, i, roles), st, ctx, wires, seed, ticked)
+        ctx = w.context(f"neuron {i}")
+        nrn.bind(i, NeuronSpec.of(w.c, i, roles), w.st, ctx, w.wires, w.seed, ticked)
         tasks_of.append((ctx, nrn))
-    tasks_of.append((context("schedule"), ScheduleEnvironment(schedule)))
+    tasks_of.append((w.context("schedule"), ScheduleEnvironment(w.schedule)))
     for key, a in extra:
-        tasks_of.append((context(key), a))
+        tasks_of.append((w.context(key), a))
+    return tasks_of
 
-    async def guard(ctx, actor):
-        handle = ctx._handle
-        try:
-            await actor.run(ctx)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - handed to the driver, re-raised there
-            clock.fail(exc)
-        finally:
-            if handle.active:
-                handle.active = False
-                clock.idle()
 
-    clock.active = len(tasks_of)
-    tasks = [asyncio.ensure_future(guard(ctx, a)) for ctx, a in tasks_of]
+async def _guard(clock: VirtualClock, ctx: Context, actor: Actor) -> None:
+    """One actor's task: its exception is handed to the clock (the driver re-raises it),
+    and an actor that ends while active leaves the clock's count of active actors."""
+    handle = ctx._handle
     try:
-        await clock.settle()  # every actor has started and gone to sleep
-        wall0 = time.perf_counter()
-        while True:
-            t = clock.pop_due()
-            if t is None or t >= stop:
-                break
-            if realtime is not None:
-                lag = wall0 + (t - t0) * c.h * realtime - time.perf_counter()
-                if lag > 0:
-                    await asyncio.sleep(lag)
-            clock.now = t
-            wires.deliver(t)
-            env.deliver(t)
-            if clock.wake(t):
-                await clock.settle()
-            if t in probe_steps:
-                probe.observe()
+        await actor.run(ctx)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - handed to the driver, re-raised there
+        clock.fail(exc)
+    finally:
+        if handle.active:
+            handle.active = False
+            clock.idle()
+
+
+async def _run_tasks(w: _World, tasks_of: list[tuple[Context, Actor]], realtime: float | None) -> None:
+    """Start one task per actor, drive the clock to ``w.stop``, then cancel the tasks
+    (also on an error); an actor's exception is raised here."""
+    clock = w.clock
+    clock.active = len(tasks_of)
+    tasks = [asyncio.ensure_future(_guard(clock, ctx, a)) for ctx, a in tasks_of]
+    try:
+        await _drive(w, realtime)
     finally:
         for task in tasks:
             task.cancel()
@@ -277,19 +307,43 @@ async def arun(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None 
     if clock.error is not None:
         raise clock.error
 
-    clock.now = stop - 1
-    _settle_synapses(c, st, prm, [not isinstance(n, _Builtin) for n in neurons])
-    fl = InFlight(*wires.in_flight(), **env.in_flight())
+
+async def _drive(w: _World, realtime: float | None) -> None:
+    """The clock (module docstring): once every actor has started and gone to sleep, jump
+    to each next step with anything due before ``w.stop``; deliver, wake, probe."""
+    clock, probe_steps = w.clock, set(w.probe.steps.tolist())
+    await clock.settle()  # every actor has started and gone to sleep
+    wall0 = time.perf_counter()
+    while True:
+        t = clock.pop_due()
+        if t is None or t >= w.stop:
+            break
+        if realtime is not None:
+            lag = wall0 + (t - w.t0) * w.c.h * realtime - time.perf_counter()
+            if lag > 0:
+                await asyncio.sleep(lag)
+        clock.now = t
+        w.wires.deliver(t)
+        w.env.deliver(t)
+        if clock.wake(t):
+            await clock.settle()
+        if t in probe_steps:
+            w.probe.observe()
+
+
+def _result(w: _World, neurons: list[Neuron]) -> RunResult:
+    """The run's result at ``w.stop``: the synapses settled into the state, which carries
+    the counters and the messages still in flight (a :class:`CarryState`)."""
+    st, wires = w.st, w.wires
+    w.clock.now = w.stop - 1
+    _settle_synapses(w.c, st, w.prm, [not isinstance(n, _Builtin) for n in neurons])
+    fl = InFlight(*wires.in_flight(), **w.env.in_flight())
     base = {f.name: getattr(st, f.name) for f in fields(NetState)}
-    base.update(t=stop, sent=wires.sent, delivered=wires.delivered, dropped=wires.dropped, applied=wires.applied,
-                rebased=wires.rebased)
+    base.update(t=w.stop, sent=wires.sent, delivered=wires.delivered, dropped=wires.dropped,
+                applied=wires.applied, rebased=wires.rebased)
     out = CarryState(**base, in_flight=fl)
-    res = RunResult(probe_t=probe.steps.copy(), probe_x=probe.x, probe_energy=probe.energy, state=out,
-                    runtime="actors", threads=1, extra={"in_flight": fl.as_dict()})
-    rctx.state, rctx.result = out, res
-    for hook in subscribers(observers, "after_run"):
-        hook(rctx)
-    return res
+    return RunResult(probe_t=w.probe.steps.copy(), probe_x=w.probe.x, probe_energy=w.probe.energy, state=out,
+                     runtime="actors", threads=1, extra={"in_flight": fl.as_dict()})
 
 
 def run(c: CompiledNet, schedule: Schedule, **kwargs) -> RunResult:

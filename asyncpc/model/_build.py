@@ -13,6 +13,7 @@ import numpy as np
 from .._seed import normalize_seed, rng_for
 from ..errors import SpecError
 from ._distributions import check_dist, is_distance, sample
+from ._blueprint import Block, Blueprint
 from ._network import Network
 from ._spec import Area, Clocks, Dynamics, Learning, Messages, Projection
 
@@ -72,19 +73,6 @@ def _rf_sources(src: Area, proj: Projection, n_dst: int) -> list[np.ndarray]:
 
 
 CHUNK_PAIRS = 1 << 18  # synapse pairs drawn at a time (~20 MB of temporaries, whatever the network's size)
-
-
-@dataclass(eq=False)
-class Block:
-    """The neurons of one area and kind: ids ``start .. start + size - 1`` (index 0..size-1).
-    ``attrs``: their node attributes; ``index``, ``period``, ``phase``, ``x`` and ``y``
-    vary per neuron (the blueprint's arrays)."""
-
-    area: str
-    kind: str
-    start: int
-    size: int
-    attrs: dict
 
 
 @dataclass(eq=False)
@@ -196,93 +184,21 @@ class ProjectionPlan:
             yield Pairs(ii, js, w, v, drawn["delay"], drawn["feedback_delay"])
 
 
-@dataclass(eq=False)
-class Blueprint:
-    """A network said by areas and projections, with every draw made but no synapse
-    materialised: neuron blocks with their attributes and per-neuron arrays, and per
-    projection its synapses drawn chunk by chunk. :meth:`network` builds the
-    ``networkx`` graph (:class:`Network`); :func:`asyncpc.compile.compile_network`
-    flattens a blueprint straight into the compiled arrays, without a graph object per
-    synapse (the same arrays, bit for bit, as compiling :meth:`network`).
+@dataclass(frozen=True, eq=False)
+class _AreaGraph:
+    """The checked areas and who predicts whom (``graph``): areas by name, the order their
+    neurons are numbered in (topological unless cycles are allowed and present), and
+    which areas have parents (they get error neurons)."""
 
-    Examples
-    --------
-    >>> from asyncpc.model import layered
-    >>> bp = layered([3, 2], as_blueprint=True)
-    >>> bp.n_nodes, bp.n_edges
-    (7, 16)
-    >>> bp.network().graph.number_of_edges()
-    16
-    """
-
-    seed: int
-    feedback: str
-    blocks: list
-    index: np.ndarray
-    period: np.ndarray
-    phase: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    partner_delay: float
-    projections: list
-    shapes: dict
-    direction: str | None = None
-
-    @property
-    def n_nodes(self) -> int:
-        return len(self.period)
-
-    @property
-    def n_edges(self) -> int:
-        """Synapses, partner edges included (connectivity is drawn, weights are not)."""
-        n = sum(2 * b.size for b in self.blocks if b.kind == "error")
-        return n + sum(int(pp.fan()[0].sum()) * (2 if pp.feedback else 1) for pp in self.projections)
-
-    def node_attrs(self, b: Block, k: int) -> dict:
-        """Node attributes of the ``k``-th neuron of block ``b``."""
-        n = b.start + k
-        return dict(b.attrs, index=int(self.index[n]), period=float(self.period[n]), phase=float(self.phase[n]),
-                    x=float(self.x[n]), y=float(self.y[n]))
-
-    def network(self) -> Network:
-        """The neuron-level graph: nodes by block (an area's value neurons, then its error
-        neurons and their partner edges), then each projection's predict and feedback edges."""
-        g = nx.DiGraph()
-        g.graph.update(feedback=self.feedback, seed=self.seed)
-        d = float(self.partner_delay)
-        for b in self.blocks:
-            g.add_nodes_from((b.start + k, self.node_attrs(b, k)) for k in range(b.size))
-            if b.kind == "error":
-                vstart = next(v.start for v in self.blocks if v.area == b.area and v.kind == "value")
-                for k in range(b.size):
-                    g.add_edge(vstart + k, b.start + k, role="partner", weight=1.0, delay=d, loss=0.0, jitter=0.0)
-                    g.add_edge(b.start + k, vstart + k, role="partner", weight=-1.0, delay=d, loss=0.0, jitter=0.0)
-        for name, (r, c) in self.shapes.items():
-            g.graph[f"shape:{name}"] = f"{r}x{c}"
-        for pp in self.projections:
-            loss, jit = pp.loss, pp.jitter
-            for ch in pp.pairs():
-                vi, ek = (ch.i + pp.src_start).tolist(), (ch.j + pp.dst_start).tolist()
-                for n in range(len(vi)):
-                    g.add_edge(vi[n], ek[n], role="predict", weight=float(ch.w[n]), delay=float(ch.d_fwd[n]),
-                               loss=loss, jitter=jit)
-                    if pp.feedback:
-                        g.add_edge(ek[n], vi[n], role="feedback", weight=float(ch.v[n]), delay=float(ch.d_fb[n]),
-                                   loss=loss, jitter=jit)
-        if self.direction is not None:
-            g.graph["direction"] = self.direction
-        return Network(g)
+    by_name: dict
+    graph: nx.DiGraph
+    order: list
+    has_parents: dict
 
 
-def blueprint(areas: Sequence[Area], projections: Sequence[Projection], *,
-              clocks: Clocks = Clocks(), messages: Messages = Messages(),
-              learning: Learning = Learning(), dynamics: Dynamics = Dynamics(), delay=0.1,
-              partner_delay: float = 0.1, seed=0, allow_cycles: bool = False) -> Blueprint:
-    """The :class:`Blueprint` of :func:`build` (same parameters, same checks, same draws)."""
-    seed = normalize_seed(seed)
-    check_dist(delay, "delays.forward", positive=True, distance=True)
-    if isinstance(partner_delay, bool) or not isinstance(partner_delay, (int, float)) or not partner_delay > 0:
-        raise SpecError(f"delays.partner: must be a number of ms > 0, got {partner_delay!r}")
+def _area_graph(areas: Sequence[Area], projections: Sequence[Projection], allow_cycles: bool) -> _AreaGraph:
+    """Refuse duplicate or unknown areas, duplicate or self projections and (unless
+    allowed) prediction cycles; the :class:`_AreaGraph` of the rest."""
     by_name: dict[str, Area] = {}
     for a in areas:
         if a.name in by_name:
@@ -308,11 +224,12 @@ def blueprint(areas: Sequence[Area], projections: Sequence[Projection], *,
         cyc = " -> ".join(u for u, _ in nx.find_cycle(ag))
         raise SpecError(f"projections: prediction cycle {cyc} is not supported "
                         "(pass allow_cycles=True to simulate it anyway)")
+    order = list(nx.topological_sort(ag)) if not allow_cycles or nx.is_directed_acyclic_graph(ag) else list(by_name)
+    return _AreaGraph(by_name, ag, order, {n: ag.in_degree(n) > 0 for n in by_name})
 
-    has_parents = {n: ag.in_degree(n) > 0 for n in by_name}
-    n_nodes = sum(a.size * (2 if has_parents[a.name] else 1) for a in by_name.values())
 
-    # clocks, per neuron, in node order
+def _clocks(clocks: Clocks, n_nodes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(period, phase)`` (ms) per neuron, in node order, each from its own stream."""
     r = rng_for(seed, _S_PERIOD)
     try:
         periods = sample(clocks.period, n_nodes, r)
@@ -322,18 +239,17 @@ def blueprint(areas: Sequence[Area], projections: Sequence[Projection], *,
         raise SpecError(f"neurons.clock.period: drew a non-positive period (min {periods.min():.3g} ms)")
     r = rng_for(seed, _S_PHASE)
     phases = r.uniform(0.0, 1.0, n_nodes) * periods if clocks.phase == "random" else np.zeros(n_nodes)
+    return periods, phases
 
-    common = dict(send=messages.send, threshold=float(messages.threshold), refresh=float(messages.refresh),
-                  clock_jitter=float(clocks.jitter), decay=float(learning.decay))
-    dynamics.check_areas(list(by_name))
-    pos = {a.name: positions(a, seed) for a in by_name.values()}
-    order = list(nx.topological_sort(ag)) if not allow_cycles or nx.is_directed_acyclic_graph(ag) else list(by_name)
-    blocks, index, xs, ys = [], [], [], []
-    start: dict[tuple, int] = {}
-    nid = 0
-    for name in order:
-        a = by_name[name]
-        kinds = ("value", "error") if has_parents[name] else ("value",)
+
+def _blocks(ag: _AreaGraph, common: dict, learning: Learning, dynamics: Dynamics) -> list[Block]:
+    """The neuron blocks in node order: per area (in ``ag.order``) its value neurons, then
+    its error neurons if it has parents, with their node attributes (``common``: the
+    network-wide ones)."""
+    blocks, nid = [], 0
+    for name in ag.order:
+        a = ag.by_name[name]
+        kinds = ("value", "error") if ag.has_parents[name] else ("value",)
         for kind in kinds:
             own = (dict(tau=float(a.tau_x), x0=float(a.x0)) if kind == "value"
                    else dict(tau=float(a.tau_e), bias=0.0))
@@ -343,11 +259,30 @@ def blueprint(areas: Sequence[Area], projections: Sequence[Projection], *,
                 attrs["eta_b"] = float(learning.bias_rate)
             attrs.update(x=0.0, y=0.0, **common, **dynamics.attrs(kind, a.role, name))
             blocks.append(Block(name, kind, nid, a.size, attrs))
-            start[name, kind] = nid
-            index.append(np.arange(a.size))
-            xs.append(pos[name][:, 0])
-            ys.append(pos[name][:, 1])
             nid += a.size
+    return blocks
+
+
+def blueprint(areas: Sequence[Area], projections: Sequence[Projection], *,
+              clocks: Clocks = Clocks(), messages: Messages = Messages(),
+              learning: Learning = Learning(), dynamics: Dynamics = Dynamics(), delay=0.1,
+              partner_delay: float = 0.1, seed=0, allow_cycles: bool = False) -> Blueprint:
+    """The :class:`Blueprint` of :func:`build` (same parameters, same checks, same draws)."""
+    seed = normalize_seed(seed)
+    check_dist(delay, "delays.forward", positive=True, distance=True)
+    if isinstance(partner_delay, bool) or not isinstance(partner_delay, (int, float)) or not partner_delay > 0:
+        raise SpecError(f"delays.partner: must be a number of ms > 0, got {partner_delay!r}")
+    ag = _area_graph(areas, projections, allow_cycles)
+    by_name, order = ag.by_name, ag.order
+    n_nodes = sum(a.size * (2 if ag.has_parents[a.name] else 1) for a in by_name.values())
+    periods, phases = _clocks(clocks, n_nodes, seed)
+
+    common = dict(send=messages.send, threshold=float(messages.threshold), refresh=float(messages.refresh),
+                  clock_jitter=float(clocks.jitter), decay=float(learning.decay))
+    dynamics.check_areas(list(by_name))
+    pos = {a.name: positions(a, seed) for a in by_name.values()}
+    blocks = _blocks(ag, common, learning, dynamics)
+    start = {(b.area, b.kind): b.start for b in blocks}
 
     loss, mjit = float(messages.loss), float(messages.jitter)
     plans = []
@@ -367,8 +302,10 @@ def blueprint(areas: Sequence[Area], projections: Sequence[Projection], *,
             for b in blocks:
                 if (b.area, b.kind) in ((p.dst, "error"), (p.src, "value")):
                     b.attrs["eta"] = float(p.eta)
-    bp = Blueprint(seed=seed, feedback=learning.feedback, blocks=blocks, index=np.concatenate(index),
-                   period=periods, phase=phases, x=np.concatenate(xs), y=np.concatenate(ys),
+    bp = Blueprint(seed=seed, feedback=learning.feedback, blocks=blocks,
+                   index=np.concatenate([np.arange(b.size) for b in blocks]),
+                   period=periods, phase=phases, x=np.concatenate([pos[b.area][:, 0] for b in blocks]),
+                   y=np.concatenate([pos[b.area][:, 1] for b in blocks]),
                    partner_delay=float(partner_delay), projections=plans,
                    shapes={n: tuple(by_name[n].shape) for n in order if by_name[n].shape is not None})
     for pp in plans:
