@@ -155,9 +155,10 @@ class ProjectionPlan:
             self._fan = (fan_in, fan_out)
         return self._fan
 
-    def pairs(self, max_pairs: int = CHUNK_PAIRS):
+    def pairs(self, max_pairs: int | None = None):
         """The synapse pairs, chunk by chunk (:class:`Pairs`), at most about
-        ``max_pairs`` per chunk (whole dst rows)."""
+        ``max_pairs`` (default :data:`CHUNK_PAIRS`, read at the call) per chunk (whole dst rows)."""
+        max_pairs = CHUNK_PAIRS if max_pairs is None else max_pairs
         fan_in = self.fan()[0]
         p = self.proj
         scale = (np.full(self.dst.size, float(p.init_scale)) if p.init_scale is not None
