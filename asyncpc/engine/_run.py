@@ -1,4 +1,4 @@
-"""``asyncpc.engine.run``: validate, set up the arrays, loop in compiled code, finish."""
+"""``asyncpc.engine.run``: validate, set up the arrays (:mod:`._setup`), loop in compiled code, finish."""
 
 from __future__ import annotations
 
@@ -13,17 +13,16 @@ from ..compile import CompiledNet
 from ..environment import Schedule
 from ..errors import SpecError
 from ..state import RunResult
-from ._carry import finalize, materialize_all, out_seconds
-from ._drive import Probes, drive_parallel, drive_serial, set_threads
-from ._env import env_messages
-from ._exchange import Exchange, plan_cut
+from ._carry import finalize, materialize_all
+from ._drive import drive_parallel, drive_serial, set_threads
+from ._exchange import Exchange
 from ._layout import EngineLayout
-from ._push import (build_wheel, dummy_wheel, load_in_flight, mark_dirty, restored_counts, wheel_in_flight,
-                    wheel_slots)
-from ._observe import Recorder, subscribed
+from ._observe import subscribed
+from ._pack import F_S, unpack, widen
+from ._push import wheel_in_flight
+from ._setup import Request, Setup, noisy, set_up
 from ._state import EngineState, History, LazyInFlight, start_from
-from ._pack import F_LSENT, F_LSIG, F_OUT2, F_S, I_SYNCED, narrow, pack, static_rows, unpack, widen
-from ._step import Dyn, Work, probe
+from ._step import Dyn, probe
 from ._warmup import Notice, check_cache, entry
 
 __all__ = ["run", "warmup"]
@@ -55,12 +54,7 @@ def pick_delivery(c: CompiledNet, delivery: str) -> str:
         raise SpecError(f"delivery: must be one of {list(DELIVERY)}, got {delivery!r}")
     if delivery != "auto":
         return delivery
-    return "pull" if bool(np.all(c.send == 0)) and not _noisy(c) else "push"
-
-
-def _noisy(c: CompiledNet) -> bool:
-    """Whether some edge loses or jitters messages."""
-    return bool(np.any(c.loss > 0)) or bool(np.any(c.jit > 0))
+    return "pull" if bool(np.all(c.send == 0)) and not noisy(c) else "push"
 
 
 def _wheel_columns(wh, net, seed: int, t: int, n: int) -> dict:
@@ -72,32 +66,102 @@ def _wheel_columns(wh, net, seed: int, t: int, n: int) -> dict:
     return {k: v[order] for k, v in zip(("t_send", "t_arrive", "edge", "value", "signal"), (ts, ta, ed, va, sg))}
 
 
-def _across_ranks(ranks, cut, xch, net, dyn, env, seed, t0, stop, probes, work, rec, lo, hi, wh, lag, progress,
-                  notice) -> None:
+def _arguments(c, schedule, *, seed, until, state, threads, delivery, ranks, observers, messages,
+               sends) -> Request:
+    """Check and normalise :func:`run`'s arguments; find where the run starts."""
+    _check(c, schedule, threads)
+    lay = EngineLayout.of(c)
+    if ranks is not None and (ranks.size < 2 or lay.net.transport):  # transport reads other neurons' synapses:
+        ranks = None                                                   # every rank runs it all (same result)
+    if ranks is not None and observers:
+        raise SpecError("observers: not supported across MPI ranks (each rank sees only its own neurons)")
+    if ranks is None:
+        check_cache()
+    else:
+        ranks.first(check_cache, "the compile cache check")
+    seed = normalize_seed(seed)
+    push = ranks is not None or pick_delivery(c, delivery) == "push"  # push and pull give the same results
+    start = start_from(c, lay, state, seed, ring=not push)
+    t0 = int(start.state.t)
+    stop = int(schedule.end if until is None else until)
+    if stop < t0:
+        raise SpecError(f"until: step {stop} is before the state's step {t0}")
+    return Request(c=c, schedule=schedule, lay=lay, seed=seed, threads=int(threads), t0=t0, stop=stop, push=push,
+                   ranks=ranks, observers=tuple(observers), messages=bool(messages), sends=bool(sends),
+                   start=start, notice=Notice())
+
+
+def _before_run(req: Request):
+    """The observers' run context after their ``before_run`` hooks (None without observers)."""
+    if not req.observers:
+        return None
+    from ..observe import RunContext
+
+    # what observers see in before_run: the state the run starts from
+    ctx = RunContext(net=req.c, schedule=req.schedule, seed=req.seed, t0=req.t0, until=req.stop,
+                     state=req.start.state)
+    for hook in subscribed(req.observers, "before_run"):
+        hook(ctx)
+    return ctx
+
+
+def _drive(req: Request, setup: Setup) -> Exchange | None:
+    """Simulate steps ``t0..stop-1`` on this process's partitions; returns the ranks'
+    exchange (None in one process)."""
+    prev = numba.get_num_threads()
+    xch = None
+    try:
+        if setup.parts.parallel:
+            set_threads(len(setup.parts.mine))
+        if setup.parts.cut is not None:
+            xch = Exchange(setup.parts.cut, setup.wh, req.ranks)
+            _across_ranks(req, setup, xch)
+        else:
+            _in_one_process(req, setup)
+    finally:
+        numba.set_num_threads(prev)
+    return xch
+
+
+def _in_one_process(req: Request, setup: Setup) -> None:
+    """The run loop of one process: the compiled loop takes the probes and returns only to
+    have the recording buffers emptied."""
+    t, pk, fn = req.t0, 0, None
+    while t < req.stop:
+        args = setup.loop_args(t, req.stop, pk)
+        if fn is None:  # typing the ~17 arguments costs ~2 ms: once per run, not per window
+            loop = drive_parallel if setup.parts.parallel else drive_serial
+            fn = entry(loop, args, literal_at=10, notice=req.notice)
+        t, pk = fn(*args)
+        if setup.rec.mode:
+            setup.rec.flush(t)
+
+
+def _across_ranks(req: Request, setup: Setup, xch: Exchange) -> None:
     """The run loop of one MPI rank: its partitions advance window by window (windows end
     at ``cut.window`` steps and after probe steps, the same on every rank), and the ranks
     exchange what crossed at each window's end; at a probe step the activities are
     gathered and the probe is taken as one process takes it."""
+    ranks, cut, probes, stop = req.ranks, setup.parts.cut, setup.probes, req.stop
     pt = probes.t
     blind = probes._replace(t=np.zeros(0, np.int64))  # the compiled loop takes no probe here
-    t, pk, fn = t0, 0, None
+    t, pk, fn = req.t0, 0, None
     while t < stop:
         tb = min(stop, t + cut.window)
         if pk < len(pt) and pt[pk] + 1 < tb:
             tb = int(pt[pk]) + 1
         while t < tb:  # returns early only to empty recording buffers
-            args = (net, dyn, env, seed, t, tb, 0, blind, work, rec.rec, rec.mode, lo, hi, rec.msg_per_step,
-                    rec.cap, rec.capt, wh, np.int64(1 << 62), lag, progress, cut.mine)
+            args = setup.loop_args(t, tb, 0, blind)
             if fn is None:  # one process at a time writes Numba's cache
-                fn = ranks.first(lambda: entry(drive_parallel, args, literal_at=10, notice=notice),
+                fn = ranks.first(lambda: entry(drive_parallel, args, literal_at=10, notice=req.notice),
                                  "the engine's compilation")
             t, _ = fn(*args)
-            if rec.mode:
-                rec.flush(t)
+            if setup.rec.mode:
+                setup.rec.flush(t)
         xch()
         if pk < len(pt) and pt[pk] == t - 1:
-            s = np.empty(net.N)
-            s[cut.all_ids] = ranks.gather_cat(dyn.nf[cut.ids, F_S], "the probe's activities")
+            s = np.empty(setup.net.N)
+            s[cut.all_ids] = ranks.gather_cat(setup.dyn.nf[cut.ids, F_S], "the probe's activities")
             probe(s, probes.readout, probes.err_ids, probes.area_ptr, probes.x, probes.energy, pk)
             pk += 1
 
@@ -117,6 +181,92 @@ def _gather_sorted(ranks, cols: dict, keys: tuple, what: str, root_only: bool = 
         return None
     order = np.lexsort(tuple(out[k] for k in reversed(keys)))
     return {k: v[order] for k, v in out.items()}
+
+
+def _settle(req: Request, setup: Setup) -> tuple[Dyn, int]:
+    """Bring the run to rest at ``stop``: every rank's rows and counters on every rank, the
+    lazily kept weights (and, pulling, the inboxes) written out. Returns the rows and how
+    many messages are in flight (on this rank's wheel when pushing)."""
+    cut, dyn, net, seed, stop = setup.parts.cut, setup.dyn, setup.net, req.seed, req.stop
+    with req.notice.section():
+        if cut is not None:  # every rank gets every neuron's rows and every rank's counts
+            _gather_rows(req.ranks, cut, dyn)
+            setup.work.cnt[:] = req.ranks.sum_ints(setup.work.cnt, "the counters")
+        if req.push:
+            materialize_all(net, dyn)
+            z = np.zeros(0, np.int64)
+            n_fl = int(wheel_in_flight(setup.wh, net, seed, stop, True, z, z, z, np.zeros(0), np.zeros(0)))
+        else:
+            scratch = np.zeros(max(req.lay.max_indeg, 1))
+            dyn = dyn._replace(ef=widen(dyn.ef, req.c.signals))  # finalize writes the inboxes
+            n_fl = int(finalize(net, dyn, seed, stop, scratch, scratch.copy()))
+    req.notice.done()
+    return dyn, n_fl
+
+
+def _history(req: Request, setup: Setup, dyn: Dyn, n_fl: int) -> History:
+    """Where a next run continues: the messages in flight at ``stop`` as columns (pushing:
+    every rank's) or the history ring (pulling)."""
+    if not req.push:
+        return History(t=req.stop, seed=req.seed, n_in_flight=n_fl, hist=dyn.hist, flag=dyn.flag, layout=req.lay,
+                       env=setup.env_later)
+    cols = _wheel_columns(setup.wh, setup.net, req.seed, req.stop, n_fl)
+    if setup.parts.cut is not None:  # each rank holds the messages to its own neurons
+        cols = _gather_sorted(req.ranks, cols, ("t_arrive", "t_send", "edge"), "the messages in flight")
+        n_fl = len(cols["edge"])
+    return History(t=req.stop, seed=req.seed, n_in_flight=n_fl, hist=None, flag=None, layout=req.lay,
+                   env=setup.env_later, cols=cols)
+
+
+def _end_state(req: Request, setup: Setup, dyn: Dyn, hist: History) -> EngineState:
+    """The state at ``stop``: the rows, and the counters carried on from the start's."""
+    st, cnt = req.start.state, setup.work.cnt
+    sent = int(st.sent + cnt[:, 0].sum())
+    dropped = int(st.dropped + cnt[:, 1].sum())
+    delivered = int(st.delivered + req.start.n_in_flight + (sent - st.sent) - (dropped - st.dropped)
+                    - hist.n_in_flight)
+    return _state(req.c, dyn, req.c.signals, t=req.stop, sent=sent, delivered=delivered, dropped=dropped,
+                  history=hist, applied=int(st.applied + cnt[:, 2].sum()), rebased=int(st.rebased + cnt[:, 3].sum()))
+
+
+def _extra(req: Request, setup: Setup, xch: Exchange | None, hist: History) -> dict:
+    """``result.extra``: the messages in flight, the partitions, the recorded tables and,
+    across MPI ranks, the cut and the exchange's counters."""
+    parts = setup.parts
+    extra = {"in_flight": LazyInFlight(hist), "partition": req.lay.part_of(parts.lo, parts.hi),
+             "window": parts.window if parts.parallel else None, "delivery": "push" if req.push else "pull"}
+    if req.messages:
+        extra["messages"] = setup.rec.table()
+    if req.sends:
+        extra["sends"] = setup.rec.sends()
+    cut, ranks = parts.cut, req.ranks
+    if cut is not None:
+        for key, order in (("messages", ("t_send", "edge")), ("sends", ("t", "src"))):
+            if key in extra:
+                extra[key] = _gather_sorted(ranks, extra[key], order, f"the recorded {key}", root_only=True)
+        extra.update(window=cut.window, ranks=ranks.size, cut_edges=cut.cut, balance=cut.balance,
+                     exchange=dict(windows=xch.windows, bytes=xch.bytes, seconds=xch.seconds, waiting=xch.waiting))
+    return extra
+
+
+def _finish(req: Request, setup: Setup, xch: Exchange | None) -> RunResult:
+    """The run's result: the state at ``stop``, what the probes observed, and ``extra``."""
+    dyn, n_fl = _settle(req, setup)
+    hist = _history(req, setup, dyn, n_fl)
+    out = _end_state(req, setup, dyn, hist)
+    probes, parts = setup.probes, setup.parts
+    return RunResult(probe_t=probes.t.copy(), probe_x=probes.x, probe_energy=probes.energy, state=out,
+                     runtime="engine", threads=len(parts.lo) if parts.parallel else 1,
+                     extra=_extra(req, setup, xch, hist))
+
+
+def _after_run(req: Request, ctx, res: RunResult) -> None:
+    """The observers' ``after_run`` hooks, the context now holding the result."""
+    if ctx is None:
+        return
+    ctx.state, ctx.result = res.state, res
+    for hook in subscribed(req.observers, "after_run"):
+        hook(ctx)
 
 
 def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None, state=None,
@@ -190,167 +340,12 @@ def run(c: CompiledNet, schedule: Schedule, *, seed=0, until: int | None = None,
     >>> res.state.t, res.sent == res.delivered + res.dropped + len(res.extra["in_flight"]["edge"])
     (20, True)
     """
-    _check(c, schedule, threads)
-    lay = EngineLayout.of(c)
-    if ranks is not None and (ranks.size < 2 or lay.net.transport):  # transport reads other neurons' synapses:
-        ranks = None                                                   # every rank runs it all (same result)
-    if ranks is not None and observers:
-        raise SpecError("observers: not supported across MPI ranks (each rank sees only its own neurons)")
-    if ranks is None:
-        check_cache()
-    else:
-        ranks.first(check_cache, "the compile cache check")
-    seed = normalize_seed(seed)
-    threads = int(threads)
-    net = lay.net
-    push = ranks is not None or pick_delivery(c, delivery) == "push"  # push and pull give the same results
-    start = start_from(c, lay, state, seed, ring=not push)
-    st, hist, flag, n_fl0 = start.state, start.hist, start.flag, start.n_in_flight
-    t0 = int(st.t)
-    stop = int(schedule.end if until is None else until)
-    if stop < t0:
-        raise SpecError(f"until: step {stop} is before the state's step {t0}")
-    notice = Notice()
-    N = net.N
-    sig = c.signals
-    ef, nf, ni = pack(st, c)
-    if not push and not _noisy(c):  # the inboxes live in the ring: the rows shrink to what a tick touches
-        ef = narrow(ef, sig)
-    ni[:, I_SYNCED] = t0 - 1
-    with notice.section():
-        nf[:, F_OUT2] = out_seconds(net, np.ascontiguousarray(nf[:, F_LSENT]), np.ascontiguousarray(nf[:, F_LSIG]))
-    dyn = Dyn(ef=ef, nf=nf, ni=ni, w=np.array(st.w, np.float64, copy=True),
-              hist=hist if hist is not None else np.zeros(1), flag=flag if flag is not None else np.zeros(1, np.int8))
-
-    env, env_later = env_messages(schedule, t0, stop, start.env)
-    pt = np.asarray(schedule.probe_t, np.int64)
-    pt = pt[(pt >= t0) & (pt < stop)]
-    probes = Probes(t=pt, readout=np.asarray(schedule.readout, np.int64), err_ids=lay.err_ids,
-                    area_ptr=lay.area_ptr, x=np.zeros((len(pt), len(schedule.readout))),
-                    energy=np.zeros((len(pt), len(c.area_names))))
-
-    # one partition per thread Numba can run at once: partitions wait on each other, so two
-    # of them sharing a thread would wait for ever (results never depend on the count)
-    threads = min(threads, numba.config.NUMBA_NUM_THREADS)
-    cut = None
-    if ranks is not None:  # the partitions must be the same on every rank: the fewest threads any rank can run
-        threads = int(ranks.gather_cat(np.array([threads], np.int64), "the thread count").min())
-        lo, hi, window, owner = lay.rank_partitions(ranks.size, threads)
-        if len(np.unique(owner)) < ranks.size:
-            raise SpecError(f"ranks: the network ({N} neurons) splits into {len(lo)} partitions, fewer than the "
-                            f"{ranks.size} MPI ranks; start fewer ranks")
-        cut = plan_cut(c, lay, lo, hi, owner, ranks.size, ranks.rank, lay.slack())
-        parallel = True
-    else:
-        parallel = threads > 1 and not net.transport and N > 1
-        lo, hi, window = lay.partitions(threads if parallel else 1)
-    P = len(lo)
-    parallel = parallel and P > 1
-    mine = cut.mine if cut is not None else np.arange(P, dtype=np.int64)
-    # threads meet only at probes (and to empty recording buffers); in between each waits,
-    # step by step, only on what it needs from the others (lag)
-    span = 1 << 62
-    slack = lay.slack()
-    lag, progress = lay.lags(lo, hi, slack) if parallel else (np.zeros((1, 1), np.int64), np.zeros(8, np.int64))
-    if push:
-        part = lay.part_of(lo, hi)
-        with notice.section():
-            wh = build_wheel(c, part, P, slack,
-                             restored_counts(c, part, P, wheel_slots(c, slack), start.columns()))
-            cols = start.columns()
-            if cut is not None:  # each message is loaded on its receiver's rank only
-                here = cut.owner[part[c.dst[cols["edge"]]]] == cut.rank
-                cols = {k: np.ascontiguousarray(v[here]) for k, v in cols.items()}
-            load_in_flight(wh, net, cols["t_send"], cols["t_arrive"], cols["edge"], cols["value"], cols["signal"])
-            mark_dirty(wh, net, dyn)
-    else:
-        wh = dummy_wheel()
-    ns, pf = static_rows(c, wh)
-    net = net._replace(ns=ns, pf=pf)
-    width = (max(lay.max_indeg, 1) + 15) // 8 * 8  # rows padded apart: no shared cache line
-    work = Work(scratch=np.zeros((P, width)), lscratch=np.zeros((P, width)),
-                cnt=np.zeros((P, 8), np.int64), ev_ptr=np.zeros(P, np.int64))
-    observers = tuple(observers)
-
-    rec = Recorder(c, lo, hi, lay.order, messages=bool(record_messages), observers=observers,
-                   in_flight0=start.columns, sends=bool(record_sends))
-    live = st  # what observers see in before_run: the state the run starts from
-    ctx = None
-    if observers:
-        from ..observe import RunContext
-
-        ctx = RunContext(net=c, schedule=schedule, seed=seed, t0=t0, until=stop, state=live)
-        for hook in subscribed(observers, "before_run"):
-            hook(ctx)
-
-    prev = numba.get_num_threads()
-    t, pk = t0, 0
-    fn = None
-    xch = None
-    try:
-        if parallel:
-            set_threads(len(mine))
-        if cut is not None:
-            xch = Exchange(cut, wh, ranks)
-            _across_ranks(ranks, cut, xch, net, dyn, env, seed, t0, stop, probes, work, rec, lo, hi, wh, lag,
-                          progress, notice)
-        while t < stop and cut is None:
-            args = (net, dyn, env, seed, t, stop, pk, probes, work, rec.rec, rec.mode, lo, hi,
-                    rec.msg_per_step, rec.cap, rec.capt, wh, np.int64(span), lag, progress, mine)
-            if fn is None:  # typing the ~17 arguments costs ~2 ms: once per run, not per window
-                fn = entry(drive_parallel if parallel else drive_serial, args, literal_at=10, notice=notice)
-            t, pk = fn(*args)
-            if rec.mode:
-                rec.flush(t)
-    finally:
-        numba.set_num_threads(prev)
-
-    with notice.section():
-        if cut is not None:  # every rank gets every neuron's rows and every rank's counts
-            _gather_rows(ranks, cut, dyn)
-            work.cnt[:] = ranks.sum_ints(work.cnt, "the counters")
-        if push:
-            materialize_all(net, dyn)
-            z = np.zeros(0, np.int64)
-            n_fl = int(wheel_in_flight(wh, net, seed, stop, True, z, z, z, np.zeros(0), np.zeros(0)))
-        else:
-            scratch = np.zeros(max(lay.max_indeg, 1))
-            dyn = dyn._replace(ef=widen(dyn.ef, sig))  # finalize writes the inboxes
-            n_fl = int(finalize(net, dyn, seed, stop, scratch, scratch.copy()))
-    notice.done()
-    sent = int(st.sent + work.cnt[:, 0].sum())
-    dropped = int(st.dropped + work.cnt[:, 1].sum())
-    if push:
-        cols = _wheel_columns(wh, net, seed, stop, n_fl)
-        if cut is not None:  # each rank holds the messages to its own neurons
-            cols = _gather_sorted(ranks, cols, ("t_arrive", "t_send", "edge"), "the messages in flight")
-            n_fl = len(cols["edge"])
-        hist_out = History(t=stop, seed=seed, n_in_flight=n_fl, hist=None, flag=None, layout=lay, env=env_later,
-                           cols=cols)
-    delivered = int(st.delivered + n_fl0 + (sent - st.sent) - (dropped - st.dropped) - n_fl)
-    if not push:
-        hist_out = History(t=stop, seed=seed, n_in_flight=n_fl, hist=dyn.hist, flag=dyn.flag, layout=lay,
-                           env=env_later)
-    out = _state(c, dyn, sig, t=stop, sent=sent, delivered=delivered, dropped=dropped, history=hist_out,
-                 applied=int(st.applied + work.cnt[:, 2].sum()), rebased=int(st.rebased + work.cnt[:, 3].sum()))
-    extra = {"in_flight": LazyInFlight(hist_out), "partition": lay.part_of(lo, hi), "window": window if parallel else None,
-             "delivery": "push" if push else "pull"}
-    if record_messages:
-        extra["messages"] = rec.table()
-    if record_sends:
-        extra["sends"] = rec.sends()
-    if cut is not None:
-        for key, order in (("messages", ("t_send", "edge")), ("sends", ("t", "src"))):
-            if key in extra:
-                extra[key] = _gather_sorted(ranks, extra[key], order, f"the recorded {key}", root_only=True)
-        extra.update(window=cut.window, ranks=ranks.size, cut_edges=cut.cut, balance=cut.balance,
-                     exchange=dict(windows=xch.windows, bytes=xch.bytes, seconds=xch.seconds, waiting=xch.waiting))
-    res = RunResult(probe_t=pt.copy(), probe_x=probes.x, probe_energy=probes.energy, state=out,
-                    runtime="engine", threads=P if parallel else 1, extra=extra)
-    if ctx is not None:
-        ctx.state, ctx.result = out, res
-        for hook in subscribed(observers, "after_run"):
-            hook(ctx)
+    req = _arguments(c, schedule, seed=seed, until=until, state=state, threads=threads, delivery=delivery,
+                     ranks=ranks, observers=observers, messages=record_messages, sends=record_sends)
+    setup = set_up(req)
+    ctx = _before_run(req)
+    res = _finish(req, setup, _drive(req, setup))
+    _after_run(req, ctx, res)
     return res
 
 
