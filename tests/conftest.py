@@ -6,7 +6,7 @@ import os
 
 # Let the engine run more partitions than this machine has cores (2 on CI), so that the
 # tests can check 3-partition runs: partitions wait on each other, so each needs a thread
-# of its own (asyncpc/engine/_run.py caps partitions at Numba's thread count).
+# of its own (asyncpc/engine/_setup.py caps partitions at Numba's thread count).
 os.environ.setdefault("NUMBA_NUM_THREADS", "4")
 
 import gzip

@@ -3,7 +3,7 @@
 In the parallel loop every partition runs every step of the call on its own thread and
 waits, step by step, only on what can reach it: before step ``t`` partition ``p`` waits
 until each other partition ``q`` has finished the steps before ``t - lag[q, p] + 1``
-(``lag``: the smallest delay of an edge from ``q`` to ``p``; :func:`._step.wait_turn`).
+(``lag``: the smallest delay of an edge from ``q`` to ``p``; :func:`._step_parts.wait_turn`).
 Partitions meet only at probe steps, where the read-out and the energies are taken
 serially in a fixed order, and before a recording buffer could overflow (the loop then
 returns, the caller empties the buffers and calls again).

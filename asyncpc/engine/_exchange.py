@@ -2,7 +2,7 @@
 
 Rank ``r`` owns a contiguous run of the engine's partitions and advances only those (the
 others' neurons are simply never ticked there). Inside a rank, partitions wait on each
-other step by step as in one process (``_step.wait_turn``). Between ranks they meet at
+other step by step as in one process (``_step_parts.wait_turn``). Between ranks they meet at
 *window* ends: the window is the smallest delay of an edge whose two neurons are on
 different ranks, so whatever a rank sends across during a window arrives at or after
 the window's end, and exchanging at each end is enough (the conservative scheme of

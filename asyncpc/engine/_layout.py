@@ -12,7 +12,7 @@ receiver pulls its inbox from the ring when it ticks:
   small enough), so one add and one conditional wrap per edge and tick;
 - a *noisy* edge (loss or jitter) keeps a persistent inbox slot and re-derives, from
   the sender's send flags and the counter-based draws, which messages arrived since the
-  receiver last looked (see ``_step._gather_noisy``).
+  receiver last looked (see ``_step_parts.gather_noisy``).
 
 Ring length ``L = max(delay + jitter) + max(period + clock jitter of a neuron with a
 noisy in-edge) + WINDOW_CAP + 2``: the oldest step any reader can still need, plus the

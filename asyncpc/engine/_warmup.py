@@ -24,11 +24,11 @@ def check_cache() -> None:
     :func:`asyncpc.kernels._options.refresh_cache`)."""
     from .. import kernels
     from ..kernels._options import refresh_cache
-    from . import _carry, _drive, _push, _step
+    from . import _carry, _drive, _push, _step, _step_parts
 
     refresh_cache("engine", [kernels._activations, kernels._rng, kernels._tick, kernels._options,
-                             kernels._params, kernels._synapses, _step, _carry, _drive, _push],
-                  [_step, _carry, _drive, _push])
+                             kernels._params, kernels._synapses, _step, _step_parts, _carry, _drive, _push],
+                  [_step, _step_parts, _carry, _drive, _push])
 
 
 class Notice:
