@@ -73,7 +73,7 @@ def run(cmd: list[str]) -> None:
 def rate_sets(scenario: Path, m: float) -> list[str]:
     """``--set``s that scale every learning rate of the scenario by ``m``."""
     scn = load_scenario(scenario)
-    sets = [f"learning.eta={scn.learning.eta * m!r}"]
+    sets = [f"learning.eta={scn.learning.plasticity.eta * m!r}"]
     sets += [f"network.eta.{p.src}={p.eta * m!r}" for p in scn.network.projections or () if p.eta is not None]
     return sets
 

@@ -158,7 +158,7 @@ def _network(fp: Footprint, scn) -> None:
         pairs = (p.rf * p.rf if p.rf else size[p.src]) * size[p.dst]
         k = _kept(p.p, pairs)
         # feedback edges into a sensory area exist only with learning.sensory_feedback
-        kf = k if scn.learning.sensory_feedback or net.area(p.src).role != "sensory" else 0
+        kf = k if scn.learning.plasticity.sensory_feedback or net.area(p.src).role != "sensory" else 0
         edges += k + kf
         for a in (p.src, p.dst):
             score[a] += k + kf

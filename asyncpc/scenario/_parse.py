@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 
 from ..errors import SpecError
-from ..model import Dynamics
+from ..model import Clocks, Dynamics, Learning, Messages
 from ..neurons import OPTIONS
 from ._parse_data import Source, parse_data, step_check
 from ._parse_network import check_tau, parse_network
 from ._parse_source import parse_source
 from ._reader import MAX_RUN_STEPS, MAX_STEPS, Ctx, Table
-from ._spec import (ClockSpec, DataSpec, DelaysSpec, LearningSpec, MessagesSpec, NetworkSpec, NeuronsSpec,
-                    OutputSpec, ReadoutSpec, RunSpec, TraceSpec)
+from ._spec import (DataSpec, DelaysSpec, LearningSpec, NetworkSpec, NeuronsSpec, OutputSpec, ReadoutSpec,
+                    RunSpec, TraceSpec)
 
 __all__ = ["parse", "SECTIONS", "TRACE_ROLES", "safe_name"]
 
@@ -77,7 +77,7 @@ def _run(t: Table, default_name) -> RunSpec:
 def _neurons(t: Table, run: RunSpec, graphml) -> NeuronsSpec:
     if graphml:
         t.done({k: _GRAPHML_WHY for k in t.raw})
-        return NeuronsSpec(clock=ClockSpec(period=run.h))
+        return NeuronsSpec(clock=Clocks(period=run.h))
     tau_x = t.number("tau_x", 1.0, lo=0, lo_open=True, unit="ms")
     tau_e = t.number("tau_e", 0.0, lo=0, unit="ms")
     x0 = t.number("x0", 0.0)
@@ -94,7 +94,7 @@ def _neurons(t: Table, run: RunSpec, graphml) -> NeuronsSpec:
         dyn = Dynamics(**args)
     except SpecError as exc:  # a combination of options: the error names the option it is about
         t.fail(exc.field, str(exc).split(": ", 1)[-1])
-    spec = NeuronsSpec(tau_x, tau_e, x0, ClockSpec(period, phase, jitter), dyn)
+    spec = NeuronsSpec(tau_x, tau_e, x0, Clocks(period, phase, jitter), dyn)
     check_tau(t, "tau_x", tau_x, spec)
     check_tau(t, "tau_e", tau_e, spec, zero_ok=True)
     t.done()
@@ -131,24 +131,24 @@ def _delays(t: Table, run: RunSpec, graphml) -> DelaysSpec:
     return DelaysSpec(fwd, fb, partner, env)
 
 
-def _messages(t: Table, graphml, h) -> MessagesSpec:
+def _messages(t: Table, graphml, h) -> Messages:
     if graphml:
         t.done({k: _GRAPHML_WHY for k in t.raw})
-        return MessagesSpec()
+        return Messages()
     send = t.string("send", "always", choices=("always", "on_delta"))
     threshold = t.number("threshold", 0.0, lo=0)
     loss = t.number("loss", 0.0, lo=0, hi=1, hi_open=True)
     jitter = t.number("jitter", 0.0, lo=0, hi=32767 * h, unit="ms")  # compiled as int16 steps
     refresh = t.number("refresh", 0.0, lo=0, unit="ms")
     t.done()
-    return MessagesSpec(send, threshold, loss, jitter, refresh)
+    return Messages(send, threshold, loss, jitter, refresh)
 
 
 def _learning(t: Table, graphml) -> LearningSpec:
     if graphml:
         freeze = t.boolean("freeze_at_test", True)
         t.done({k: _GRAPHML_WHY for k in t.raw})
-        return LearningSpec(freeze_at_test=freeze)
+        return LearningSpec(freeze_at_test=freeze)  # the graph file carries the plasticity
     eta = t.number("eta", 0.0, lo=0)
     eta_b = t.number("eta_b", eta, lo=0)
     decay = t.number("decay", 0.0, lo=0)
@@ -158,7 +158,8 @@ def _learning(t: Table, graphml) -> LearningSpec:
     anneal = t.number("anneal", 1.0, lo=0, lo_open=True, hi=1)
     sensory = t.boolean("sensory_feedback", True)
     t.done()
-    return LearningSpec(eta, eta_b, decay, feedback, init, freeze, anneal, sensory)
+    plasticity = Learning(eta, eta_b, decay, feedback, feedback_init=init, sensory_feedback=sensory)
+    return LearningSpec(plasticity, freeze_at_test=freeze, anneal=anneal)
 
 
 def _readout(t: Table, network: NetworkSpec, data: DataSpec, label) -> ReadoutSpec:

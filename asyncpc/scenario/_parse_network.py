@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from types import MappingProxyType
 from typing import NamedTuple
 
 import networkx as nx
 
-from ..model import ACTIVATIONS, LAYOUTS
+from ..model import ACTIVATIONS, LAYOUTS, Area, Projection
 from ._reader import Table, describe, number_problem
-from ._spec import AreaSpec, NetworkSpec, NeuronsSpec, ProjectionSpec
+from ._spec import NetworkSpec, NeuronsSpec
 
 __all__ = ["parse_network", "KINDS", "AREA_NAME"]
 
@@ -123,11 +124,12 @@ def _layered(t: Table, activation, neurons: NeuronsSpec, delays, image_shape) ->
     areas = []
     for i, (nm, size) in enumerate(zip(names, sizes)):
         role = "sensory" if i == 0 else "label" if i == n - 1 else "hidden"
-        areas.append(AreaSpec(nm, size, role, out_act if i == n - 1 else activation, shapes.get(nm),
-                              per["tau_x"].get(nm, neurons.tau_x), neurons.tau_e, neurons.x0,
-                              positions.get(nm, (0.0, 0.0)), per["sheet_size"], per["layout"]))
-    projections = tuple(ProjectionSpec(s, d, p, rf.get(s), stride.get(s, 1), delays.forward, delays.feedback,
-                                       init_scale, per["eta"].get(s)) for s, d in chain.pairs)
+        areas.append(Area(nm, size, activation=out_act if i == n - 1 else activation, role=role,
+                          tau_x=per["tau_x"].get(nm, neurons.tau_x), tau_e=neurons.tau_e, shape=shapes.get(nm),
+                          x0=neurons.x0, position=positions.get(nm, (0.0, 0.0)), sheet_size=per["sheet_size"],
+                          layout=per["layout"]))
+    projections = tuple(Projection(s, d, p, rf.get(s), stride.get(s, 1), delays.forward, delays.feedback,
+                                   init_scale, per["eta"].get(s)) for s, d in chain.pairs)
     return NetworkSpec(kind="layered", sizes=sizes, names=names, direction=chain.direction, activation=activation,
                        output_activation=out_act, p=p, rf=MappingProxyType(dict(rf)),
                        rf_stride=MappingProxyType(dict(stride)), shapes=MappingProxyType(dict(shapes)),
@@ -250,7 +252,7 @@ def _graph_areas(t: Table, activation, neurons: NeuronsSpec, sheet) -> tuple[lis
     return areas, at.out
 
 
-def _graph_area(a: Table, nm, activation, neurons: NeuronsSpec, sheet) -> AreaSpec:
+def _graph_area(a: Table, nm, activation, neurons: NeuronsSpec, sheet) -> Area:
     """One area table; unset keys default to ``[neurons]``, ``network.activation`` and the
     network's sheet (``sheet``: its size and layout)."""
     size = a.integer("size", required=True, lo=1)
@@ -270,7 +272,8 @@ def _graph_area(a: Table, nm, activation, neurons: NeuronsSpec, sheet) -> AreaSp
     a_sheet = a.number("sheet_size", sheet[0], lo=0, lo_open=True, unit="mm")
     a_layout = a.string("layout", sheet[1], choices=LAYOUTS)
     a.done()
-    return AreaSpec(nm, size, role, act, shape, tau_x, tau_e, x0, position, a_sheet, a_layout)
+    return Area(nm, size, activation=act, role=role, tau_x=tau_x, tau_e=tau_e, shape=shape, x0=x0,
+                position=position, sheet_size=a_sheet, layout=a_layout)
 
 
 def _shape_from_image(areas: list, written: dict, image_shape, data_sensory) -> None:
@@ -280,8 +283,7 @@ def _shape_from_image(areas: list, written: dict, image_shape, data_sensory) -> 
     if image_shape is not None and sensory is not None:
         for k, a in enumerate(areas):
             if a.name == sensory and a.shape is None and a.size == image_shape[0] * image_shape[1]:
-                areas[k] = AreaSpec(a.name, a.size, a.role, a.activation, tuple(image_shape), a.tau_x,
-                                    a.tau_e, a.x0, a.position, a.sheet_size, a.layout)
+                areas[k] = replace(a, shape=tuple(image_shape))
                 written[a.name]["shape"] = list(image_shape)
 
 
@@ -321,7 +323,7 @@ def _graph_projections(t: Table, areas: list, delays) -> list:
         eta = pt.number("eta", None, lo=0)
         pt.done()
         out.append(pt.out)
-        projections.append(ProjectionSpec(src, dst, p, rf, stride, delay, fb, init_scale, eta))
+        projections.append(Projection(src, dst, p, rf, stride, delay, fb, init_scale, eta))
     if out:
         t.out["projections"] = out
     return projections

@@ -15,8 +15,9 @@ import numpy as np
 from ..errors import DataError, GraphError, ScenarioError, SpecError
 from ._parse import SECTIONS, parse
 from ._reader import Ctx
-from ._spec import (DataSpec, DelaysSpec, LearningSpec, MessagesSpec, NetworkSpec, NeuronsSpec, OutputSpec,
-                    ReadoutSpec, RunSpec, TraceSpec)
+from ..model import Messages
+from ._spec import (DataSpec, DelaysSpec, LearningSpec, NetworkSpec, NeuronsSpec, OutputSpec, ReadoutSpec, RunSpec,
+                    TraceSpec)
 from ._toml import KeyLines, apply_overrides, override_paths, read_toml
 
 __all__ = ["Scenario", "load_scenario", "parse_scenario"]
@@ -43,7 +44,7 @@ class Scenario:
     network: NetworkSpec
     neurons: NeuronsSpec
     delays: DelaysSpec
-    messages: MessagesSpec
+    messages: Messages
     learning: LearningSpec
     data: DataSpec
     readout: ReadoutSpec
@@ -118,25 +119,15 @@ class Scenario:
     def blueprint(self):
         """The network as a :class:`asyncpc.model.Blueprint` (areas and projections, every
         draw made, no graph object per synapse); ``None`` for a GraphML network."""
-        from ..model import Area, Clocks, Learning, Messages, Projection, blueprint
+        from ..model import blueprint
 
         n = self.network
         self.footprint().check_limits(self)  # 32-bit ids, the longest run: before building anything
         if n.kind == "graphml":
             return None
-        areas = [Area(a.name, a.size, activation=a.activation, role=a.role, tau_x=a.tau_x,
-                      tau_e=a.tau_e, shape=a.shape, x0=a.x0, position=a.position,
-                      sheet_size=a.sheet_size, layout=a.layout) for a in n.areas]
-        projs = [Projection(p.src, p.dst, p=p.p, rf=p.rf, rf_stride=p.rf_stride, delay=_plain(p.delay),
-                            feedback_delay=_plain(p.feedback_delay), init_scale=p.init_scale, eta=p.eta)
-                 for p in n.projections]
-        c, m, lr = self.neurons.clock, self.messages, self.learning
-        with self._model_errors():
-            bp = blueprint(areas, projs, clocks=Clocks(_plain(c.period), c.phase, c.jitter),
-                           messages=Messages(m.send, m.threshold, m.loss, m.jitter, m.refresh),
-                           learning=Learning(lr.eta, lr.eta_b, lr.decay, lr.feedback, lr.feedback_init,
-                                             lr.sensory_feedback),
-                           dynamics=self.neurons.dynamics,
+        with self._model_errors():  # the specs are the model's own: parsed straight into its classes
+            bp = blueprint(list(n.areas), list(n.projections), clocks=self.neurons.clock, messages=self.messages,
+                           learning=self.learning.plasticity, dynamics=self.neurons.dynamics,
                            delay=_plain(self.delays.forward), partner_delay=self.delays.partner,
                            seed=self.run.seed, allow_cycles=n.allow_cycles)
         if n.kind == "layered":

@@ -1,5 +1,10 @@
 """Typed, frozen specs of a scenario's sections (see docs/scenarios.md for every key).
 
+Where a section is a model spec, it is parsed straight into the model's class
+(:class:`asyncpc.model.Area`, ``Projection``, ``Clocks``, ``Messages``; ``Learning`` is
+held by :class:`LearningSpec` beside the environment's settings); the names ``AreaSpec``,
+``ProjectionSpec``, ``ClockSpec`` and ``MessagesSpec`` are those classes.
+
 Times are in ms. A *distribution* is a float or a read-only mapping
 ``{"dist": ..., ...}`` as in :mod:`asyncpc.model._distributions`.
 """
@@ -10,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ..model import Dynamics
+from ..model import Area, Clocks, Dynamics, Learning, Messages, Projection
 
 __all__ = ["RunSpec", "AreaSpec", "ProjectionSpec", "NetworkSpec", "ClockSpec", "NeuronsSpec",
            "DelaysSpec", "MessagesSpec", "LearningSpec", "GenerateSpec", "DataSpec", "ReadoutSpec",
@@ -31,36 +36,15 @@ class RunSpec:
     h: float = 0.1
 
 
-@dataclass(frozen=True)
-class AreaSpec:
-    """One area (``[network.areas.NAME]``, or derived from a layered spec)."""
-
-    name: str
-    size: int
-    role: str = "hidden"
-    activation: str = "tanh"
-    shape: tuple[int, int] | None = None
-    tau_x: float = 1.0
-    tau_e: float = 0.0
-    x0: float = 0.0
-    position: tuple[float, float] = (0.0, 0.0)
-    sheet_size: float = 1.0
-    layout: str = "grid"
-
-
-@dataclass(frozen=True)
-class ProjectionSpec:
-    """``src`` predicts ``dst`` (``[[network.projections]]``, or derived). Delays resolved."""
-
-    src: str
-    dst: str
-    p: float = 1.0
-    rf: int | None = None
-    rf_stride: int = 1
-    delay: Any = 0.1
-    feedback_delay: Any = 0.1
-    init_scale: float | None = None
-    eta: float | None = None
+#: One area (``[network.areas.NAME]``, or derived from a layered spec): the model's own spec.
+AreaSpec = Area
+#: ``src`` predicts ``dst`` (``[[network.projections]]``, or derived): the model's own spec,
+#: its delays resolved by the reader (never ``None`` in a parsed scenario).
+ProjectionSpec = Projection
+#: ``[neurons.clock]``: the model's own spec.
+ClockSpec = Clocks
+#: ``[messages]``: the model's own spec.
+MessagesSpec = Messages
 
 
 @dataclass(frozen=True)
@@ -84,23 +68,14 @@ class NetworkSpec:
     layout: str = "grid"
     allow_cycles: bool = False
     path: str | None = None
-    areas: tuple[AreaSpec, ...] = ()
-    projections: tuple[ProjectionSpec, ...] = ()
+    areas: tuple[Area, ...] = ()
+    projections: tuple[Projection, ...] = ()
 
-    def area(self, name: str) -> AreaSpec | None:
+    def area(self, name: str) -> Area | None:
         return next((a for a in self.areas if a.name == name), None)
 
     def area_with_role(self, role: str) -> list[str]:
         return [a.name for a in self.areas if a.role == role]
-
-
-@dataclass(frozen=True)
-class ClockSpec:
-    """``[neurons.clock]``."""
-
-    period: Any = 0.1
-    phase: str = "zero"
-    jitter: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -110,7 +85,7 @@ class NeuronsSpec:
     tau_x: float = 1.0
     tau_e: float = 0.0
     x0: float = 0.0
-    clock: ClockSpec = field(default_factory=ClockSpec)
+    clock: Clocks = field(default_factory=Clocks)
     dynamics: Dynamics = field(default_factory=Dynamics)
 
 
@@ -125,28 +100,15 @@ class DelaysSpec:
 
 
 @dataclass(frozen=True)
-class MessagesSpec:
-    """``[messages]``."""
-
-    send: str = "always"
-    threshold: float = 0.0
-    loss: float = 0.0
-    jitter: float = 0.0
-    refresh: float = 0.0
-
-
-@dataclass(frozen=True)
 class LearningSpec:
-    """``[learning]``; ``eta_b`` is resolved (defaults to ``eta``)."""
+    """``[learning]``: the model's plasticity (``eta_b`` resolved: it defaults to ``eta``;
+    for a GraphML network the graph carries it and ``plasticity`` is the model's default)
+    and what the environment does with it: ``freeze_at_test`` (no plasticity while
+    testing) and ``anneal`` (the plasticity gain of training epoch ``e`` is ``anneal ** e``)."""
 
-    eta: float = 0.0
-    eta_b: float = 0.0
-    decay: float = 0.0
-    feedback: str = "learned"
-    feedback_init: str = "random"
+    plasticity: Learning = field(default_factory=Learning)
     freeze_at_test: bool = True
     anneal: float = 1.0
-    sensory_feedback: bool = True
 
 
 @dataclass(frozen=True)
