@@ -259,16 +259,28 @@ def advance(net, dyn, env, seed, p, lo, hi, ta, tb, work, rec, record, wh, lag, 
                         if x < 0:
                             x += LNC
                         p_in = hist[x]
-                    for e in range(sl, e1):
-                        x = B + goff[e]
-                        if x < 0:
-                            x += LNC
-                        v = hist[x]
-                        v0 = ef[e, E_HELD]
-                        if v != v0:
-                            ef[e, E_C], A, Q = input_delta(ef[e, E_C], v0, v0, v, v, T, eta, A, Q)
-                            ef[e, E_HELD] = v
-                            k += 1
+                    if eta == 0.0:  # the same loop, compiled apart: input_delta then only moves A
+                        for e in range(sl, e1):
+                            x = B + goff[e]
+                            if x < 0:
+                                x += LNC
+                            v = hist[x]
+                            v0 = ef[e, E_HELD]
+                            if v != v0:
+                                ef[e, E_C], A, Q = input_delta(ef[e, E_C], v0, v0, v, v, T, 0.0, A, Q)
+                                ef[e, E_HELD] = v
+                                k += 1
+                    else:
+                        for e in range(sl, e1):
+                            x = B + goff[e]
+                            if x < 0:
+                                x += LNC
+                            v = hist[x]
+                            v0 = ef[e, E_HELD]
+                            if v != v0:
+                                ef[e, E_C], A, Q = input_delta(ef[e, E_C], v0, v0, v, v, T, eta, A, Q)
+                                ef[e, E_HELD] = v
+                                k += 1
                 else:
                     if ns[n, S_NOISY]:
                         gather_noisy(net, dyn, seed, n, t, e0, e1, buf, lbuf, B)

@@ -87,10 +87,12 @@ def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
 # lazy synapses (asyncpc.kernels._synapses), restated
 def apply_input(j, v, l, c, held, held_l, T, eta, A, Q):
     v0, l0, c0 = held[j], held_l[j], c[j]
+    held[j], held_l[j] = v, l
+    if eta == 0.0:
+        return A + c0 * (v - v0), Q
     c[j] = c0 + eta * (l0 - l) * T
     A += c[j] * v - c0 * v0
     Q += l * v - l0 * v0
-    held[j], held_l[j] = v, l
     return A, Q
 
 
