@@ -1,12 +1,15 @@
 """One exception hierarchy for everything asyncpc reports to a user.
 
 A message states the rule, the value and the fix, e.g.
-``delays.mean: must be >= one step (0.1 ms), got 0.02``.
+``delays.mean: must be >= one step (0.1 ms), got 0.02``. A :class:`SpecError` or
+:class:`GraphError` also says where it arose (``at``) and which field (``field``), so that a
+scenario finds the key behind it without reading the message; :meth:`SpecError.located`
+writes the message's head from them (:func:`place`).
 """
 
 from __future__ import annotations
 
-__all__ = ["AsyncPCError", "SpecError", "GraphError", "ScenarioError", "DivergenceError",
+__all__ = ["AsyncPCError", "SpecError", "GraphError", "ScenarioError", "DivergenceError", "place",
            "DataError", "ResourceError"]
 
 
@@ -14,11 +17,62 @@ class AsyncPCError(Exception):
     """Root of every error asyncpc raises on purpose (the CLI maps it to exit status 2)."""
 
 
-class SpecError(AsyncPCError, ValueError):
+def place(at, field=()) -> str:
+    """How a message names where it arose: ``at`` and ``field`` as text.
+
+    ``at`` is ``("area", name)`` -> ``areas.<name>``, ``("projection", src, dst)`` ->
+    ``projections.<src>-><dst>``, ``("node", n)`` -> ``node <n!r>``, ``("edge", u, v)`` ->
+    ``edge <u!r>-><v!r>``, ``("graph", attr)`` -> ``graph attribute <attr!r>``,
+    ``("file", path)`` -> ``<path>``, or ``("section", "neurons.clock")`` (a plain string
+    is a section too) -> ``neurons.clock``; each part of ``field`` follows, ``.name`` or
+    ``[index]``: ``place(("area", "in"), ("position", 0)) == "areas.in.position[0]"``.
+    """
+    at = _at(at)
+    kind, args = at[0], at[1:]
+    head = {"area": lambda: f"areas.{args[0]}", "projection": lambda: f"projections.{args[0]}->{args[1]}",
+            "node": lambda: f"node {args[0]!r}", "edge": lambda: f"edge {args[0]!r}->{args[1]!r}",
+            "graph": lambda: f"graph attribute {args[0]!r}", "file": lambda: f"{args[0]}",
+            "section": lambda: f"{args[0]}"}[kind]()
+    return head + "".join(f"[{f}]" if isinstance(f, int) else f".{f}" for f in _field(field))
+
+
+def _at(at) -> tuple:
+    return ("section", at) if isinstance(at, str) else tuple(at)
+
+
+def _field(field) -> tuple:
+    return (field,) if isinstance(field, (str, int)) else tuple(field)
+
+
+class _Located(AsyncPCError, ValueError):
+    """An error that knows where it arose (``at``, see :func:`place`) and which field
+    (``field``: a path below ``at``, e.g. ``("delay", "dist")``), both optional, so that a
+    scenario maps it to its key without reading the message."""
+
+    def __init__(self, message: str, *, at=None, field=()):
+        super().__init__(message)
+        self.at = None if at is None else _at(at)
+        self.field = _field(field)
+
+    @classmethod
+    def located(cls, at, field, message: str):
+        """``cls(f"{place(at, field)}: {message}", at=at, field=field)``: the text and the
+        structure from one description."""
+        return cls(f"{place(at, field)}: {message}", at=at, field=field)
+
+    def __reduce__(self):
+        return _rebuild, (type(self), str(self), self.at, self.field)
+
+
+def _rebuild(cls, message, at, field):
+    return cls(message, at=at, field=field)
+
+
+class SpecError(_Located):
     """A specification (builder argument, area, projection, distribution) is invalid."""
 
 
-class GraphError(AsyncPCError, ValueError):
+class GraphError(_Located):
     """A neuron-level graph violates the model's rules."""
 
 

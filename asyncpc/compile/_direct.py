@@ -32,13 +32,13 @@ def compile_blueprint(bp: Blueprint, h: float) -> CompiledNet:
         try:
             check_node(b.start, a, full[-1])
         except GraphError as exc:
-            raise SpecError(str(exc)) from None
+            raise SpecError(str(exc), at=exc.at, field=exc.field) from None
     N = bp.n_nodes
     sizes = [b.size for b in bp.blocks]
     cols = {k: np.repeat(np.array([a[k] for a in full], dtype=object), sizes) for k in NEURON_COLUMNS}
     cols.update(period=bp.period, phase=bp.phase, index=bp.index)
     area_names = list(dict.fromkeys(b.area for b in bp.blocks))
-    per = neuron_arrays(cols, area_names, h, lambda i: f"node {int(i)!r}")
+    per = neuron_arrays(cols, area_names, h, lambda i: ("node", int(i)))
 
     partners = _partners(bp)
     has_partner = np.zeros(N, np.int8)
@@ -82,8 +82,9 @@ def compile_blueprint(bp: Blueprint, h: float) -> CompiledNet:
                     transport=bp.feedback == "transport", shapes=dict(bp.shapes))
 
 
-def _edge_name(u, v) -> str:
-    return f"edge {int(u)!r}->{int(v)!r}"
+def _edge_name(u, v) -> tuple:
+    """Where an error about edge ``u -> v`` arose (:func:`asyncpc.errors.place`)."""
+    return ("edge", int(u), int(v))
 
 
 def _partners(bp: Blueprint) -> list[tuple[int, int, int]]:

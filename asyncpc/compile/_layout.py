@@ -150,13 +150,15 @@ class CompiledNet:
 MAX_STEPS = 10_000_000
 
 
-def _steps(ms: float, h: float, where: str, *, minimum: int) -> int:
+def _steps(ms: float, h: float, at, field, *, minimum: int) -> int:
+    """``ms`` as a number of steps of ``h``; an error is at ``at``, ``field``
+    (:func:`asyncpc.errors.place`)."""
     if not np.isfinite(ms) or ms / h > MAX_STEPS:
-        raise SpecError(f"{where}: {ms:g} ms is more than {MAX_STEPS:,} steps of h = {h:g} ms")
+        raise SpecError.located(at, field, f"{ms:g} ms is more than {MAX_STEPS:,} steps of h = {h:g} ms")
     s = int(round(ms / h))
     if s < minimum:
-        raise SpecError(f"{where}: {ms:g} ms is {'below one step' if minimum else 'negative'} "
-                        f"(h = {h:g} ms); it must be >= {minimum} step(s)")
+        raise SpecError.located(at, field, f"{ms:g} ms is {'below one step' if minimum else 'negative'} "
+                                           f"(h = {h:g} ms); it must be >= {minimum} step(s)")
     return s
 
 
@@ -184,7 +186,7 @@ def compile_network(net: Network | Blueprint, h: float = 0.1) -> CompiledNet:
     True
     """
     if not (isinstance(h, (int, float)) and np.isfinite(h) and h > 0):
-        raise SpecError(f"run.h: must be a positive number of ms, got {h!r}")
+        raise SpecError.located("run", "h", f"must be a positive number of ms, got {h!r}")
     if isinstance(net, Blueprint):
         from ._direct import compile_blueprint
 
@@ -195,7 +197,7 @@ def compile_network(net: Network | Blueprint, h: float = 0.1) -> CompiledNet:
     area_names = list(dict.fromkeys(a["area"] for a in attrs))
     cols = {k: [a[k] for a in attrs] for k in NEURON_COLUMNS}
     cols["index"] = _graph_index(g, nodes, attrs)
-    per = neuron_arrays(cols, area_names, h, lambda i: f"node {nodes[i]!r}")
+    per = neuron_arrays(cols, area_names, h, lambda i: ("node", nodes[i]))
     rows, in_ptr, has_partner = _in_rows(net, nodes)
     edges = _edge_arrays(rows, int(in_ptr[-1]), h)
     p_tau, p_speedup = prospective(cols["prospective"], per, edges["src"], in_ptr, has_partner)
@@ -247,7 +249,7 @@ def _graph_index(g, nodes, attrs) -> np.ndarray:
 
 def steps_of(ms, h: float, what: str, name, *, minimum: int, dtype=np.int64) -> np.ndarray:
     """Durations (ms) as integer steps of ``h``, checked as :func:`_steps` does; an error
-    names the first bad one as ``f"{name(i)}.{what}"``."""
+    is at the first bad one, ``name(i)`` (e.g. ``("node", n)``), field ``what``."""
     ms = np.asarray(ms, np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         q = ms / h
@@ -256,7 +258,7 @@ def steps_of(ms, h: float, what: str, name, *, minimum: int, dtype=np.int64) -> 
     bad |= s < minimum
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        _steps(float(ms[i]), h, f"{name(i)}.{what}", minimum=minimum)  # raises, with the one-line reason
+        _steps(float(ms[i]), h, name(i), what, minimum=minimum)  # raises, with the one-line reason
     return s.astype(dtype)
 
 
@@ -278,7 +280,7 @@ def _codes(col, table) -> np.ndarray:
 def neuron_arrays(cols: dict, area_names, h, name) -> dict:
     """The per-neuron arrays (in node order) from columns (:data:`NEURON_COLUMNS` and
     ``index``), steps checked: clock jitter below the period, and Euler's ``dt/tau <= 1``
-    at the longest tick. ``name(i)``: how an error names neuron ``i``."""
+    at the longest tick. ``name(i)``: where an error about neuron ``i`` arose, ``("node", n)``."""
 
     def floats(key):
         return np.asarray(cols[key], np.float64)
@@ -287,13 +289,13 @@ def neuron_arrays(cols: dict, area_names, h, name) -> dict:
     cjit = steps_of(cols["clock_jitter"], h, "clock_jitter", name, minimum=0, dtype=np.int32)
     bad = np.flatnonzero(cjit >= period)
     if len(bad):
-        raise SpecError(f"{name(bad[0])}.clock_jitter: {cjit[bad[0]]} steps must be below the period "
-                        f"({period[bad[0]]} steps)")
+        raise SpecError.located(name(bad[0]), "clock_jitter", f"{cjit[bad[0]]} steps must be below the period "
+                                                              f"({period[bad[0]]} steps)")
     tau = floats("tau")
     dt_max = (period + cjit) * h
     for i in np.flatnonzero((tau > 0) & (dt_max / np.where(tau > 0, tau, 1) > 1.0)):
-        raise SpecError(f"{name(i)}.tau: a tick of {dt_max[i]:g} ms exceeds tau = {tau[i]:g} ms; "
-                        "Euler needs dt/tau <= 1: shorten the clock period or lengthen tau")
+        raise SpecError.located(name(i), "tau", f"a tick of {dt_max[i]:g} ms exceeds tau = {tau[i]:g} ms; "
+                                                "Euler needs dt/tau <= 1: shorten the clock period or lengthen tau")
     kind = (_codes(cols["kind"], {"value": KIND_VALUE, "error": KIND_ERROR})).astype(np.int8)
     return dict(
         kind=kind, area=_codes(cols["area"], list(area_names)).astype(np.int16),
@@ -342,21 +344,21 @@ def _edge_arrays(rows, E: int, h) -> dict:
     j = 0
     for i, r in enumerate(rows):
         for _, s, ea, (u, v) in r:
-            where = f"edge {u!r}->{v!r}"
+            at = ("edge", u, v)
             out["src"][j], out["dst"][j] = s, i
-            out["delay"][j] = _steps(float(ea["delay"]), h, f"{where}.delay", minimum=1)
+            out["delay"][j] = _steps(float(ea["delay"]), h, at, "delay", minimum=1)
             out["w"][j] = float(ea.get("weight", 0.0))
             out["loss"][j] = float(ea["loss"])
-            out["jit"][j] = jitter_steps(float(ea["jitter"]), h, where)
+            out["jit"][j] = jitter_steps(float(ea["jitter"]), h, at)
             j += 1
     return out
 
 
-def jitter_steps(ms: float, h: float, where: str) -> int:
-    """A message jitter in steps (int16)."""
-    js = _steps(ms, h, f"{where}.jitter", minimum=0)
+def jitter_steps(ms: float, h: float, at) -> int:
+    """A message jitter in steps (int16) of the edge ``at`` (``("edge", u, v)``)."""
+    js = _steps(ms, h, at, "jitter", minimum=0)
     if js > 32767:
-        raise SpecError(f"{where}.jitter: {js} steps is too large (max 32767)")
+        raise SpecError.located(at, "jitter", f"{js} steps is too large (max 32767)")
     return js
 
 

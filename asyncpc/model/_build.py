@@ -55,12 +55,13 @@ def positions(area: Area, seed=0) -> np.ndarray:
 
 def _rf_sources(src: Area, proj: Projection, n_dst: int) -> list[np.ndarray]:
     """Source indices seen by each dst neuron under a receptive field."""
+    at = ("projection", proj.src, proj.dst)
     if src.shape is None:
-        raise SpecError(f"projections.{proj.src}->{proj.dst}.rf: source area {src.name!r} needs a shape")
+        raise SpecError.located(at, "rf", f"source area {src.name!r} needs a shape")
     rows, cols = src.shape
     k, s = proj.rf, proj.rf_stride
     if k > rows or k > cols:
-        raise SpecError(f"projections.{proj.src}->{proj.dst}.rf: patch {k} larger than {rows}x{cols}")
+        raise SpecError.located(at, "rf", f"patch {k} larger than {rows}x{cols}")
     tops = list(range(0, rows - k + 1, s))
     lefts = list(range(0, cols - k + 1, s))
     positions = [(r, c) for r in tops for c in lefts]
@@ -115,8 +116,9 @@ class ProjectionPlan:
     _fan: tuple | None = None
 
     @property
-    def where(self) -> str:
-        return f"projections.{self.proj.src}->{self.proj.dst}"
+    def at(self) -> tuple:
+        """Where this projection's errors arise (:func:`asyncpc.errors.place`)."""
+        return ("projection", self.proj.src, self.proj.dst)
 
     def _sources(self):
         if self.proj.rf is not None:
@@ -151,7 +153,7 @@ class ProjectionPlan:
                 for q in parts:
                     fan_out[q] += 1
             if not fan_in.any():
-                raise SpecError(f"{self.where}: no connection survived p={self.proj.p}")
+                raise SpecError.located(self.at, (), f"no connection survived p={self.proj.p}")
             self._fan = (fan_in, fan_out)
         return self._fan
 
@@ -177,10 +179,10 @@ class ProjectionPlan:
                 try:
                     arr = sample(spec, len(ii), r, distance=dist)
                 except SpecError as exc:
-                    raise SpecError(f"{self.where}.{where}: {exc}") from None
+                    raise SpecError.located(self.at, where, str(exc)) from None
                 if np.any(arr <= 0):
-                    raise SpecError(f"{self.where}.{where}: drew a non-positive delay "
-                                    f"(min {arr.min():.3g} ms); delays must be > 0")
+                    raise SpecError.located(self.at, where, f"drew a non-positive delay "
+                                                            f"(min {arr.min():.3g} ms); delays must be > 0")
                 drawn[where] = arr
             yield Pairs(ii, js, w, v, drawn["delay"], drawn["feedback_delay"])
 
@@ -203,28 +205,28 @@ def _area_graph(areas: Sequence[Area], projections: Sequence[Projection], allow_
     by_name: dict[str, Area] = {}
     for a in areas:
         if a.name in by_name:
-            raise SpecError(f"areas.{a.name}: duplicate area name")
+            raise SpecError.located(("area", a.name), (), "duplicate area name")
         by_name[a.name] = a
     if not by_name:
-        raise SpecError("areas: at least one area is required")
+        raise SpecError.located("areas", (), "at least one area is required")
     seen = set()
     for p in projections:
+        at = ("projection", p.src, p.dst)
         for end in (p.src, p.dst):
             if end not in by_name:
-                raise SpecError(f"projections.{p.src}->{p.dst}: unknown area {end!r}; "
-                                f"known: {sorted(by_name)}")
+                raise SpecError.located(at, (), f"unknown area {end!r}; known: {sorted(by_name)}")
         if (p.src, p.dst) in seen:
-            raise SpecError(f"projections.{p.src}->{p.dst}: duplicate projection")
+            raise SpecError.located(at, (), "duplicate projection")
         if p.src == p.dst:
-            raise SpecError(f"projections.{p.src}->{p.dst}: an area cannot predict itself")
+            raise SpecError.located(at, (), "an area cannot predict itself")
         seen.add((p.src, p.dst))
     ag = nx.DiGraph()
     ag.add_nodes_from(by_name)
     ag.add_edges_from((p.src, p.dst) for p in projections)
     if not allow_cycles and not nx.is_directed_acyclic_graph(ag):
         cyc = " -> ".join(u for u, _ in nx.find_cycle(ag))
-        raise SpecError(f"projections: prediction cycle {cyc} is not supported "
-                        "(pass allow_cycles=True to simulate it anyway)")
+        raise SpecError.located("projections", (), f"prediction cycle {cyc} is not supported "
+                                                   "(pass allow_cycles=True to simulate it anyway)")
     order = list(nx.topological_sort(ag)) if not allow_cycles or nx.is_directed_acyclic_graph(ag) else list(by_name)
     return _AreaGraph(by_name, ag, order, {n: ag.in_degree(n) > 0 for n in by_name})
 
@@ -235,9 +237,10 @@ def _clocks(clocks: Clocks, n_nodes: int, seed: int) -> tuple[np.ndarray, np.nda
     try:
         periods = sample(clocks.period, n_nodes, r)
     except SpecError as exc:
-        raise SpecError(f"neurons.clock.period: {exc}") from None
+        raise SpecError.located("neurons.clock", "period", str(exc)) from None
     if np.any(periods <= 0):
-        raise SpecError(f"neurons.clock.period: drew a non-positive period (min {periods.min():.3g} ms)")
+        raise SpecError.located("neurons.clock", "period",
+                                f"drew a non-positive period (min {periods.min():.3g} ms)")
     r = rng_for(seed, _S_PHASE)
     phases = r.uniform(0.0, 1.0, n_nodes) * periods if clocks.phase == "random" else np.zeros(n_nodes)
     return periods, phases
@@ -270,9 +273,9 @@ def blueprint(areas: Sequence[Area], projections: Sequence[Projection], *,
               partner_delay: float = 0.1, seed=0, allow_cycles: bool = False) -> Blueprint:
     """The :class:`Blueprint` of :func:`build` (same parameters, same checks, same draws)."""
     seed = normalize_seed(seed)
-    check_dist(delay, "delays.forward", positive=True, distance=True)
+    check_dist(delay, "delays", "forward", positive=True, distance=True)
     if isinstance(partner_delay, bool) or not isinstance(partner_delay, (int, float)) or not partner_delay > 0:
-        raise SpecError(f"delays.partner: must be a number of ms > 0, got {partner_delay!r}")
+        raise SpecError.located("delays", "partner", f"must be a number of ms > 0, got {partner_delay!r}")
     ag = _area_graph(areas, projections, allow_cycles)
     by_name, order = ag.by_name, ag.order
     n_nodes = sum(a.size * (2 if ag.has_parents[a.name] else 1) for a in by_name.values())
@@ -387,23 +390,24 @@ def layered(sizes: Sequence[int], direction: str = "discriminative", *, activati
     ['input', 'hidden1', 'label']
     """
     if isinstance(sizes, (str, bytes)) or len(sizes) < 2:
-        raise SpecError(f"network.sizes: need at least two areas, got {sizes!r}")
+        raise SpecError.located("network", "sizes", f"need at least two areas, got {sizes!r}")
     if direction not in ("discriminative", "generative"):
-        raise SpecError(f"network.direction: must be 'discriminative' or 'generative', got {direction!r}")
+        raise SpecError.located("network", "direction",
+                                f"must be 'discriminative' or 'generative', got {direction!r}")
     n = len(sizes)
     if names is None:
         names = ["input"] + [f"hidden{i}" for i in range(1, n - 1)] + ["label"]
     if len(names) != n:
-        raise SpecError(f"network.names: {len(names)} names for {n} areas")
+        raise SpecError.located("network", "names", f"{len(names)} names for {n} areas")
     shapes = dict(shapes or {})
     where = dict(positions or {})
     for nm in where:
         if nm not in names:
-            raise SpecError(f"network.positions.{nm}: no area {nm!r}; areas: {list(names)}")
+            raise SpecError.located("network", ("positions", str(nm)), f"no area {nm!r}; areas: {list(names)}")
     taus = dict(tau_x) if isinstance(tau_x, Mapping) else {nm: tau_x for nm in names}
     for nm in taus:
         if nm not in names:
-            raise SpecError(f"network.tau_x.{nm}: no area {nm!r}; areas: {list(names)}")
+            raise SpecError.located("network", ("tau_x", str(nm)), f"no area {nm!r}; areas: {list(names)}")
     areas = []
     for i, (name, size) in enumerate(zip(names, sizes)):
         role = "sensory" if i == 0 else "label" if i == n - 1 else "hidden"
@@ -447,14 +451,16 @@ def from_area_graph(area_graph: nx.DiGraph, *, as_blueprint: bool = False, **kwa
     for name, attrs in area_graph.nodes(data=True):
         bad = set(attrs) - _AREA_KEYS
         if bad:
-            raise SpecError(f"areas.{name}: unknown attribute(s) {sorted(bad)}; expected {sorted(_AREA_KEYS)}")
+            raise SpecError.located(("area", name), (), f"unknown attribute(s) {sorted(bad)}; "
+                                                         f"expected {sorted(_AREA_KEYS)}")
         if "size" not in attrs:
-            raise SpecError(f"areas.{name}.size: required")
+            raise SpecError.located(("area", name), "size", "required")
         areas.append(Area(str(name), **attrs))
     for u, v, attrs in area_graph.edges(data=True):
         bad = set(attrs) - _PROJ_KEYS
         if bad:
-            raise SpecError(f"projections.{u}->{v}: unknown attribute(s) {sorted(bad)}; expected {sorted(_PROJ_KEYS)}")
+            raise SpecError.located(("projection", u, v), (), f"unknown attribute(s) {sorted(bad)}; "
+                                                              f"expected {sorted(_PROJ_KEYS)}")
         projs.append(Projection(str(u), str(v), **attrs))
     bp = blueprint(areas, projs, **kwargs)
     return bp if as_blueprint else bp.network()

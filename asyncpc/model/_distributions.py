@@ -39,58 +39,64 @@ DIST_SPEC_FIELDS = {
 }
 
 
-def check_dist(spec, where: str, *, positive: bool = False, distance: bool = False) -> None:
-    """Raise :class:`SpecError` naming ``where`` if ``spec`` is not a valid distribution.
+def check_dist(spec, at, field=(), *, positive: bool = False, distance: bool = False) -> None:
+    """Raise :class:`SpecError` at ``at``, ``field`` (see :func:`asyncpc.errors.place`; a
+    plain string ``at`` is a section, e.g. ``"delays.forward"``) if ``spec`` is not a valid
+    distribution.
 
     ``distance``: also accept the distance-based delay model (projection delays only).
     """
+    field = (field,) if isinstance(field, str) else tuple(field)
+
+    def fail(sub, msg):
+        raise SpecError.located(at, (*field, *sub), msg)
+
     if isinstance(spec, bool):
-        raise SpecError(f"{where}: must be a number or a distribution table, got {spec!r}")
+        fail((), f"must be a number or a distribution table, got {spec!r}")
     if isinstance(spec, (int, float)):
         if not np.isfinite(spec):
-            raise SpecError(f"{where}: must be finite, got {spec!r}")
+            fail((), f"must be finite, got {spec!r}")
         if positive and spec <= 0:
-            raise SpecError(f"{where}: must be > 0, got {spec!r}")
+            fail((), f"must be > 0, got {spec!r}")
         return
     if not isinstance(spec, Mapping):
-        raise SpecError(f"{where}: must be a number or a distribution table, got {spec!r}")
+        fail((), f"must be a number or a distribution table, got {spec!r}")
     kind = spec.get("dist")
     kinds = sorted(k for k in DIST_SPEC_FIELDS if distance or k != "distance")
     if kind not in kinds:
         extra = (" ('distance' is a delay model: only projection delays accept it)"
                  if kind == "distance" else "")
-        raise SpecError(f"{where}.dist: must be one of {kinds}, got {kind!r}{extra}")
+        fail(("dist",), f"must be one of {kinds}, got {kind!r}{extra}")
     allowed = set(DIST_SPEC_FIELDS[kind]) | {"dist"} | ({"offset"} if kind != "distance" else set())
     for key in spec:
         if key not in allowed:
-            raise SpecError(f"{where}.{key}: unknown key for dist={kind!r}; "
-                            f"expected {sorted(allowed)}")
+            fail((str(key),), f"unknown key for dist={kind!r}; expected {sorted(allowed)}")
     for key in DIST_SPEC_FIELDS[kind]:
         if key not in spec:
-            raise SpecError(f"{where}.{key}: required for dist={kind!r}")
+            fail((key,), f"required for dist={kind!r}")
     for key in (*DIST_SPEC_FIELDS[kind], "offset"):
         v = spec.get(key, 0.0)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
-            raise SpecError(f"{where}.{key}: must be a finite number, got {v!r}")
+            fail((key,), f"must be a finite number, got {v!r}")
     if kind == "uniform" and spec["low"] > spec["high"]:
-        raise SpecError(f"{where}: low must be <= high, got {spec['low']} > {spec['high']}")
+        fail((), f"low must be <= high, got {spec['low']} > {spec['high']}")
     if kind in ("lognormal", "gamma"):
         if spec["mean"] <= 0:
-            raise SpecError(f"{where}.mean: must be > 0 for dist={kind!r}, got {spec['mean']}")
+            fail(("mean",), f"must be > 0 for dist={kind!r}, got {spec['mean']}")
         if spec["sd"] < 0:
-            raise SpecError(f"{where}.sd: must be >= 0, got {spec['sd']}")
+            fail(("sd",), f"must be >= 0, got {spec['sd']}")
     if kind == "normal" and spec["sd"] < 0:
-        raise SpecError(f"{where}.sd: must be >= 0, got {spec['sd']}")
+        fail(("sd",), f"must be >= 0, got {spec['sd']}")
     if kind == "distance":
         if spec["velocity"] <= 0:
-            raise SpecError(f"{where}.velocity: must be > 0 mm/ms, got {spec['velocity']}")
+            fail(("velocity",), f"must be > 0 mm/ms, got {spec['velocity']}")
         if spec["synaptic"] < 0 or (positive and spec["synaptic"] <= 0):
-            raise SpecError(f"{where}.synaptic: must be > 0 ms (neurons at the same place still need "
-                            f"a delay of at least one step), got {spec['synaptic']}")
+            fail(("synaptic",), f"must be > 0 ms (neurons at the same place still need "
+                                f"a delay of at least one step), got {spec['synaptic']}")
     if positive:
         low = {"constant": spec.get("value"), "uniform": spec.get("low")}.get(kind)
         if low is not None and low + spec.get("offset", 0.0) <= 0:
-            raise SpecError(f"{where}: values must be > 0, got a lower end of {low}")
+            fail((), f"values must be > 0, got a lower end of {low}")
 
 
 def dist_mean(spec) -> float:

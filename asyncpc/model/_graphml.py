@@ -21,7 +21,7 @@ def to_graphml(net: Network, path) -> None:
     try:
         nx.write_graphml(net.graph, os.fspath(path), named_key_ids=True)
     except OSError as exc:
-        raise GraphError(f"{os.fspath(path)}: cannot write GraphML ({exc.strerror})") from None
+        raise GraphError.located(("file", os.fspath(path)), (), f"cannot write GraphML ({exc.strerror})") from None
 
 
 def export_graph(net: Network, path) -> str:
@@ -39,8 +39,8 @@ def export_graph(net: Network, path) -> str:
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if ext not in EXPORT_FORMATS:
-        raise GraphError(f"{path}: unknown export format {ext or '(no extension)'!r}; expected one of "
-                         f"{', '.join(EXPORT_FORMATS)} ({', '.join(EXPORT_FORMATS.values())})")
+        raise GraphError.located(("file", path), (), f"unknown export format {ext or '(no extension)'!r}; expected "
+                                 f"one of {', '.join(EXPORT_FORMATS)} ({', '.join(EXPORT_FORMATS.values())})")
     if ext == ".graphml":
         to_graphml(net, path)
         return EXPORT_FORMATS[ext]
@@ -51,7 +51,7 @@ def export_graph(net: Network, path) -> str:
             with open(path, "w", encoding="utf-8") as fh:
                 json.dump(nx.node_link_data(net.graph, edges="edges"), fh)
     except OSError as exc:
-        raise GraphError(f"{path}: cannot write {EXPORT_FORMATS[ext]} ({exc.strerror})") from None
+        raise GraphError.located(("file", path), (), f"cannot write {EXPORT_FORMATS[ext]} ({exc.strerror})") from None
     return EXPORT_FORMATS[ext]
 
 
@@ -66,13 +66,14 @@ def from_graphml(path) -> Network:
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise GraphError(f"{path}: GraphML file not found")
+        raise GraphError.located(("file", path), (), "GraphML file not found")
     try:
         g = nx.read_graphml(path, node_type=str)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file
-        raise GraphError(f"{path}: not a readable GraphML file ({type(exc).__name__}: {exc})") from None
+        raise GraphError.located(("file", path), (),
+                                 f"not a readable GraphML file ({type(exc).__name__}: {exc})") from None
     if not isinstance(g, nx.DiGraph) or isinstance(g, nx.MultiDiGraph):
-        raise GraphError(f"{path}: expected a directed graph without parallel edges")
+        raise GraphError.located(("file", path), (), "expected a directed graph without parallel edges")
     g.graph.pop("node_default", None)
     g.graph.pop("edge_default", None)
     # restore integer node ids where every id is an integer
@@ -80,8 +81,8 @@ def from_graphml(path) -> Network:
         g = nx.relabel_nodes(g, {n: int(n) for n in g.nodes}, copy=True)
     try:
         return Network(g)
-    except GraphError as exc:
-        raise GraphError(f"{path}: {exc}") from None
+    except GraphError as exc:  # where in the graph it arose stays; the text adds the file
+        raise GraphError(f"{path}: {exc}", at=exc.at, field=exc.field) from None
 
 
 def _is_int(s) -> bool:

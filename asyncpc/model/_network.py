@@ -68,46 +68,48 @@ class AreaInfo:
     error_ids: tuple
 
 
-def _num(v, where, *, lo=None, lo_open=False, hi=None):
+def _num(v, at, field, *, lo=None, lo_open=False, hi=None):
+    """``v`` as a float, refused (at ``at``, ``field``) unless finite and within bounds."""
     try:
         f = float(v)
     except (TypeError, ValueError):
-        raise GraphError(f"{where}: must be a number, got {v!r}") from None
+        raise GraphError.located(at, field, f"must be a number, got {v!r}") from None
     if not math.isfinite(f):
-        raise GraphError(f"{where}: must be finite, got {v!r}")
+        raise GraphError.located(at, field, f"must be finite, got {v!r}")
     if lo is not None and (f <= lo if lo_open else f < lo):
-        raise GraphError(f"{where}: must be {'>' if lo_open else '>='} {lo}, got {v!r}")
+        raise GraphError.located(at, field, f"must be {'>' if lo_open else '>='} {lo}, got {v!r}")
     if hi is not None and f > hi:
-        raise GraphError(f"{where}: must be <= {hi}, got {v!r}")
+        raise GraphError.located(at, field, f"must be <= {hi}, got {v!r}")
     return f
 
 
 def check_node(n, attrs: dict, a: dict) -> None:
     """One neuron's kind, activation, role, send policy, numbers and options: ``attrs``
     as given, ``a`` with the defaults filled in (:meth:`Network.node`)."""
+    at = ("node", n)
     kind = attrs.get("kind")
     if kind not in ("value", "error"):
-        raise GraphError(f"node {n!r}.kind: must be 'value' or 'error', got {kind!r}")
+        raise GraphError.located(at, "kind", f"must be 'value' or 'error', got {kind!r}")
     if a["activation"] not in ACTIVATIONS:
-        raise GraphError(f"node {n!r}.activation: unknown activation {a['activation']!r}; "
-                         f"expected one of {list(ACTIVATIONS)}")
+        raise GraphError.located(at, "activation", f"unknown activation {a['activation']!r}; "
+                                                   f"expected one of {list(ACTIVATIONS)}")
     if a["role"] not in ROLES:
-        raise GraphError(f"node {n!r}.role: must be one of {list(ROLES)}, got {a['role']!r}")
+        raise GraphError.located(at, "role", f"must be one of {list(ROLES)}, got {a['role']!r}")
     if a["send"] not in SEND_POLICIES:
-        raise GraphError(f"node {n!r}.send: must be one of {list(SEND_POLICIES)}, got {a['send']!r}")
-    _num(a["tau"], f"node {n!r}.tau", lo=0, lo_open=(kind == "value"))
-    _num(a["period"], f"node {n!r}.period", lo=0, lo_open=True)
-    _num(a["phase"], f"node {n!r}.phase", lo=0)
-    _num(a["clock_jitter"], f"node {n!r}.clock_jitter", lo=0)
+        raise GraphError.located(at, "send", f"must be one of {list(SEND_POLICIES)}, got {a['send']!r}")
+    _num(a["tau"], at, "tau", lo=0, lo_open=(kind == "value"))
+    _num(a["period"], at, "period", lo=0, lo_open=True)
+    _num(a["phase"], at, "phase", lo=0)
+    _num(a["clock_jitter"], at, "clock_jitter", lo=0)
     for k in ("threshold", "refresh", "eta", "eta_b", "decay"):
-        _num(a[k], f"node {n!r}.{k}", lo=0)
-    check_options({o.name: a[o.name] for o in OPTIONS if kind in o.kinds}, f"node {n!r}", error=GraphError)
+        _num(a[k], at, k, lo=0)
+    check_options({o.name: a[o.name] for o in OPTIONS if kind in o.kinds}, at, error=GraphError)
     for k in ("x0", "bias"):
-        _num(a[k], f"node {n!r}.{k}")
+        _num(a[k], at, k)
     if "index" in attrs:
         ix = attrs["index"]
         if isinstance(ix, bool) or not isinstance(ix, (int, np.integer)) or not 0 <= ix < 2**31:
-            raise GraphError(f"node {n!r}.index: must be an integer in 0..2^31-1, got {ix!r}")
+            raise GraphError.located(at, "index", f"must be an integer in 0..2^31-1, got {ix!r}")
 
 
 class Network:
@@ -126,7 +128,7 @@ class Network:
 
     def __init__(self, graph: nx.DiGraph, *, validate: bool = True):
         if not isinstance(graph, nx.DiGraph):
-            raise GraphError(f"network: expected a networkx.DiGraph, got {type(graph).__name__}")
+            raise GraphError.located("network", (), f"expected a networkx.DiGraph, got {type(graph).__name__}")
         self.graph = graph
         _rename_aliases(graph)
         if validate:
@@ -135,8 +137,9 @@ class Network:
         if validate:
             for a in self.areas.values():
                 if a.shape is not None and a.shape[0] * a.shape[1] != a.size:
-                    raise GraphError(f"graph attribute 'shape:{a.name}': {a.shape[0]}x{a.shape[1]} does not match "
-                                     f"the area's {a.size} value neurons")
+                    raise GraphError.located(("graph", f"shape:{a.name}"), (),
+                                             f"{a.shape[0]}x{a.shape[1]} does not match the area's {a.size} "
+                                             "value neurons")
 
     def __repr__(self) -> str:
         areas = ", ".join(f"{a.name} {a.size}" for a in self.areas.values())
@@ -184,23 +187,23 @@ class Network:
         """Check the rules of the model; raise :class:`GraphError` naming the culprit."""
         g = self.graph
         if g.number_of_nodes() == 0:
-            raise GraphError("network: the graph has no neurons")
+            raise GraphError.located("network", (), "the graph has no neurons")
         fb = g.graph.get("feedback", "learned")
         if fb not in ("learned", "transport"):
-            raise GraphError(f"graph attribute 'feedback': must be 'learned' or 'transport', got {fb!r}")
+            raise GraphError.located(("graph", "feedback"), (), f"must be 'learned' or 'transport', got {fb!r}")
         seen_index: dict = {}
         for n, attrs in g.nodes(data=True):
             if "index" in attrs:
                 key = (repr(attrs.get("area", "default")), repr(attrs.get("kind")), repr(attrs["index"]))
                 if key in seen_index:
-                    raise GraphError(f"node {n!r}.index: {attrs['index']!r} is also the index of node "
-                                     f"{seen_index[key]!r} ({key[1]} neurons of area {key[0]})")
+                    raise GraphError.located(("node", n), "index", f"{attrs['index']!r} is also the index of "
+                                             f"node {seen_index[key]!r} ({key[1]} neurons of area {key[0]})")
                 seen_index[key] = n
         for key, val in g.graph.items():
             if str(key).startswith("shape:"):
                 parts = str(val).split("x") if isinstance(val, str) else []
                 if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-                    raise GraphError(f"graph attribute {key!r}: must be 'RxC' with positive integers, got {val!r}")
+                    raise GraphError.located(("graph", key), (), f"must be 'RxC' with positive integers, got {val!r}")
         self._check_nodes()
         partner_of = self._check_edges()
         self._check_partners(partner_of)
@@ -217,33 +220,33 @@ class Network:
         partner_of: dict = {}
         for u, v, attrs in g.edges(data=True):
             role = attrs.get("role")
-            where = f"edge {u!r}->{v!r}"
+            at = ("edge", u, v)
             ku, kv = g.nodes[u]["kind"], g.nodes[v]["kind"]
             if role == "partner":
                 if {ku, kv} != {"value", "error"}:
-                    raise GraphError(f"{where}: a partner edge joins a value and an error neuron")
+                    raise GraphError.located(at, (), "a partner edge joins a value and an error neuron")
                 if g.nodes[u].get("area", "default") != g.nodes[v].get("area", "default"):
-                    raise GraphError(f"{where}: partners must be in the same area")
+                    raise GraphError.located(at, (), "partners must be in the same area")
                 want = 1.0 if ku == "value" else -1.0
-                if _num(attrs.get("weight", want), f"{where}.weight") != want:
-                    raise GraphError(f"{where}.weight: a partner edge {ku} -> {kv} is fixed at {want:+g}, "
-                                     f"got {attrs.get('weight')!r}")
+                if _num(attrs.get("weight", want), at, "weight") != want:
+                    raise GraphError.located(at, "weight", f"a partner edge {ku} -> {kv} is fixed at {want:+g}, "
+                                                           f"got {attrs.get('weight')!r}")
                 partner_of.setdefault((u, ku), set()).add(v)
             elif role in ROLE_ENDS:
                 if (ku, kv) != ROLE_ENDS[role]:
-                    raise GraphError(f"{where}: a {role} edge goes {ROLE_ENDS[role][0]} -> "
-                                     f"{ROLE_ENDS[role][1]}, got {ku} -> {kv}")
+                    raise GraphError.located(at, (), f"a {role} edge goes {ROLE_ENDS[role][0]} -> "
+                                                     f"{ROLE_ENDS[role][1]}, got {ku} -> {kv}")
             else:
-                raise GraphError(f"{where}.role: must be predict, feedback or partner, got {role!r}")
+                raise GraphError.located(at, "role", f"must be predict, feedback or partner, got {role!r}")
             e = self.edge(u, v)
-            d = _num(e["delay"], f"{where}.delay", lo=0, lo_open=False)
+            d = _num(e["delay"], at, "delay", lo=0, lo_open=False)
             if d <= 0:
-                raise GraphError(f"{where}.delay: must be > 0 ms (at least one step), got {e['delay']!r}")
-            _num(e["loss"], f"{where}.loss", lo=0, hi=1)
+                raise GraphError.located(at, "delay", f"must be > 0 ms (at least one step), got {e['delay']!r}")
+            _num(e["loss"], at, "loss", lo=0, hi=1)
             if float(e["loss"]) >= 1:
-                raise GraphError(f"{where}.loss: must be < 1, got {e['loss']!r}")
-            _num(e["jitter"], f"{where}.jitter", lo=0)
-            _num(e.get("weight", 0.0), f"{where}.weight")
+                raise GraphError.located(at, "loss", f"must be < 1, got {e['loss']!r}")
+            _num(e["jitter"], at, "jitter", lo=0)
+            _num(e.get("weight", 0.0), at, "weight")
         return partner_of
 
     def _check_partners(self, partner_of: dict) -> None:
@@ -255,18 +258,18 @@ class Network:
             outs = partner_of.get((n, kind), set())
             ins = {u for u in g.predecessors(n) if g.edges[u, n].get("role") == "partner"}
             if len(outs) > 1 or len(ins) > 1:
-                raise GraphError(f"node {n!r}: has more than one error partner")
+                raise GraphError.located(("node", n), (), "has more than one error partner")
             if outs != ins:
-                raise GraphError(f"node {n!r}: partner edges must come in pairs (value <-> error)")
+                raise GraphError.located(("node", n), (), "partner edges must come in pairs (value <-> error)")
             if kind == "error" and not outs:
-                raise GraphError(f"node {n!r}: an error neuron needs its value partner")
+                raise GraphError.located(("node", n), (), "an error neuron needs its value partner")
         # a value neuron whose area receives predictions needs an error partner
         predicted = {g.nodes[v].get("area", "default") for u, v, r in g.edges(data="role") if r == "predict"}
         for n, attrs in g.nodes(data=True):
             if attrs["kind"] == "value" and attrs.get("area", "default") in predicted:
                 if not any(g.edges[n, m].get("role") == "partner" for m in g.successors(n)):
-                    raise GraphError(f"node {n!r}: value neuron of predicted area "
-                                     f"{attrs.get('area', 'default')!r} has no error partner")
+                    raise GraphError.located(("node", n), (), f"value neuron of predicted area "
+                                                             f"{attrs.get('area', 'default')!r} has no error partner")
 
 
 def _rename_aliases(g: nx.DiGraph) -> None:

@@ -19,13 +19,14 @@ SEND_POLICIES = ("always", "on_delta")
 LAYOUTS = ("grid", "random")
 
 
-def _finite(v, where, *, lo=None, lo_open=False, hi=None):
+def _finite(v, at, field, *, lo=None, lo_open=False, hi=None):
+    """Refuse ``v`` unless a finite number within bounds; the error is at ``at``, ``field``."""
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
-        raise SpecError(f"{where}: must be a finite number, got {v!r}")
+        raise SpecError.located(at, field, f"must be a finite number, got {v!r}")
     if lo is not None and (v <= lo if lo_open else v < lo):
-        raise SpecError(f"{where}: must be {'>' if lo_open else '>='} {lo}, got {v!r}")
+        raise SpecError.located(at, field, f"must be {'>' if lo_open else '>='} {lo}, got {v!r}")
     if hi is not None and v > hi:
-        raise SpecError(f"{where}: must be <= {hi}, got {v!r}")
+        raise SpecError.located(at, field, f"must be <= {hi}, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -74,34 +75,34 @@ class Area:
     layout: str = "grid"
 
     def __post_init__(self):
-        w = f"areas.{self.name}"
+        w = ("area", self.name)
         if not isinstance(self.name, str) or not self.name:
-            raise SpecError(f"area name: must be a non-empty string, got {self.name!r}")
+            raise SpecError(f"area name: must be a non-empty string, got {self.name!r}", at=w, field="name")
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
-            raise SpecError(f"{w}.size: must be an integer >= 1 (an area cannot be empty), got {self.size!r}")
+            raise SpecError.located(w, "size", f"must be an integer >= 1 (an area cannot be empty), got {self.size!r}")
         if self.activation not in ACTIVATIONS:
-            raise SpecError(f"{w}.activation: must be one of {list(ACTIVATIONS)}, got {self.activation!r}")
+            raise SpecError.located(w, "activation", f"must be one of {list(ACTIVATIONS)}, got {self.activation!r}")
         if self.role not in ROLES:
-            raise SpecError(f"{w}.role: must be one of {list(ROLES)}, got {self.role!r}")
-        _finite(self.tau_x, f"{w}.tau_x", lo=0, lo_open=True)
-        _finite(self.tau_e, f"{w}.tau_e", lo=0)
-        _finite(self.x0, f"{w}.x0")
+            raise SpecError.located(w, "role", f"must be one of {list(ROLES)}, got {self.role!r}")
+        _finite(self.tau_x, w, "tau_x", lo=0, lo_open=True)
+        _finite(self.tau_e, w, "tau_e", lo=0)
+        _finite(self.x0, w, "x0")
         if self.shape is not None:
             shape = tuple(self.shape)
             if len(shape) != 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
-                raise SpecError(f"{w}.shape: must be two positive integers, got {self.shape!r}")
+                raise SpecError.located(w, "shape", f"must be two positive integers, got {self.shape!r}")
             if shape[0] * shape[1] != self.size:
-                raise SpecError(f"{w}.shape: {shape[0]}x{shape[1]} != size {self.size}")
+                raise SpecError.located(w, "shape", f"{shape[0]}x{shape[1]} != size {self.size}")
             object.__setattr__(self, "shape", shape)
         pos = self.position
         if isinstance(pos, (str, bytes)) or not hasattr(pos, "__len__") or len(pos) != 2:
-            raise SpecError(f"{w}.position: must be two numbers [x, y] (mm), got {pos!r}")
+            raise SpecError.located(w, "position", f"must be two numbers [x, y] (mm), got {pos!r}")
         for k, v in enumerate(pos):
-            _finite(v, f"{w}.position[{k}]")
+            _finite(v, w, ("position", k))
         object.__setattr__(self, "position", (float(pos[0]), float(pos[1])))
-        _finite(self.sheet_size, f"{w}.sheet_size", lo=0, lo_open=True)
+        _finite(self.sheet_size, w, "sheet_size", lo=0, lo_open=True)
         if self.layout not in LAYOUTS:
-            raise SpecError(f"{w}.layout: must be one of {list(LAYOUTS)}, got {self.layout!r}")
+            raise SpecError.located(w, "layout", f"must be one of {list(LAYOUTS)}, got {self.layout!r}")
 
 
 @dataclass(frozen=True)
@@ -140,20 +141,20 @@ class Projection:
     eta: float | None = None
 
     def __post_init__(self):
-        w = f"projections.{self.src}->{self.dst}"
-        _finite(self.p, f"{w}.p", lo=0, lo_open=True, hi=1)
+        w = ("projection", self.src, self.dst)
+        _finite(self.p, w, "p", lo=0, lo_open=True, hi=1)
         if self.rf is not None and (isinstance(self.rf, bool) or not isinstance(self.rf, int) or self.rf < 1):
-            raise SpecError(f"{w}.rf: must be an integer >= 1, got {self.rf!r}")
+            raise SpecError.located(w, "rf", f"must be an integer >= 1, got {self.rf!r}")
         if isinstance(self.rf_stride, bool) or not isinstance(self.rf_stride, int) or self.rf_stride < 1:
-            raise SpecError(f"{w}.rf_stride: must be an integer >= 1, got {self.rf_stride!r}")
+            raise SpecError.located(w, "rf_stride", f"must be an integer >= 1, got {self.rf_stride!r}")
         for key in ("delay", "feedback_delay"):
             v = getattr(self, key)
             if v is not None:
-                check_dist(v, f"{w}.{key}", positive=True, distance=True)
+                check_dist(v, w, key, positive=True, distance=True)
         if self.init_scale is not None:
-            _finite(self.init_scale, f"{w}.init_scale", lo=0)
+            _finite(self.init_scale, w, "init_scale", lo=0)
         if self.eta is not None:
-            _finite(self.eta, f"{w}.eta", lo=0)
+            _finite(self.eta, w, "eta", lo=0)
 
 
 @dataclass(frozen=True)
@@ -167,10 +168,11 @@ class Clocks:
     jitter: float = 0.0
 
     def __post_init__(self):
-        check_dist(self.period, "neurons.clock.period", positive=True)
+        w = ("section", "neurons.clock")
+        check_dist(self.period, w, "period", positive=True)
         if self.phase not in ("zero", "random"):
-            raise SpecError(f"neurons.clock.phase: must be 'zero' or 'random', got {self.phase!r}")
-        _finite(self.jitter, "neurons.clock.jitter", lo=0)
+            raise SpecError.located(w, "phase", f"must be 'zero' or 'random', got {self.phase!r}")
+        _finite(self.jitter, w, "jitter", lo=0)
 
 
 @dataclass(frozen=True)
@@ -186,14 +188,15 @@ class Messages:
     refresh: float = 0.0
 
     def __post_init__(self):
+        w = ("section", "messages")
         if self.send not in SEND_POLICIES:
-            raise SpecError(f"messages.send: must be one of {list(SEND_POLICIES)}, got {self.send!r}")
-        _finite(self.threshold, "messages.threshold", lo=0)
-        _finite(self.loss, "messages.loss", lo=0, hi=1)
+            raise SpecError.located(w, "send", f"must be one of {list(SEND_POLICIES)}, got {self.send!r}")
+        _finite(self.threshold, w, "threshold", lo=0)
+        _finite(self.loss, w, "loss", lo=0, hi=1)
         if self.loss >= 1:
-            raise SpecError(f"messages.loss: must be < 1 (every message lost), got {self.loss}")
-        _finite(self.jitter, "messages.jitter", lo=0)
-        _finite(self.refresh, "messages.refresh", lo=0)
+            raise SpecError.located(w, "loss", f"must be < 1 (every message lost), got {self.loss}")
+        _finite(self.jitter, w, "jitter", lo=0)
+        _finite(self.refresh, w, "refresh", lo=0)
 
 
 @dataclass(frozen=True)
@@ -214,16 +217,17 @@ class Learning:
     sensory_feedback: bool = True
 
     def __post_init__(self):
-        _finite(self.eta, "learning.eta", lo=0)
+        w = ("section", "learning")
+        _finite(self.eta, w, "eta", lo=0)
         if self.eta_b is not None:
-            _finite(self.eta_b, "learning.eta_b", lo=0)
-        _finite(self.decay, "learning.decay", lo=0)
+            _finite(self.eta_b, w, "eta_b", lo=0)
+        _finite(self.decay, w, "decay", lo=0)
         if self.feedback not in ("learned", "transport"):
-            raise SpecError(f"learning.feedback: must be 'learned' or 'transport', got {self.feedback!r}")
+            raise SpecError.located(w, "feedback", f"must be 'learned' or 'transport', got {self.feedback!r}")
         if self.feedback_init not in ("random", "transpose"):
-            raise SpecError(f"learning.feedback_init: must be 'random' or 'transpose', got {self.feedback_init!r}")
+            raise SpecError.located(w, "feedback_init", f"must be 'random' or 'transpose', got {self.feedback_init!r}")
         if not isinstance(self.sensory_feedback, bool):
-            raise SpecError(f"learning.sensory_feedback: must be true or false, got {self.sensory_feedback!r}")
+            raise SpecError.located(w, "sensory_feedback", f"must be true or false, got {self.sensory_feedback!r}")
 
     @property
     def bias_rate(self) -> float:
@@ -245,8 +249,9 @@ class Dynamics:
     def __init__(self, **values):
         unknown = sorted(set(values) - set(option_names()))
         if unknown:
-            raise SpecError(f"neurons.{unknown[0]}: unknown option; expected one of {list(option_names())}")
-        check_options(values, "neurons", prefix="neurons.")
+            raise SpecError.located(("section", "neurons"), unknown[0],
+                                    f"unknown option; expected one of {list(option_names())}")
+        check_options(values, ("section", "neurons"), prefix="neurons.")
         full = {o.name: values.get(o.name, o.neutral) for o in OPTIONS}
         object.__setattr__(self, "_values", {k: _plain(option(k), v) for k, v in full.items()})
 
@@ -284,9 +289,8 @@ class Dynamics:
             if isinstance(v, dict):
                 for a in v:
                     if a not in names:
-                        exc = SpecError(f"neurons.{k}.{a}: no area named {a!r} (areas: {', '.join(names)})")
-                        exc.field = (k, a)
-                        raise exc
+                        raise SpecError.located(("section", "neurons"), (k, a),
+                                                f"no area named {a!r} (areas: {', '.join(names)})")
 
 
 def _plain(o, v):

@@ -112,16 +112,16 @@ def resolve(values: Mapping, name: str, area=None):
     return v
 
 
-def check_options(values: Mapping, where: str, *, error=SpecError, prefix: str = "") -> None:
+def check_options(values: Mapping, where, *, error=SpecError, prefix: str = "") -> None:
     """Check the options in ``values`` (name -> value, or a table area -> value; missing
     ones are neutral): each within its bounds, and each combination rule in every area,
-    in one place. ``where`` heads the message (``neurons``, ``node 'h:0'``); ``prefix``
-    goes before a name the message mentions (``neurons.``). The error raised carries
-    ``field``: the option's name (and area, ``("precision", "label")``, for an entry)."""
+    in one place. ``where``: where the values are, as an error's ``at`` (a section name,
+    ``"neurons"``, or ``("node", n)``; :func:`asyncpc.errors.place` writes it at the head
+    of the message); ``prefix`` goes before a name the message mentions (``neurons.``).
+    The error raised carries ``at`` and ``field``: the option's name (and area,
+    ``("precision", "label")``, for an entry)."""
     def fail(field, msg):
-        exc = error(f"{where}.{'.'.join(field)}: {msg}")
-        exc.field = field
-        raise exc
+        raise error.located(where, field, msg)
 
     def check_value(o, v, field):
         if o.boolean:

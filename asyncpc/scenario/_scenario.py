@@ -22,6 +22,14 @@ from ._toml import KeyLines, apply_overrides, override_paths, read_toml
 
 __all__ = ["Scenario", "load_scenario", "parse_scenario"]
 
+#: The scenario key that sets each field of a neuron or an edge (the field of a model or
+#: compiler error at ``("node", n)`` or ``("edge", u, v)``).
+_NEURON_KEYS = {"period": ("neurons", "clock", "period"), "clock_jitter": ("neurons", "clock", "jitter"),
+                "tau": ("neurons", "tau_x"), "delay": ("delays", "forward"), "jitter": ("messages", "jitter")}
+#: The sections whose settings the model's specs take as they are (an error at
+#: ``("section", "messages")``, field ``("loss",)`` is at key ``messages.loss``).
+_SECTION_KEYS = ("neurons", "messages", "learning")
+
 
 def _plain(v):
     """Specs -> plain TOML values (read-only mappings to dicts, tuples to lists)."""
@@ -140,9 +148,10 @@ class Scenario:
         try:
             yield
         except (SpecError, GraphError) as exc:
-            if str(exc).startswith("neurons.") and getattr(exc, "field", None):  # it knows its key
-                raise self.error(("neurons", *exc.field), str(exc).split(": ", 1)[1]) from None
-            raise self.error(self._model_key(str(exc)), str(exc)) from None
+            msg = str(exc)
+            if exc.at == ("section", "neurons") and exc.field:  # a dynamics option: the key says all
+                msg = msg.split(": ", 1)[1]
+            raise self.error(self._model_key(exc), msg) from None
 
     def compile(self, net=None):
         """``compile_network(net, run.h)``: by default the scenario's blueprint (no graph
@@ -156,31 +165,30 @@ class Scenario:
         with self._model_errors():
             return compile_network(net, self.run.h)
 
-    def _model_key(self, msg: str) -> tuple:
-        """Best guess of the scenario key behind a model or compiler message."""
-        n = self.network
+    def _model_key(self, exc) -> tuple:
+        """The scenario key behind a model or compiler error, from where it arose
+        (``exc.at``) and which field (``exc.field``) (:mod:`asyncpc.errors`): an area's or a
+        projection's field is its table's key in an area graph (a layered network names
+        its delays and receptive fields once for every projection), a neuron's or an
+        edge's field the ``[neurons]``, ``[delays]`` or ``[messages]`` key that sets it, a
+        section's field that key; anything else ``network``."""
+        n, at, field = self.network, exc.at, exc.field
         if n.kind == "graphml":
             return ("network", "path")
-        m = re.match(r"projections\.(.+?)->(.+?)\.(\w+):", msg)
-        if m:
-            src, dst, what = m.groups()
+        kind = at[0] if at else None
+        if kind == "projection" and field:
             if n.kind == "area_graph":
-                i = next((k for k, p in enumerate(n.projections) if (p.src, p.dst) == (src, dst)), None)
+                i = next((k for k, p in enumerate(n.projections) if (p.src, p.dst) == at[1:]), None)
                 if i is not None:
-                    return ("network", "projections", i, what)
+                    return ("network", "projections", i, *field)
             return {"delay": ("delays", "forward"), "feedback_delay": ("delays", "feedback"),
-                    "rf": ("network", "rf", src)}.get(what, ("network",))
-        m = re.match(r"areas\.(.+?)\.(\w+):", msg)
-        if m:
-            return ("network", "areas", *m.groups()) if n.kind == "area_graph" else ("network",)
-        m = re.match(r"(?:node|edge) .*?\.(\w+):", msg)
-        if m:
-            return {"period": ("neurons", "clock", "period"), "clock_jitter": ("neurons", "clock", "jitter"),
-                    "tau": ("neurons", "tau_x"), "delay": ("delays", "forward"),
-                    "jitter": ("messages", "jitter")}.get(m.group(1), ("network",))
-        m = re.match(r"(neurons\.clock\.\w+|messages\.\w+|learning\.\w+):", msg)
-        if m:
-            return tuple(m.group(1).split("."))
+                    "rf": ("network", "rf", at[1])}.get(field[0], ("network",))
+        if kind == "area" and field and n.kind == "area_graph":
+            return ("network", "areas", at[1], *field)
+        if kind in ("node", "edge") and field:
+            return _NEURON_KEYS.get(field[0], ("network",))
+        if kind == "section" and at[1].split(".")[0] in _SECTION_KEYS:
+            return (*at[1].split("."), *field)
         return ("network",)
 
     # -- data and protocol -------------------------------------------------------------
