@@ -23,16 +23,19 @@ def place(at, field=()) -> str:
     ``at`` is ``("area", name)`` -> ``areas.<name>``, ``("projection", src, dst)`` ->
     ``projections.<src>-><dst>``, ``("node", n)`` -> ``node <n!r>``, ``("edge", u, v)`` ->
     ``edge <u!r>-><v!r>``, ``("graph", attr)`` -> ``graph attribute <attr!r>``,
-    ``("file", path)`` -> ``<path>``, or ``("section", "neurons.clock")`` (a plain string
-    is a section too) -> ``neurons.clock``; each part of ``field`` follows, ``.name`` or
-    ``[index]``: ``place(("area", "in"), ("position", 0)) == "areas.in.position[0]"``.
+    ``("file", path)`` -> ``<path>``, ``("option", name)`` (an argument of a function, e.g.
+    ``sensory_area`` of :func:`asyncpc.environment.stream_schedule`) -> ``<name>``, or
+    ``("section", "neurons.clock")`` (a plain string is a section too; a stream's regime is
+    ``("section", "drift")`` or ``("section", "incremental")``) -> ``neurons.clock``; each
+    part of ``field`` follows, ``.name`` or ``[index]``:
+    ``place(("area", "in"), ("position", 0)) == "areas.in.position[0]"``.
     """
     at = _at(at)
     kind, args = at[0], at[1:]
     head = {"area": lambda: f"areas.{args[0]}", "projection": lambda: f"projections.{args[0]}->{args[1]}",
             "node": lambda: f"node {args[0]!r}", "edge": lambda: f"edge {args[0]!r}->{args[1]!r}",
             "graph": lambda: f"graph attribute {args[0]!r}", "file": lambda: f"{args[0]}",
-            "section": lambda: f"{args[0]}"}[kind]()
+            "option": lambda: f"{args[0]}", "section": lambda: f"{args[0]}"}[kind]()
     return head + "".join(f"[{f}]" if isinstance(f, int) else f".{f}" for f in _field(field))
 
 

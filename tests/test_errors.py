@@ -182,3 +182,102 @@ def test_an_error_without_structure_is_at_the_network():
     assert s._model_key(SpecError.located(("edge", 1, 2), "delay", "x")) == ("delays", "forward")
     assert s._model_key(SpecError.located(("node", 1), "clock_jitter", "x")) == ("neurons", "clock", "jitter")
     assert s._model_key(SpecError.located(("projection", "input", "hidden1"), "rf", "x")) == ("network", "rf", "input")
+
+
+# -- the environment: its protocols' arguments and a stream's regimes ------------------------
+@pytest.fixture(scope="module")
+def xor_net():
+    from asyncpc.environment import load_dataset
+
+    return load_dataset("xor"), compile_network(layered([2, 4, 1], seed=0), h=0.1)
+
+
+def _stream(xor_net, **kw):
+    from asyncpc.environment import stream_schedule
+
+    d, c = xor_net
+    args = dict(sensory_area="input", label_area="label", present_steps=10, epochs=4, seed=0)
+    return lambda: stream_schedule(c, d, **{**args, **kw})
+
+
+@pytest.mark.parametrize("kw, at, field, text", [
+    (dict(sensory_area="nope"), ("option", "sensory_area"), (), "sensory_area: no area 'nope' in the network"),
+    (dict(label_area="nope"), ("option", "label_area"), (), "label_area: no area 'nope' in the network"),
+    (dict(label_area="input"), ("option", "label_area"), (), "label_area: must differ from the sensory area"),
+    (dict(present_steps=0), ("option", "present_steps"), (), "present_steps: must be an integer >= 1, got 0"),
+    (dict(generate={"present_steps": 1}), ("option", "generate"), ("present_steps",),
+     "generate.present_steps: 1 steps must exceed"),
+    (dict(generate={"classes": [5]}), ("option", "generate"), ("classes",), "generate.classes: must be class"),
+])
+def test_stream_errors_carry_their_place(xor_net, kw, at, field, text):
+    e = raised(SpecError, _stream(xor_net, **kw))
+    assert (e.at, e.field) == (at, field) and str(e).startswith(text)
+
+
+@pytest.mark.parametrize("regime, at, field, text", [
+    (dict(at=(1,), over=5), ("section", "drift"), ("over",), "drift.over: a change over 5 epochs"),
+    (dict(at=(1,), swap=((0, 0),)), ("section", "drift"), ("swap", 0), "drift.swap[0]: must be two"),
+    (dict(at=(1,), change="no"), ("section", "drift"), ("change",), "drift.change: must be one of"),
+    (dict(classes=((0,), (0,))), ("section", "incremental"), ("classes", 1),
+     "incremental.classes[1]: class 0 is in an earlier block"),
+    (dict(classes=((0,), (1,)), epochs=3), ("section", "incremental"), ("epochs",),
+     "incremental.epochs: 2 blocks x 3 epochs is more than data.epochs = 4"),
+])
+def test_regime_errors_carry_their_place(xor_net, regime, at, field, text):
+    from asyncpc.environment import Drift, Incremental
+
+    kind = Incremental if "classes" in regime else Drift
+    e = raised(SpecError, _stream(xor_net, regime=kind(**regime)))
+    assert (e.at, e.field) == (at, field) and str(e).startswith(text)
+
+
+def test_a_regime_error_about_the_data_has_no_field():
+    from asyncpc.environment import Drift
+
+    e = raised(SpecError, lambda: Drift(at=(1,)).check(4, 1))
+    assert (e.at, e.field, str(e)) == (("section", "drift"), (), "drift: needs at least 2 classes, the data have 1")
+
+
+def test_clamp_errors_carry_their_place(xor_net):
+    from asyncpc.environment import clamp_schedule
+
+    c = xor_net[1]
+    e = raised(SpecError, lambda: clamp_schedule(c, {"nope": 1.0}, steps=10, probe_every=1))
+    assert (e.at, e.field) == (("option", "clamps"), ("nope",)) and str(e).startswith("clamps.nope: no area")
+    e = raised(SpecError, lambda: clamp_schedule(c, {"input": [1.0]}, steps=10, probe_every=1))
+    assert (e.at, e.field) == (("option", "clamps"), ("input",)) and str(e).startswith("clamps.input: must be")
+    e = raised(SpecError, lambda: clamp_schedule(c, {}, steps=10, probe_every=1, readout=["nope"]))
+    assert (e.at, e.field) == (("option", "readout"), ()) and str(e).startswith("readout: no area 'nope'")
+
+
+def test_the_schedule_key_comes_from_the_structure():
+    from asyncpc.errors import DataError
+    from asyncpc.scenario._scenario import _schedule_key
+
+    assert _schedule_key(SpecError.located(("option", "label_area"), (), "x")) == ("readout", "area")
+    assert _schedule_key(SpecError.located(("option", "generate"), "classes", "x")) == ("data", "generate")
+    assert _schedule_key(SpecError.located(("section", "incremental"), ("classes", 1), "x")) == ("data", "incremental")
+    assert _schedule_key(SpecError.located(("option", "epochs"), (), "x")) == ("data",)
+    assert _schedule_key(SpecError("drift.at: no structure")) == ("data",)  # the text is not read
+    assert _schedule_key(DataError("generate: a data source's error")) == ("data",)
+    # a scenario's schedule for another network: the label area it names is missing
+    s = load_scenario(os.path.join(SCENARIOS, "xor.toml"), ["network.sizes=[2,16,1,1]", "readout.area='hidden2'"])
+    c = load_scenario(os.path.join(SCENARIOS, "xor.toml")).compile()
+    e = raised(ScenarioError, lambda: s.schedule(c))
+    assert e.key == "readout.area" and "label_area: no area 'hidden2'" in str(e)
+
+
+@pytest.mark.parametrize("name, override, key, text", [
+    ("digits_drift.toml", "data.drift.over=5", "data.drift.over", "a change over 5 epochs from epoch 4 overlaps"),
+    ("digits_drift.toml", "data.drift.swap=[[0,1],[1,2]]", "data.drift.swap", "class 1 is in two pairs"),
+    ("digits_incremental.toml", "data.incremental.classes=[[0,1],[1,2]]", "data.incremental.classes",
+     "class 1 is in an earlier block"),
+    ("digits_incremental.toml", "data.incremental.epochs=3", "data.incremental.epochs", "5 blocks x 3 epochs"),
+])
+def test_a_regime_error_is_at_its_key(name, override, key, text):
+    from asyncpc.scenario._parse_data import _regime_fault
+
+    e = raised(ScenarioError, lambda: load_scenario(os.path.join(SCENARIOS, name), [override]))
+    assert e.key == key and text in str(e)
+    assert _regime_fault(SpecError.located(("section", "incremental"), ("classes", 1), "m")) == ("classes", "m")
+    assert _regime_fault(SpecError("drift.over[2]: m")) == ("over", "m")  # no structure: as before

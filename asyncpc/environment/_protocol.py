@@ -31,15 +31,18 @@ _TRAIN, _TEST, _TRAIN_EVAL, _GENERATE, _MONITOR = range(5)
 _S_SHUFFLE, _S_EVAL, _S_MONITOR = 1, 2, 6  # rng streams of the seed (3-5: asyncpc.environment._regimes)
 
 
-def _int(v, where, lo):
+def _int(v, option, lo, field=()):
+    """``v`` as an int >= ``lo``; else a SpecError at argument ``option`` (its ``field``)."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise SpecError(f"{where}: must be an integer >= {lo}, got {v!r}")
+        raise SpecError.located(("option", option), field, f"must be an integer >= {lo}, got {v!r}")
     return int(v)
 
 
-def _ids(c, area, what):
+def _ids(c, area, option, field=()):
+    """The neurons of ``area``; else a SpecError at argument ``option`` (its ``field``)."""
     if area not in c.area_names:
-        raise SpecError(f"{what}: no area {area!r} in the network; areas: {list(c.area_names)}")
+        raise SpecError.located(("option", option), field,
+                                f"no area {area!r} in the network; areas: {list(c.area_names)}")
     return c.neurons_of(area).astype(np.int32)
 
 
@@ -212,25 +215,29 @@ def _plan(c, dataset: Dataset, o: _Options) -> _Plan:
     Pt = P if o.test_present_steps is None else _int(o.test_present_steps, "test_present_steps", 1)
     seed = normalize_seed(o.seed)
     if P <= env_delay + L:
-        raise SpecError(f"present_steps: {P} steps must exceed the environment delay ({env_delay}) "
-                        f"plus the label delay ({L}), or the probe would miss the sample")
+        raise SpecError.located(("option", "present_steps"), (),
+                                f"{P} steps must exceed the environment delay ({env_delay}) "
+                                f"plus the label delay ({L}), or the probe would miss the sample")
     if Pt <= env_delay:
-        raise SpecError(f"test_present_steps: {Pt} steps must exceed the environment delay ({env_delay})")
+        raise SpecError.located(("option", "test_present_steps"), (),
+                                f"{Pt} steps must exceed the environment delay ({env_delay})")
     sens = _ids(c, o.sensory_area, "sensory_area")
     lab = _ids(c, o.label_area, "label_area")
     if o.sensory_area == o.label_area:
-        raise SpecError(f"label_area: must differ from the sensory area, got {o.label_area!r} for both")
+        raise SpecError.located(("option", "label_area"), (),
+                                f"must differ from the sensory area, got {o.label_area!r} for both")
     if len(sens) != dataset.n_features:
-        raise SpecError(f"sensory_area: area {o.sensory_area!r} has {len(sens)} neurons but "
-                        f"{dataset.name} has {dataset.n_features} features; they must match")
+        raise SpecError.located(("option", "sensory_area"), (), f"area {o.sensory_area!r} has {len(sens)} neurons "
+                                f"but {dataset.name} has {dataset.n_features} features; they must match")
     eval_idx, N, mon_idx = _eval_samples(dataset, o, seed)
     Pg, classes = (None, None) if o.generate is None else _generate_settings(o.generate, P, env_delay, dataset)
     if not (isinstance(o.anneal, (int, float)) and 0 < o.anneal <= 1):
-        raise SpecError(f"anneal: must be in (0, 1], got {o.anneal!r}")
+        raise SpecError.located(("option", "anneal"), (), f"must be in (0, 1], got {o.anneal!r}")
     maps = [np.arange(max(dataset.n_classes, 1))]  # the label each class is taught under
     if o.regime is not None:
         if not isinstance(o.regime, (Drift, Incremental)):
-            raise SpecError(f"regime: expected a Drift or an Incremental, got {type(o.regime).__name__}")
+            raise SpecError.located(("option", "regime"), (),
+                                    f"expected a Drift or an Incremental, got {type(o.regime).__name__}")
         o.regime.check(epochs, dataset.n_classes)
         maps = o.regime.mappings(dataset.n_classes, seed)
     perms = None if o.regime is None else o.regime.permutations(len(sens), seed)
@@ -258,14 +265,16 @@ def _eval_samples(dataset: Dataset, o: _Options, seed):
 def _generate_settings(generate, P: int, env_delay: int, dataset: Dataset):
     """``(Pg, classes)``: the generate block's steps per presentation and classes, checked."""
     if not isinstance(generate, Mapping) or set(generate) - {"present_steps", "classes"}:
-        raise SpecError(f"generate: expected {{'present_steps': int, 'classes': [...]}}, got {generate!r}")
-    Pg = _int(generate.get("present_steps", P), "generate.present_steps", 1)
+        raise SpecError.located(("option", "generate"), (),
+                                f"expected {{'present_steps': int, 'classes': [...]}}, got {generate!r}")
+    Pg = _int(generate.get("present_steps", P), "generate", 1, "present_steps")
     if Pg <= env_delay:
-        raise SpecError(f"generate.present_steps: {Pg} steps must exceed the environment delay ({env_delay})")
+        raise SpecError.located(("option", "generate"), "present_steps",
+                                f"{Pg} steps must exceed the environment delay ({env_delay})")
     classes = np.asarray(generate.get("classes", range(dataset.n_classes)), np.int64).ravel()
     if len(classes) == 0 or classes.min() < 0 or classes.max() >= dataset.n_classes:
-        raise SpecError(f"generate.classes: must be class indices in 0..{dataset.n_classes - 1}, "
-                        f"got {classes.tolist()}")
+        raise SpecError.located(("option", "generate"), "classes",
+                                f"must be class indices in 0..{dataset.n_classes - 1}, got {classes.tolist()}")
     return Pg, classes
 
 
@@ -435,15 +444,16 @@ def clamp_schedule(c, clamps: Mapping, steps: int, probe_every: int = 1, *, read
     k = _int(probe_every, "probe_every", 1)
     env_delay = _int(env_delay, "env_delay", 1)
     if not isinstance(clamps, Mapping):
-        raise SpecError(f"clamps: expected a mapping of area name -> value(s), got {clamps!r}")
+        raise SpecError.located(("option", "clamps"), (),
+                                f"expected a mapping of area name -> value(s), got {clamps!r}")
     probes = np.arange(k - 1, steps, k, dtype=np.int64)
     ev = Events(len(probes), keys=(("t0", np.int64),))
     for area, vals in clamps.items():
-        ids = _ids(c, area, f"clamps.{area}")
+        ids = _ids(c, area, "clamps", str(area))
         v = np.asarray(vals, np.float64) if not isinstance(vals, (bool, str)) else None
         if v is None or v.ndim > 1 or (v.ndim == 1 and len(v) != len(ids)) or not np.all(np.isfinite(v)):
-            raise SpecError(f"clamps.{area}: must be a finite number or {len(ids)} finite numbers "
-                            f"(one per neuron), got {vals!r}")
+            raise SpecError.located(("option", "clamps"), str(area), f"must be a finite number or {len(ids)} "
+                                    f"finite numbers (one per neuron), got {vals!r}")
         ev.add(np.zeros(len(ids)), EV_CLAMP, ids, np.broadcast_to(v, ids.shape))
     areas = list(c.area_names) if readout is None else list(readout)
     ro, slices = [], {}

@@ -25,6 +25,9 @@ __all__ = ["Drift", "Incremental"]
 # rng streams (of the protocol's seed), apart from the shuffle and the train_eval subset
 _S_DRIFT, _S_REHEARSE, _S_MIX = 3, 4, 5
 CHANGES = ("labels", "inputs")  # what a drift changes
+# where a regime's errors arise (asyncpc.errors.place): its block of settings, [data.drift]
+# or [data.incremental] in a scenario
+_DRIFT, _INCREMENTAL = ("section", "drift"), ("section", "incremental")
 
 
 @dataclass(frozen=True)
@@ -68,33 +71,34 @@ class Drift:
     def check(self, epochs: int, n_classes: int) -> None:
         at = list(self.at)
         if not at or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in at):
-            raise SpecError(f"drift.at: must be a list of epoch counts, got {self.at!r}")
+            raise SpecError.located(_DRIFT, "at", f"must be a list of epoch counts, got {self.at!r}")
         if at != sorted(set(at)) or at[0] < 1 or at[-1] >= epochs:
-            raise SpecError(f"drift.at: must be increasing epoch counts in 1..{epochs - 1} (data.epochs = "
-                            f"{epochs}: a change needs training before and after it), got {at}")
+            raise SpecError.located(_DRIFT, "at", f"must be increasing epoch counts in 1..{epochs - 1} (data.epochs "
+                                    f"= {epochs}: a change needs training before and after it), got {at}")
         if isinstance(self.over, bool) or not isinstance(self.over, (int, np.integer)) or self.over < 0:
-            raise SpecError(f"drift.over: must be an integer >= 0 (epochs a change takes), got {self.over!r}")
+            raise SpecError.located(_DRIFT, "over",
+                                    f"must be an integer >= 0 (epochs a change takes), got {self.over!r}")
         for k, (a, b) in enumerate(zip(at, at[1:] + [epochs])):
             if a + self.over > b:
-                raise SpecError(f"drift.over: a change over {self.over} epochs from epoch {a} overlaps "
-                                + (f"the next change (at {b})" if k + 1 < len(at) else f"the end of the stream "
+                raise SpecError.located(_DRIFT, "over", f"a change over {self.over} epochs from epoch {a} overlaps "
+                                        + (f"the next change (at {b})" if k + 1 < len(at) else f"the end of the stream "
                                    f"(data.epochs = {epochs})"))
         if self.change not in CHANGES:
-            raise SpecError(f"drift.change: must be one of {list(CHANGES)}, got {self.change!r}")
+            raise SpecError.located(_DRIFT, "change", f"must be one of {list(CHANGES)}, got {self.change!r}")
         if self.change == "inputs":
             if self.swap is not None:
-                raise SpecError("drift.swap: exchanges labels; with change = 'inputs' the labels stay")
+                raise SpecError.located(_DRIFT, "swap", "exchanges labels; with change = 'inputs' the labels stay")
             return
         if n_classes < 2:
-            raise SpecError(f"drift: needs at least 2 classes, the data have {n_classes}")
+            raise SpecError.located(_DRIFT, (), f"needs at least 2 classes, the data have {n_classes}")
         if self.swap is not None:
             seen: set = set()
             for k, pair in enumerate(self.swap):
                 if len(pair) != 2 or pair[0] == pair[1] or not all(0 <= c < n_classes for c in pair):
-                    raise SpecError(f"drift.swap[{k}]: must be two different classes in 0..{n_classes - 1}, "
-                                    f"got {list(pair)}")
+                    raise SpecError.located(_DRIFT, ("swap", k), f"must be two different classes in "
+                                            f"0..{n_classes - 1}, got {list(pair)}")
                 if seen & set(pair):
-                    raise SpecError(f"drift.swap[{k}]: class {sorted(seen & set(pair))[0]} is in two pairs")
+                    raise SpecError.located(_DRIFT, ("swap", k), f"class {sorted(seen & set(pair))[0]} is in two pairs")
                 seen |= set(pair)
 
     def regime(self, epoch: int) -> int:
@@ -171,22 +175,22 @@ class Incremental:
     def check(self, epochs: int, n_classes: int) -> None:
         seen: set = set()
         if not self.classes:
-            raise SpecError("incremental.classes: must list at least one block of classes")
+            raise SpecError.located(_INCREMENTAL, "classes", "must list at least one block of classes")
         for k, block in enumerate(self.classes):
             if not block or not all(isinstance(c, (int, np.integer)) and 0 <= c < n_classes for c in block):
-                raise SpecError(f"incremental.classes[{k}]: must be class indices in 0..{n_classes - 1}, "
-                                f"got {list(block)}")
+                raise SpecError.located(_INCREMENTAL, ("classes", k), f"must be class indices in "
+                                        f"0..{n_classes - 1}, got {list(block)}")
             if seen & set(block):
-                raise SpecError(f"incremental.classes[{k}]: class {sorted(seen & set(block))[0]} is in an "
-                                "earlier block")
+                raise SpecError.located(_INCREMENTAL, ("classes", k),
+                                        f"class {sorted(seen & set(block))[0]} is in an earlier block")
             seen |= set(block)
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 1:
-            raise SpecError(f"incremental.epochs: must be an integer >= 1, got {self.epochs!r}")
+            raise SpecError.located(_INCREMENTAL, "epochs", f"must be an integer >= 1, got {self.epochs!r}")
         if len(self.classes) * self.epochs > epochs:
-            raise SpecError(f"incremental.epochs: {len(self.classes)} blocks x {self.epochs} epochs is more than "
-                            f"data.epochs = {epochs}")
+            raise SpecError.located(_INCREMENTAL, "epochs", f"{len(self.classes)} blocks x {self.epochs} epochs is "
+                                    f"more than data.epochs = {epochs}")
         if not 0.0 <= float(self.rehearse) <= 1.0:
-            raise SpecError(f"incremental.rehearse: must be in [0, 1], got {self.rehearse!r}")
+            raise SpecError.located(_INCREMENTAL, "rehearse", f"must be in [0, 1], got {self.rehearse!r}")
 
     def regime(self, epoch: int) -> int:
         """The block of classes trained in epoch ``epoch`` (0-based)."""

@@ -6,7 +6,6 @@ from contextlib import contextmanager
 
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +28,19 @@ _NEURON_KEYS = {"period": ("neurons", "clock", "period"), "clock_jitter": ("neur
 #: The sections whose settings the model's specs take as they are (an error at
 #: ``("section", "messages")``, field ``("loss",)`` is at key ``messages.loss``).
 _SECTION_KEYS = ("neurons", "messages", "learning")
+#: The scenario key behind an argument of the environment's protocols (an error of
+#: :func:`asyncpc.environment.stream_schedule` or ``clamp_schedule`` at ``("option", name)``)
+#: and behind a stream's regime (at ``("section", "drift")`` or ``("section", "incremental")``).
+_SCHEDULE_KEYS = {("option", "sensory_area"): ("data", "sensory_area"), ("option", "label_area"): ("readout", "area"),
+                  ("option", "clamps"): ("data", "clamps"), ("option", "readout"): ("readout", "area"),
+                  ("option", "generate"): ("data", "generate"), ("section", "drift"): ("data", "drift"),
+                  ("section", "incremental"): ("data", "incremental")}
+
+
+def _schedule_key(exc) -> tuple:
+    """The scenario key behind an error of the environment's protocols, from where it arose
+    (``exc.at``, :mod:`asyncpc.errors`); ``data`` for any other (a :class:`DataError`)."""
+    return _SCHEDULE_KEYS.get(getattr(exc, "at", None), ("data",))
 
 
 def _plain(v):
@@ -270,12 +282,7 @@ class Scenario:
                                    train_subset_eval=d.train_eval or None, generate=gen, regime=d.regime,
                                    monitor_every=d.monitor_every, monitor_size=d.monitor_size)
         except (SpecError, DataError) as exc:
-            msg = str(exc)
-            key = {"sensory_area": ("data", "sensory_area"), "label_area": ("readout", "area"),
-                   "clamps": ("data", "clamps"), "readout": ("readout", "area"),
-                   "generate": ("data", "generate"), "drift": ("data", "drift"),
-                   "incremental": ("data", "incremental")}.get(re.split(r"[.:]", msg, 1)[0], ("data",))
-            raise self.error(key, msg) from None
+            raise self.error(_schedule_key(exc), str(exc)) from None
 
     def _area_by_role(self, c, role, key):
         from ..compile import ROLE_CODES
