@@ -176,6 +176,16 @@ def test_the_scenario_key_comes_from_the_structure(tmp_path, name, override, key
     assert e.key == key
 
 
+def test_a_message_does_not_repeat_the_key_it_is_reported_at():
+    xor = os.path.join(SCENARIOS, "xor.toml")
+    e = raised(ScenarioError, lambda: load_scenario(xor, ['neurons.clock.period={dist="normal",mean=0.2,sd=5.0}'])
+               .compile())
+    assert str(e).count("neurons.clock.period") == 1 and "drew a non-positive period" in str(e)
+    # where the error's place says more than the key (which projection drew it), it stays
+    e = raised(ScenarioError, lambda: load_scenario(xor, ['delays.forward={dist="normal",mean=0.2,sd=5.0}']).compile())
+    assert e.key == "delays.forward" and "delays.forward: projections." in str(e)
+
+
 def test_an_error_without_structure_is_at_the_network():
     s = load_scenario(os.path.join(SCENARIOS, "xor.toml"))
     assert s._model_key(SpecError("projections.input->hidden1.delay: no structure")) == ("network",)

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DataError, GraphError, ScenarioError, SpecError
+from ..errors import DataError, GraphError, ScenarioError, SpecError, place
 from ._parse import SECTIONS, parse
 from ._reader import Ctx
 from ..model import Messages
 from ._spec import (DataSpec, DelaysSpec, LearningSpec, NetworkSpec, NeuronsSpec, OutputSpec, ReadoutSpec, RunSpec,
                     TraceSpec)
-from ._toml import KeyLines, apply_overrides, override_paths, read_toml
+from ._toml import KeyLines, apply_overrides, format_path, override_paths, read_toml
 
 __all__ = ["Scenario", "load_scenario", "parse_scenario"]
 
@@ -160,10 +160,13 @@ class Scenario:
         try:
             yield
         except (SpecError, GraphError) as exc:
-            msg = str(exc)
-            if exc.at == ("section", "neurons") and exc.field:  # a dynamics option: the key says all
-                msg = msg.split(": ", 1)[1]
-            raise self.error(self._model_key(exc), msg) from None
+            key, msg = self._model_key(exc), str(exc)
+            head = place(exc.at, exc.field) + ": " if exc.at else None
+            # the error's own place is dropped where the scenario key already says it (a dynamics
+            # option, neurons.clock.period, ...), kept where it says more (which projection drew a delay)
+            if head and msg.startswith(head) and (exc.at == ("section", "neurons") or head == format_path(key) + ": "):
+                msg = msg[len(head):]
+            raise self.error(key, msg) from None
 
     def compile(self, net=None):
         """``compile_network(net, run.h)``: by default the scenario's blueprint (no graph
