@@ -157,8 +157,10 @@ def test_unreadable_and_missing_files_and_bad_arguments(tmp_path):
         load_dataset(tmp_path / "nope.csv")
     with pytest.raises(DataError, match="unknown data source"):
         load_dataset("mnist")
-    with pytest.raises(DataError, match="unknown data source"):
+    with pytest.raises(DataError, match="unknown data source.*parquet.*IDX"):  # the same list of what exists
         load_dataset("sklearn:mnist")
+    with pytest.raises(DataError, match="files: only used with source = 'idx'"):  # not silently ignored
+        load_dataset("xor", files={"train_images": "x"})
     with pytest.raises(DataError, match="normalize"):
         load_dataset("xor", normalize="l2")
     with pytest.raises(DataError, match="test_fraction"):

@@ -55,6 +55,8 @@ class Raw:
 def read_source(src, base_dir, label_column, files) -> Raw:
     """The source ``src`` (a built-in name, ``"idx"`` with ``files``, or a path, relative
     to ``base_dir`` when given) as read; see :func:`~asyncpc.environment.load_dataset`."""
+    if files and src != "idx":
+        raise DataError("files: only used with source = 'idx'", key=tuple(files)[0])
     if src == "xor":
         X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float64)
         y = np.array([0, 1, 1, 0], np.int64)
@@ -64,16 +66,12 @@ def read_source(src, base_dir, label_column, files) -> Raw:
         return Raw(src, X, y, image_shape=image_shape, target_names=names)
     if src == "idx":
         return _read_idx(_idx_paths(files, base_dir), keyed=True)
-    if files:
-        raise DataError("files: only used with source = 'idx'", key=tuple(files)[0])
     path = src if base_dir is None else os.path.join(os.fspath(base_dir), src)
     ext = os.path.splitext(path)[1].lower()
     if ext not in _FILE_HINT:
         if os.path.isdir(path):
             return _read_idx(find_idx_folder(path), keyed=False)
-        raise DataError(f"{src}: unknown data source; expected one of {sorted(BUILTIN_SOURCES)}, the path of a "
-                        f"{'/'.join(_FILE_HINT)} file, or a folder holding the four MNIST-format IDX files "
-                        f"({expected_files()})")
+        raise _unknown(src)
     if not os.path.isfile(path):
         raise DataError(f"{path}: file not found (expected {_FILE_HINT[ext]})")
     if ext in TABLE_EXTS:
@@ -140,6 +138,12 @@ def _read_idx(paths: dict, keyed: bool) -> Raw:
 
 
 
+def _unknown(src) -> DataError:
+    return DataError(f"{src}: unknown data source; expected one of {sorted(BUILTIN_SOURCES)}, the path of a "
+                     f"{'/'.join(_FILE_HINT)} file, or a folder holding the four MNIST-format IDX files "
+                     f"({expected_files()})")
+
+
 def _sklearn(src):
     """A scikit-learn bundled dataset: features, labels, image shape and class names."""
     from sklearn import datasets  # imported on use: sklearn is slow to import
@@ -147,8 +151,7 @@ def _sklearn(src):
     loaders = {"sklearn:digits": datasets.load_digits, "sklearn:iris": datasets.load_iris,
                "sklearn:wine": datasets.load_wine, "sklearn:breast_cancer": datasets.load_breast_cancer}
     if src not in loaders:
-        raise DataError(f"{src}: unknown data source; expected one of {sorted(BUILTIN_SOURCES)} "
-                        "or the path of a .npz or .csv file")
+        raise _unknown(src)
     b = loaders[src]()
     names = tuple(str(n) for n in b.target_names)
     return (np.asarray(b.data, np.float64), np.asarray(b.target, np.int64),
