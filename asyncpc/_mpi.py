@@ -93,7 +93,9 @@ class Ranks:
     timeout: float = TIMEOUT
     _fail_req: object = field(default=None, repr=False)
     _fail_buf: np.ndarray = field(default=None, repr=False)
+    _fail_st: object = field(default=None, repr=False)
     _sent: list = field(default_factory=list, repr=False)
+    _done: set = field(default_factory=set, repr=False)
 
     @property
     def root(self) -> bool:
@@ -120,7 +122,7 @@ class Ranks:
     def _check_failed(self) -> None:
         if self._fail_req is None:
             return
-        st = _MPI().Status()
+        st = self._fail_st  # made once with the receive: this runs at every spin of a wait
         if self._fail_req.Test(st):
             msg = bytes(self._fail_buf).rstrip(b"\0").decode(errors="replace")
             self._fail_req = None
@@ -130,6 +132,7 @@ class Ranks:
         """Post the receive of the failure channel (once per process)."""
         if self._fail_req is None:
             self._fail_buf = np.zeros(1024, np.uint8)
+            self._fail_st = _MPI().Status()
             self._fail_req = self.comm.Irecv([self._fail_buf, _MPI().BYTE], source=_MPI().ANY_SOURCE, tag=TAG_FAIL)
 
     def fail(self, message: str) -> None:
@@ -173,9 +176,15 @@ class Ranks:
         self.barrier(what)  # the deadline and the failure channel; bcast itself blocks
         return self.comm.bcast(value, root=0)
 
-    def first(self, fn, what: str):
+    def first(self, fn, what: str, once: str | None = None):
         """``fn()`` on rank 0, then on the others (e.g. compiling into Numba's cache, which
-        processes must not write at once)."""
+        processes must not write at once). With ``once``, only the first call of that name
+        in this process takes turns; later ones run ``fn()`` at once (every rank makes the
+        same calls, so they agree on which is first)."""
+        if once is not None:
+            if once in self._done:
+                return fn()
+            self._done.add(once)
         if self.root:
             out = fn()
         self.barrier(what, START_TIMEOUT)

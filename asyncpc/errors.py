@@ -63,6 +63,12 @@ class _Located(AsyncPCError, ValueError):
         structure from one description."""
         return cls(f"{place(at, field)}: {message}", at=at, field=field)
 
+    @property
+    def detail(self) -> str:
+        """The message without the place it starts with (all of it when it names none)."""
+        text = str(self)
+        return text if self.at is None else text.removeprefix(place(self.at, self.field) + ": ")
+
     def __reduce__(self):
         return _rebuild, (type(self), str(self), self.at, self.field)
 

@@ -92,7 +92,7 @@ class Job:
 def _engine_kwargs(job) -> dict:
     if job.runtime != "engine":
         return {}
-    return {"threads": job.threads, "ranks": job.ranks} if job.ranks is not None else {"threads": job.threads}
+    return {"threads": job.threads, "ranks": job.ranks}
 
 
 def _prepare(scn, runtime, threads, ranks=None) -> Job:

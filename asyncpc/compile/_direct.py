@@ -60,7 +60,7 @@ def compile_blueprint(bp: Blueprint, h: float) -> CompiledNet:
 
     if partners:  # one delay for every partner edge
         v0, e0, _ = partners[0]
-        pd = int(steps_of([bp.partner_delay], h, "delay", lambda i: _edge_name(v0, e0), minimum=1)[0])
+        pd = int(steps_of([bp.partner_delay], h, "delay", lambda i: _edge_at(v0, e0), minimum=1)[0])
     for v0, e0, n in partners:
         _partner_edges(v0, e0, n, in_ptr, pd, edges["src"], edges["dst"], edges["delay"], edges["w"],
                        edges["loss"], edges["jit"])
@@ -68,12 +68,12 @@ def compile_blueprint(bp: Blueprint, h: float) -> CompiledNet:
     for k, pp in enumerate(bp.projections):
         s0, e0 = pp.src_start, pp.dst_start
         loss = np.float32(pp.loss)
-        jit = np.int16(jitter_steps(pp.jitter, h, _edge_name(s0, e0)))
+        jit = np.int16(jitter_steps(pp.jitter, h, _edge_at(s0, e0)))
         fcur = np.zeros(pp.src.size, np.int64)
         for ch in pp.pairs():
-            df = steps_of(ch.d_fwd, h, "delay", lambda q: _edge_name(s0 + ch.i[q], e0 + ch.j[q]), minimum=1,
+            df = steps_of(ch.d_fwd, h, "delay", lambda q: _edge_at(s0 + ch.i[q], e0 + ch.j[q]), minimum=1,
                           dtype=np.int32)
-            db = (steps_of(ch.d_fb, h, "delay", lambda q: _edge_name(e0 + ch.j[q], s0 + ch.i[q]), minimum=1,
+            db = (steps_of(ch.d_fb, h, "delay", lambda q: _edge_at(e0 + ch.j[q], s0 + ch.i[q]), minimum=1,
                            dtype=np.int32) if pp.feedback else df)
             _scatter(ch.i, ch.j, ch.w, ch.v, df, db, pp.feedback, s0, e0, pred_base[k], fb_base[k], fcur, loss, jit,
                      edges["src"], edges["dst"], edges["delay"], edges["w"], edges["loss"], edges["jit"], mirror)
@@ -82,7 +82,7 @@ def compile_blueprint(bp: Blueprint, h: float) -> CompiledNet:
                     transport=bp.feedback == "transport", shapes=dict(bp.shapes))
 
 
-def _edge_name(u, v) -> tuple:
+def _edge_at(u, v) -> tuple:
     """Where an error about edge ``u -> v`` arose (:func:`asyncpc.errors.place`)."""
     return ("edge", int(u), int(v))
 

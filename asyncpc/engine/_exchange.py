@@ -146,10 +146,6 @@ def _unpack(blk, ptr, W, base, cap, cnt, rgid, rj, rv1, rv2, i64, i32, f64, disp
                 cnt[i] += n
 
 
-#: Whether this process has compiled (or loaded) the pack and unpack loops.
-_COMPILED = False
-
-
 class _Buffer:
     """``words`` 8-byte words seen as int64, int32 and float64 (one allocation)."""
 
@@ -165,7 +161,9 @@ class Exchange:
     slowest rank to finish the window)."""
 
     def __init__(self, cut: Cut, wh, ranks):
-        self.cut, self.wh, self.ranks = cut, wh, ranks
+        from mpi4py import MPI
+
+        self.cut, self.wh, self.ranks, self.mpi = cut, wh, ranks, MPI
         K = cut.K
         self.send = _Buffer(_capacity(cut.out_blk, cut.out_ptr, wh.W, wh.cap).sum())
         self.recv = _Buffer(_capacity(cut.in_blk, cut.in_ptr, wh.W, wh.cap).sum())
@@ -176,10 +174,8 @@ class Exchange:
         self.rdispl = np.zeros(K, np.int64)
         self.rwords = np.zeros(K, np.int64)  # the same in 8-byte words, for _unpack
         self.windows, self.bytes, self.seconds, self.waiting = 0, 0, 0.0, 0.0
-        global _COMPILED
-        if not _COMPILED:  # one process at a time writes Numba's cache (the same on every rank: no mismatch)
-            ranks.first(self._compile, "the exchange's compilation")
-            _COMPILED = True
+        # one process at a time writes Numba's cache; once compiled, each rank loads it alone
+        ranks.first(self._compile, "the exchange's compilation", once="exchange")
 
     def _compile(self) -> None:
         """Compile (or load) the pack and unpack loops: called with no blocks, they touch nothing."""
@@ -190,8 +186,7 @@ class Exchange:
                 self.recv.i64, self.recv.i32, self.recv.f64, self.rwords)
 
     def __call__(self) -> None:
-        from mpi4py import MPI
-
+        MPI = self.mpi
         t0 = time.perf_counter()
         c, wh, sb, rb = self.cut, self.wh, self.send, self.recv
         _pack(c.out_blk, c.out_ptr, wh.W, wh.base, wh.cap, wh.cnt, wh.rgid, wh.rj, wh.rv1, wh.rv2,

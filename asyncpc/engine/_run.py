@@ -78,7 +78,7 @@ def _arguments(c, schedule, *, seed, until, state, threads, delivery, ranks, obs
     if ranks is None:
         check_cache()
     else:
-        ranks.first(check_cache, "the compile cache check")
+        ranks.first(check_cache, "the compile cache check", once="check_cache")
     seed = normalize_seed(seed)
     push = ranks is not None or pick_delivery(c, delivery) == "push"  # push and pull give the same results
     start = start_from(c, lay, state, seed, ring=not push)

@@ -93,7 +93,7 @@ def _neurons(t: Table, run: RunSpec, graphml) -> NeuronsSpec:
     try:
         dyn = Dynamics(**args)
     except SpecError as exc:  # a combination of options: the error names the option it is about
-        t.fail(exc.field, str(exc).split(": ", 1)[-1])
+        t.fail(exc.field, exc.detail)
     spec = NeuronsSpec(tau_x, tau_e, x0, Clocks(period, phase, jitter), dyn)
     check_tau(t, "tau_x", tau_x, spec)
     check_tau(t, "tau_e", tau_e, spec, zero_ok=True)

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from ..environment import NORMALIZE
-from ..errors import SpecError, place
+from ..errors import SpecError
 from ._parse_source import SOURCE_KEYS, unused_source_keys
 from ._reader import MAX_RUN_STEPS, MAX_STEPS, Table, describe
 from ._spec import DataSpec, GenerateSpec, NetworkSpec
@@ -252,7 +252,7 @@ def _regime_fault(exc: SpecError) -> tuple:
     error names (``classes`` for a field ``("classes", 1)``; :mod:`asyncpc.errors`), the
     message without its head."""
     if exc.at in (("section", "drift"), ("section", "incremental")):
-        return (exc.field[0] if exc.field else None), str(exc).removeprefix(place(exc.at, exc.field) + ": ")
+        return (exc.field[0] if exc.field else None), exc.detail
     head, msg = str(exc).split(": ", 1)  # an error without structure: its head names the key
     return (head.split(".", 1)[1].split("[", 1)[0] if "." in head else None), msg
 

@@ -160,13 +160,11 @@ class Scenario:
         try:
             yield
         except (SpecError, GraphError) as exc:
-            key, msg = self._model_key(exc), str(exc)
-            head = place(exc.at, exc.field) + ": " if exc.at else None
+            key = self._model_key(exc)
             # the error's own place is dropped where the scenario key already says it (a dynamics
             # option, neurons.clock.period, ...), kept where it says more (which projection drew a delay)
-            if head and msg.startswith(head) and (exc.at == ("section", "neurons") or head == format_path(key) + ": "):
-                msg = msg[len(head):]
-            raise self.error(key, msg) from None
+            said = exc.at is not None and (exc.at == ("section", "neurons") or place(exc.at, exc.field) == format_path(key))
+            raise self.error(key, exc.detail if said else str(exc)) from None
 
     def compile(self, net=None):
         """``compile_network(net, run.h)``: by default the scenario's blueprint (no graph
