@@ -312,3 +312,30 @@ def test_sweep_is_resumable(tmp_path, capsys):
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert (tmp_path / "sw" / "plots" / "test_accuracy_vs_learning_eta.png").exists()
     assert main(["sweep", str(SC / "xor.toml"), "--grid", "nope.key=1", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_sweep_zip_links_keys_and_a_folder_holds_one_sweep(tmp_path, capsys):
+    out = tmp_path / "zz"
+    argv = ["sweep", str(SC / "xor.toml"), "--zip", "learning.eta=0.01,0.02", "--zip", "data.epochs=1,2",
+            "--grid", "run.h=0.1", "--seeds", "1", "--jobs", "1", "--out", str(out), "--quiet",
+            "--set", "output.plots=false"]
+    assert main(argv) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert sorted((r["learning.eta"], r["data.epochs"], r["run.h"]) for r in rows) == [
+        ("0.01", "1", "0.1"), ("0.02", "2", "0.1")]  # the i-th values together, not their product
+    for r in rows:  # each point ran with its own pair
+        m = list(csv.DictReader(open(out / "points" / r["point"] / "metrics.csv")))
+        assert len({row["epoch"] for row in m if row.get("epoch")}) == int(r["data.epochs"])
+    capsys.readouterr()
+    assert main([*argv[:-1], "output.plots=true"]) == 2  # other --set into the same folder: refused
+    err = capsys.readouterr().err
+    assert "--out" in err and "--set" in err and "Traceback" not in err
+    bad = {("--zip", "learning.eta=0.01,0.02", "--zip", "data.epochs=1"): "same number of values",
+           ("--zip", "learning.eta=0.01", "--grid", "learning.eta=0.02"): "both --grid and --zip",
+           ("--zip", "learning.eta=0.01", "--zip", "learning.eta=0.02"): "given twice",
+           ("--zip", "learning.eta"): "--zip: expected key=v1,v2"}
+    for extra, why in bad.items():
+        assert main(["sweep", str(SC / "xor.toml"), *extra, "--out", str(tmp_path / "b")]) == 2
+        assert why in capsys.readouterr().err
+    assert main(["sweep", str(SC / "xor.toml"), "--out", str(tmp_path / "b")]) == 2
+    assert "at least one --grid" in capsys.readouterr().err

@@ -13,6 +13,7 @@ check below.
 from __future__ import annotations
 
 import ast
+import csv
 import json
 import math
 import os
@@ -121,6 +122,13 @@ def _delays_digits(r, out):
     assert Path(r["figure"]).is_relative_to(out) and Path(r["figure"]).stat().st_size
 
 
+def _slow_wires(r, out):
+    assert r["points"] == {"label": 1, "plain": 0, "shipped": 0, "random": 0, "loss": 0}
+    assert Path(r["figure"]).is_relative_to(out) and Path(r["figure"]).stat().st_size
+    rows = list(csv.DictReader(open(out / "label" / "results.csv")))  # the zipped pair, not a product
+    assert [(x["delays.forward"], x["data.label_delay"]) for x in rows] == [("0.5", "1.0")]
+
+
 def _learning_study(r, out):
     assert r["points"] == {"plain": 1}
     assert r["figures"] and all(Path(f).is_relative_to(out) and Path(f).stat().st_size for f in r["figures"])
@@ -147,6 +155,7 @@ CHECKS = {
     "delay_study": (["--out", "{out}"], _delay_study),
     "delays_digits": (["--out", "{out}"], _delays_digits),
     "learning_study": (["--out", "{out}"], _learning_study),
+    "slow_wires": (["--out", "{out}"], _slow_wires),
     "stream_diagnosis": ([], _stream_diagnosis),
 }
 

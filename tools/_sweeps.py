@@ -25,25 +25,28 @@ SMOKE_SETS = ["network.sizes=[64, 16, 10]", "data.max_train=20", "data.max_test=
 
 
 def first_values(grid: list[str]) -> list[str]:
-    """``--grid`` items cut to their first value each (one point per seed)."""
+    """``--grid`` (or ``--zip``) items cut to their first value each (one point per seed)."""
     from asyncpc.cli._sweep import parse_grid
 
     return [f"{k}={v[0]}" for k, v in parse_grid(grid).items()]
 
 
 def run_sweep(out: Path, sets: list[str], grid: list[str], *, seeds: int, jobs: int, scenario: Path = DIGITS,
-              smoke: bool = False) -> None:
+              smoke: bool = False, zipped: list[str] = ()) -> None:
     """``asyncpc sweep`` with one engine thread per point (``jobs`` points at a time);
-    resumable: finished points are not rerun. ``smoke``: the same sweep cut to the first
-    value of each grid key, on ``SMOKE_SETS``."""
+    resumable: finished points are not rerun. ``zipped``: ``--zip`` items (keys whose values
+    go together). ``smoke``: the same sweep cut to the first value of each key, on
+    ``SMOKE_SETS``."""
     if smoke:
-        sets, grid = [*sets, *SMOKE_SETS], first_values(grid)
+        sets, grid, zipped = [*sets, *SMOKE_SETS], first_values(grid), first_values(list(zipped))
     cmd = [sys.executable, "-m", "asyncpc", "sweep", str(scenario), "--seeds", str(seeds), "--jobs", str(jobs),
            "--out", str(out), "--quiet", "--set", "run.threads=1"]
     for s in sets:
         cmd += ["--set", s]
     for g in grid:
         cmd += ["--grid", g]
+    for z in zipped:
+        cmd += ["--zip", z]
     print("$", " ".join(cmd[2:]), flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)  # from ROOT, ``-m asyncpc`` is this checkout's package
 

@@ -329,13 +329,13 @@ def _dispatch(args, argv) -> int:
     if args.command == "scenarios":
         return _cmd_scenarios(args)
     if args.command == "sweep":
-        from ._sweep import parse_grid, sweep
+        from ._sweep import parse_grid, parse_zip, sweep
 
         if args.seeds < 1:
             raise AsyncPCError(f"--seeds: must be >= 1, got {args.seeds}")
         res = sweep(_scenario_path(args.scenario), parse_grid(args.grid), seeds=args.seeds, jobs=args.jobs,
                     out=args.out, extra_sets=args.set, quiet=args.quiet, max_disk=args.max_disk,
-                    max_memory=args.max_memory, ranks=_ranks())
+                    max_memory=args.max_memory, ranks=_ranks(), linked=parse_zip(args.zip))
         if res is not None:  # rank 0 (or one process) wrote it
             print(f"wrote {res}")
         return 0

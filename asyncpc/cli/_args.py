@@ -116,10 +116,14 @@ def _add_scenarios(sub) -> None:
 
 
 def _add_sweep(sub) -> None:
-    """``asyncpc sweep SCENARIO --grid ... --out DIR``."""
+    """``asyncpc sweep SCENARIO --grid ... [--zip ...] --out DIR``."""
     w = sub.add_parser("sweep", help="run a grid of overrides x seeds in parallel (resumable)")
     w.add_argument("scenario")
-    w.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...", required=True)
+    w.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="a key and its values; the points are every combination of the --grid keys' values")
+    w.add_argument("--zip", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="keys whose values go together (the i-th of each in one point; as many values "
+                        "per key), e.g. a delay and a label delay matched to it; crossed with --grid")
     w.add_argument("--seeds", type=int, default=1)
     w.add_argument("--jobs", type=int, default=0, help="parallel processes (0 = every CPU this process may use)")
     w.add_argument("--out", required=True)

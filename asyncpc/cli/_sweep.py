@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import AsyncPCError
 
-__all__ = ["parse_grid", "sweep"]
+__all__ = ["parse_grid", "parse_zip", "sweep"]
 
 log = logging.getLogger("asyncpc")
 
@@ -25,14 +25,14 @@ SUMMARY_FIELDS = ("status", "test_accuracy", "train_accuracy", "final_energy", "
                   "messages_per_sample")
 
 
-def parse_grid(items: list[str]) -> dict[str, list[str]]:
+def parse_grid(items: list[str], option: str = "--grid") -> dict[str, list[str]]:
     """``["delays.forward.mean=0.1,0.3", ...]`` -> {key: [raw values]} (values kept as TOML text)."""
     grid: dict[str, list[str]] = {}
     for item in items:
         key, sep, vals = item.partition("=")
         key = key.strip()
         if not sep or not key or not vals.strip():
-            raise AsyncPCError(f"--grid: expected key=v1,v2,..., got {item!r}")
+            raise AsyncPCError(f"{option}: expected key=v1,v2,..., got {item!r}")
         parts, depth, cur = [], 0, ""
         for ch in vals:  # split on commas outside brackets/braces: lists and tables stay whole
             if ch in "[{":
@@ -46,11 +46,36 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
                 cur += ch
         parts.append(cur.strip())
         if any(not p for p in parts):
-            raise AsyncPCError(f"--grid {key}: empty value in {vals!r}")
+            raise AsyncPCError(f"{option} {key}: empty value in {vals!r}")
+        if key in grid:
+            raise AsyncPCError(f"{option} {key}: given twice")
         grid[key] = parts
-    if not grid:
-        raise AsyncPCError("sweep: give at least one --grid key=v1,v2")
     return grid
+
+
+def parse_zip(items: list[str]) -> dict[str, list[str]]:
+    """``--zip`` items: keys whose values go together, the i-th value of every key in the
+    i-th row (e.g. a delay and the label delay matched to it); every key needs as many
+    values."""
+    linked = parse_grid(items, "--zip")
+    counts = {k: len(v) for k, v in linked.items()}
+    if len(set(counts.values())) > 1:
+        raise AsyncPCError("--zip: every key needs the same number of values, got "
+                           + ", ".join(f"{k}: {n}" for k, n in counts.items()))
+    return linked
+
+
+def grid_points(grid: dict[str, list[str]], linked: dict[str, list[str]] | None = None) -> list[dict]:
+    """Every point of a sweep: the product of the ``grid`` keys' values, times the rows of
+    ``linked`` (the ``--zip`` keys, which vary together)."""
+    linked = linked or {}
+    both = sorted(set(grid) & set(linked))
+    if both:
+        raise AsyncPCError(f"sweep: {both[0]} is given to both --grid and --zip")
+    if not grid and not linked:
+        raise AsyncPCError("sweep: give at least one --grid key=v1,v2 (or --zip)")
+    rows = [dict(zip(linked, vals)) for vals in zip(*linked.values())] if linked else [{}]
+    return [{**dict(zip(grid, combo)), **row} for combo in itertools.product(*grid.values()) for row in rows]
 
 
 def _point_id(point: dict, seed: int) -> str:
@@ -73,8 +98,11 @@ def _run_point(scenario: str, sets: list[str], out: str, seed: int, limits=(None
 
 
 def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, out, extra_sets=(),
-          quiet=False, max_disk=None, max_memory=None, ranks=None) -> Path | None:
-    """Run every grid point for seeds 0..seeds-1; skip points whose run finished before.
+          quiet=False, max_disk=None, max_memory=None, ranks=None, linked=None) -> Path | None:
+    """Run every grid point (:func:`grid_points` of ``grid`` and ``linked``) for seeds
+    0..seeds-1; skip points whose run finished before. A folder holds one sweep: a rerun
+    into it with other ``extra_sets`` or another scenario is refused (its points would mix
+    two settings).
     Every point is checked, and the sweep's memory (``jobs`` runs at a time) and disk
     (every run) estimated, before any process starts.
 
@@ -85,8 +113,8 @@ def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, o
     from ..scenario import load_scenario
 
     out = Path(out)
-    keys = list(grid)
-    points = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+    points = grid_points(grid, linked)
+    keys = list(points[0])
     # fail fast on a bad key or value, before any process starts
     scns = [load_scenario(scenario, [*extra_sets, *[f"{k}={v}" for k, v in p.items()]]) for p in points]
     from ._threads import usable_cpus
@@ -94,6 +122,7 @@ def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, o
     jobs = max(1, jobs or usable_cpus() // (ranks.local_size if ranks else 1))
     if ranks is None or ranks.root:
         (out / "points").mkdir(parents=True, exist_ok=True)
+        _same_sweep(out, scenario, list(extra_sets))
         todo, rows = _todo(out, points, seeds)
         _check_sweep([scns[points.index(p)] for p, _, _ in todo], jobs * (ranks.local_size if ranks else 1), out,
                      max_disk, max_memory)
@@ -127,6 +156,26 @@ def sweep(scenario: str, grid: dict[str, list[str]], *, seeds: int, jobs: int, o
     _write_results(out, keys, rows)
     _plot(out, keys, rows)
     return out / "results.csv"
+
+
+def _same_sweep(out: Path, scenario: str, sets: list[str]) -> None:
+    """Record what the points of ``out`` share (scenario file and ``--set`` overrides), or
+    refuse a sweep that differs from the one recorded there."""
+    path = out / "sweep.json"
+    mine = {"scenario": Path(scenario).name, "set": sets}
+    if path.exists():
+        try:
+            before = json.loads(path.read_text())
+        except ValueError:
+            raise AsyncPCError(f"{path}: not the JSON a sweep writes; give another --out") from None
+        for k, what in (("scenario", "scenario"), ("set", "--set overrides")):
+            if before.get(k) != mine[k]:
+                raise AsyncPCError(f"--out {out}: holds a sweep with {what} {before.get(k)!r}, not {mine[k]!r}; "
+                                   "give another --out (its points would mix two settings)")
+        return
+    tmp = out / ".sweep.json.tmp"
+    tmp.write_text(json.dumps(mine, indent=1))
+    os.replace(tmp, path)
 
 
 def _todo(out: Path, points: list, seeds: int) -> tuple[list, dict]:

@@ -1,0 +1,181 @@
+"""Issue 21's study, docs/delays.md §4: digits against a one-way delay on every predict and
+feedback edge, 20 epochs, 3 seeds, with and without the label clamped as late as the
+evidence (``data.label_delay = 2 D``), every point an ``asyncpc sweep`` point (resumable: a
+rerun runs only what is missing).
+
+    python tools/slow_wires.py                    # ~4 h of one core per seed and arm; --jobs 2
+    python tools/slow_wires.py --only label plain # some parts
+    python tools/slow_wires.py --plot-only        # table + docs/img/slow_wires.png from runs/slow_wires/*
+    python tools/slow_wires.py --smoke            # seconds: one point of the first part, tiny, in a temporary folder
+
+Parts (``scenarios/digits_slow_wires.toml``: the main job's network, options and stream,
+a constant delay D on every predict and feedback edge, label_delay 2 D):
+- ``label``: D = 0.5 ... 5 tau_x with label_delay = 2 D (``--zip``: the two move together);
+- ``plain``: D = 0.1 (one step) ... 5 tau_x, the label clamped with the image (label_delay 0);
+- ``shipped``: the main job (``scenarios/digits.toml``, delays U(0.1, 0.5) ms) with label_delay
+  0 and 1 ms (twice the longest delay): what the compensation costs where it is not needed;
+- ``random``: per-edge delays U(0.1, 2 D - 0.1) (mean D) for D = 1 and 3 tau_x, label_delay 2 D;
+- ``loss``: 10% message loss at D = 1 tau_x, with and without the label delay.
+
+``--out`` and ``--img`` move the sweeps and the figure; ``--smoke`` runs the first part (or
+``--only``'s) at its first point, one seed, on a 64-16-10 network with 20 + 10 samples for one
+epoch (``_sweeps.SMOKE_SETS``), then the table and the figure, all in a temporary folder. The
+last line is one JSON object: completed points per part, the figure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _sweeps import DIGITS, ROOT, finished, run_sweep, study_args, study_dirs  # noqa: E402
+
+#: the parts' folder: runs/slow_wires, or --out (set once, in main, before anything is read)
+OUT = ROOT / "runs" / "slow_wires"
+SLOW = ROOT / "scenarios" / "digits_slow_wires.toml"
+DELAYS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
+RANDOM = (1.0, 3.0)
+
+
+def _values(xs) -> str:
+    return ",".join(str(float(x)) for x in xs)
+
+
+#: part -> (scenario, --set, --grid, --zip)
+PARTS = {
+    "label": (SLOW, [], [], [f"delays.forward={_values(DELAYS)}", f"data.label_delay={_values(2 * d for d in DELAYS)}"]),
+    "plain": (SLOW, [], [f"delays.forward={_values((0.1, *DELAYS))}", "data.label_delay=0.0"], []),
+    "shipped": (DIGITS, [], ["data.label_delay=0.0,1.0"], []),
+    "random": (SLOW, [], [], ["delays.forward=" + ",".join(f'{{dist="uniform",low=0.1,high={2 * d - 0.1:g}}}'
+                                                             for d in RANDOM),
+                              f"data.label_delay={_values(2 * d for d in RANDOM)}"]),
+    "loss": (SLOW, ["delays.forward=1.0"], ["messages.loss=0.1", "data.label_delay=0.0,2.0"], []),
+}
+PROJ = "hidden1->label"
+
+
+def delay_of(r) -> float:
+    """The mean one-way delay (ms) of a point: the constant, or the uniform's mean."""
+    d = r.get("delays.forward")
+    if d is None:
+        return float("nan")
+    m = re.findall(r"(low|high)\s*=\s*([0-9.eE+-]+)", d)
+    return float(np.mean([float(v) for _, v in m])) if m else float(d)
+
+
+def label_of(r) -> float:
+    return float(r.get("data.label_delay") or 0.0)
+
+
+def acc(r):
+    return float(r["test_accuracy"]) if r["test_accuracy"] else None
+
+
+def angle(r):
+    return r["summary"].get("w_v_angle_deg", {}).get(PROJ)
+
+
+def bp(r):
+    return float(r["backprop_test_accuracy"]) if r["backprop_test_accuracy"] else None
+
+
+def grouped(part: str, x_of, key) -> dict:
+    """{x: [values over seeds]} for one part; ``key(row)`` picks the value (None skips)."""
+    out: dict = {}
+    for r in finished(OUT / part):
+        v = key(r)
+        if v is not None:
+            out.setdefault(x_of(r), []).append(float(v))
+    return dict(sorted(out.items()))
+
+
+def fmt(v: list) -> str:
+    if not v:
+        return "-"
+    return f"{100 * np.mean(v):.1f} +- {100 * np.std(v):.1f}% ({' / '.join(f'{100 * x:.1f}' for x in v)})"
+
+
+def by_delay_and_label(r):
+    return delay_of(r), label_of(r)
+
+
+def report() -> None:
+    print("test accuracy after 20 epochs (mean +- sd over seeds, then each seed), W/V angle " + PROJ)
+    for part in PARTS:
+        a, g = grouped(part, by_delay_and_label, acc), grouped(part, by_delay_and_label, angle)
+        if not a:
+            continue
+        print(f"\n{part}")
+        for (d, lab), v in a.items():
+            ang = g.get((d, lab), [])
+            print(f"  delay {d:g} ms, label_delay {lab:g} ms: {fmt(v)}"
+                  + (f"; angle {np.mean(ang):.0f} deg" if ang else ""))
+    b = sum((grouped(p, by_delay_and_label, bp).get(k, []) for p in PARTS
+             for k in grouped(p, by_delay_and_label, bp)), [])
+    if b:
+        print(f"\nonline backprop (the same network, split and epochs; no delays): {fmt(b)}")
+
+
+def plot(path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+
+    def band(ax, part, key, keep, **kw):
+        d = {x: v for x, v in grouped(part, by_delay_and_label, key).items() if keep(x)}
+        if d:
+            xs = [x[0] for x in d]
+            ax.errorbar(xs, [np.mean(v) for v in d.values()], yerr=[np.std(v) for v in d.values()], capsize=3, **kw)
+
+    for ax, key in ((axes[0], acc), (axes[1], angle)):
+        band(ax, "plain", key, lambda x: True, marker="o", label="label clamped with the image")
+        band(ax, "label", key, lambda x: True, marker="s", label="label_delay = 2 D")
+        band(ax, "random", key, lambda x: True, marker="D", ls="none", label="U(0.1, 2D - 0.1), label_delay = 2 D")
+        band(ax, "loss", key, lambda x: x[1] == 0, marker="v", ls="none", label="10% loss, label with the image")
+        band(ax, "loss", key, lambda x: x[1] > 0, marker="^", ls="none", label="10% loss, label_delay = 2 D")
+        band(ax, "shipped", key, lambda x: x[1] == 0, marker="*", ls="none", ms=10,
+             label="main job, U(0.1, 0.5) (mean 0.3)")
+        ax.set_xlabel("one-way delay D on every predict and feedback edge (ms = tau_x)")
+        ax.grid(alpha=0.3)
+    b = sum((v for p in PARTS for v in grouped(p, by_delay_and_label, bp).values()), [])
+    if b:
+        axes[0].axhline(np.mean(b), color="k", ls="--", lw=0.8, label="online backprop, no delays")
+    axes[0].set(ylabel="test accuracy after 20 epochs", title="digits 64-128-10: accuracy against delay")
+    axes[1].set(ylabel=f"angle W vs V^T, {PROJ} (deg)", title="learned feedback against delay")
+    axes[1].axhline(90, color="0.6", lw=0.8)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("unsynchronised clocks U(0.1, 0.2) ms, on_delta 0.01; mean +- sd of 3 seeds", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")
+    return path
+
+
+def main(argv=None) -> int:
+    global OUT
+    a = study_args(__doc__, list(PARTS), argv)
+    with study_dirs(a, OUT) as (out, img):
+        OUT = out
+        if not a.plot_only:
+            for name in a.only:
+                scenario, sets, grid, zipped = PARTS[name]
+                run_sweep(OUT / name, sets, grid, zipped=zipped, seeds=a.seeds, jobs=a.jobs, scenario=scenario,
+                          smoke=a.smoke)
+        report()
+        fig = plot(img / "slow_wires.png")
+        print(json.dumps({"points": {name: len(finished(OUT / name)) for name in PARTS}, "figure": str(fig)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
