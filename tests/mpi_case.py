@@ -12,7 +12,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from test_engine import NOISY, assert_same_result, assert_same_table, random_schedule, slow_middle  # noqa: E402
+from test_engine import (NOISY, assert_same_result, assert_same_table, random_schedule, slow_middle,  # noqa: E402
+                         two_clusters)
 
 from asyncpc import engine  # noqa: E402
 from asyncpc._mpi import world  # noqa: E402
@@ -36,6 +37,7 @@ def cases():
     yield "layered, slow wires", layered([4, 6, 3], seed=7, messages=Messages(jitter=0.3),
                                          delay={"dist": "uniform", "low": 0.5, "high": 1.0}), 80
     yield "areas, one slow wire", slow_middle((8, 10, 6, 8)), 90
+    yield "two clusters, interleaved ids", two_clusters(messages=Messages(send="on_delta", threshold=0.01)), 80
 
 
 def main(threads: int) -> int:
@@ -65,7 +67,8 @@ def main(threads: int) -> int:
                 assert len(ref[i].extra[key][col]) > 0
                 assert_same_table(parts[i].extra[key], ref[i].extra[key])
             x = parts[-1].extra
-            print(f"OK {name}: K={ranks.size} threads={threads} window={x['window']} cut={x['cut_edges']}/"
+            print(f"OK {name}: K={ranks.size} threads={threads} partitioner={x['partitioner']} "
+                  f"window={x['window']} cut={x['cut_edges']}/"
                   f"{c.n_edges} sent={st.sent} windows={x['exchange']['windows']}", flush=True)
         else:
             assert parts[1].extra["sends"] is None and parts[2].extra["messages"] is None

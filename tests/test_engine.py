@@ -431,6 +431,65 @@ def slow_middle(sizes):
     return compile_network(from_area_graph(ag, seed=1), h=0.1)
 
 
+def two_clusters(slow=3.0, **kw):
+    """Two chains a0 -> a2 and a1 -> a3 (one-step wires) joined by sparse ``slow`` ms wires
+    a0 -> a3 and a1 -> a2: the clusters' neuron ids interleave, so no cut along the id
+    order separates them."""
+    ag = nx.DiGraph()
+    for i in range(4):
+        ag.add_node(f"a{i}", size=8, activation="tanh")
+    ag.add_edges_from([("a0", "a2"), ("a1", "a3")])
+    ag.add_edge("a0", "a3", delay=slow, p=0.25)
+    ag.add_edge("a1", "a2", delay=slow, p=0.25)
+    return compile_network(from_area_graph(ag, seed=1, **kw), h=0.1)
+
+
+def test_metis_finds_the_clusters_the_order_cannot_and_keeps_pairs_together(monkeypatch):
+    """With pymetis, ``auto`` takes METIS's cut when it is better: on two clusters whose ids
+    interleave the order's cut crosses every fast wire (window 1 step), METIS's only the
+    slow ones (window 30 steps), at even work; a value neuron and its error partner stay
+    on one rank; one-process partitions go back to the pair order."""
+    pytest.importorskip("pymetis")
+    from asyncpc.engine._layout import RANK_TOLERANCE, EngineLayout
+    from asyncpc.errors import AsyncPCError
+
+    c = two_clusters()
+    lay = EngineLayout.of(c)
+    work = np.diff(c.in_ptr) + 8.0
+
+    def ranks_of(how, threads=1):
+        lo, hi, window, owner = lay.rank_partitions(2, threads, how=how)
+        return owner[lay.part_of(lo, hi)], window, lay.partitioner
+
+    rk, window, used = ranks_of("order")
+    assert (window, used) == (1, "order") and (rk[c.src] != rk[c.dst]).sum() > 200
+    for how in ("auto", "metis"):
+        rk, window, used = ranks_of(how)
+        assert (window, used) == (30, "metis")
+        assert set(c.delay[rk[c.src] != rk[c.dst]]) == {30}  # only the slow wires cross
+        share = np.bincount(rk, weights=work) / work.sum()
+        assert abs(share[0] - 0.5) <= RANK_TOLERANCE / 2
+        err = np.flatnonzero(c.has_partner & (c.kind != 0))
+        assert np.array_equal(rk[err], rk[c.src[c.in_ptr[err]]])  # partner edge first: with its value neuron
+        assert sorted(lay.order) == list(range(c.n_neurons)) and np.array_equal(lay.net.pos[lay.order],
+                                                                                 np.arange(c.n_neurons))
+    assert ranks_of("auto", threads=2)[2] == "metis"
+    lay.partitions(2)
+    assert np.array_equal(lay.order, lay.base_order) and lay.partitioner == "order"
+    # on the digits shapes (a layered net) the order's cut along the slow wires stays
+    d = EngineLayout.of(slow_middle((8, 10, 6, 8)))
+    assert d.rank_partitions(2, 1, how="auto")[2] == 20
+    monkeypatch.setattr("asyncpc.engine._layout.metis_available", lambda: False)
+    monkeypatch.setattr("asyncpc.engine._layout.metis_ranks", lambda *a: None)
+    assert ranks_of("auto")[2] == "order"  # without pymetis: the order's cut
+    with pytest.raises(AsyncPCError, match="pymetis is not installed"):
+        ranks_of("metis")
+    monkeypatch.setenv("ASYNCPC_PARTITIONER", "best")
+    from asyncpc.engine._partition import partitioner
+    with pytest.raises(AsyncPCError, match="ASYNCPC_PARTITIONER: expected one of auto, order, metis"):
+        partitioner()
+
+
 @pytest.mark.parametrize("sizes", [(8, 10, 6, 8), (10, 10, 8, 8), (6, 10, 10, 6)])
 def test_ranks_are_cut_where_the_wires_are_slow_within_the_balance_tolerance(sizes):
     """The threads' balanced cut falls inside a fast projection (window 1 step); the ranks'

@@ -58,10 +58,11 @@ def test_the_engine_across_ranks_is_the_one_process_engine(k, threads):
     p = mpiexec(k, str(ROOT / "tests" / "mpi_case.py"), str(threads))
     assert p.returncode == 0, p.stderr[-3000:]
     ok = [line for line in p.stdout.splitlines() if line.startswith("OK ")]
-    assert len(ok) == 4, p.stdout + p.stderr[-2000:]
+    assert len(ok) == 5, p.stdout + p.stderr[-2000:]
     assert any("window=1 " in line for line in ok) and any("window=5 " in line for line in ok)
     if k == 2:  # the ranks' boundary on the 20-step wire (test_engine.py)
-        assert "window=20 " in ok[-1], ok[-1]
+        assert "window=20 " in ok[-2], ok[-2]
+    assert "partitioner=metis" in ok[-1], ok[-1]  # the clusters METIS finds, bit for bit as one process
 
 
 def one_process(tmp_path, sets=SETS, name="one"):
@@ -101,6 +102,7 @@ def test_an_interrupted_run_on_two_ranks_resumes_on_two_or_in_one_process(tmp_pa
     man = json.loads((out / "manifest.json").read_text())
     assert man["ranks"] == 2 and man["status"] == "completed"
     assert man["mpi"]["window_steps"] >= 1 and 0 < man["mpi"]["cut_fraction"] < 1 and man["mpi"]["exchanges"] > 0
+    assert man["mpi"]["partitioner"] in ("order", "metis")
     p = subprocess.run([sys.executable, *asyncpc("resume", str(other), "--quiet", "--threads", "1")], env=ENV,
                        capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
@@ -148,4 +150,4 @@ def test_ranks_that_can_run_different_thread_counts_agree_on_the_fewest():
                        env=ENV, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
     ok = [line for line in p.stdout.splitlines() if line.startswith("OK ")]
-    assert len(ok) == 4 and "K=2 threads=2" in ok[0] and "window=20 " in ok[-1], p.stdout
+    assert len(ok) == 5 and "K=2 threads=2" in ok[0] and "window=20 " in ok[-2], p.stdout

@@ -18,7 +18,8 @@ def tally_ranks(manifest, job, results) -> None:
         if "exchange" not in x:  # a network the engine does not split (transport): every rank runs it all
             continue
         m.update(partitions=int(r.threads), window_steps=int(x["window"]), cut_edges=int(x["cut_edges"]),
-                 cut_fraction=round(x["cut_edges"] / max(job.c.n_edges, 1), 4), load_balance=round(x["balance"], 4))
+                 cut_fraction=round(x["cut_edges"] / max(job.c.n_edges, 1), 4), load_balance=round(x["balance"], 4),
+                 partitioner=x["partitioner"])
         m["exchanges"] += x["exchange"]["windows"]
         m["exchange_bytes"] += x["exchange"]["bytes"]
         m["exchange_seconds"] = round(m["exchange_seconds"] + x["exchange"]["seconds"], 3)

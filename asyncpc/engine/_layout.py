@@ -32,7 +32,9 @@ from collections import namedtuple
 import numpy as np
 
 from ..compile import KIND_VALUE, CompiledNet
+from ..errors import AsyncPCError
 from ..kernels._params import param_rows
+from ._partition import cut_score, metis_available, metis_ranks
 
 __all__ = ["Net", "EngineLayout", "WINDOW_CAP"]
 
@@ -91,7 +93,7 @@ class EngineLayout:
         dmax = int((c.delay.astype(np.int64) + c.jit).max()) if E else 1
         pn = int((c.period + c.cjit)[noisy_in == 1].max()) if noisy_in.any() else 0
         self.L = L = dmax + pn + min(dmax, WINDOW_CAP) + 2
-        self.order = self._pair_order()
+        self.base_order = self.order = self._pair_order()
         pos = np.empty(N, np.int64)
         pos[self.order] = np.arange(N)
         NC = 2 * N
@@ -176,22 +178,55 @@ class EngineLayout:
         return np.argsort(key, kind="stable").astype(np.int64)
 
     def partitions(self, threads: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """``(lo, hi, window)``: up to ``threads`` ranges of ``order`` of balanced cost
-        (in-degree + a per-neuron constant for the tick itself), cut only between
-        value/error pairs, and the window: the smallest delay of an edge between two
+        """``(lo, hi, window)``: up to ``threads`` ranges of ``order`` (the pair order) of
+        balanced cost (in-degree + a per-neuron constant for the tick itself), cut only
+        between value/error pairs, and the window: the smallest delay of an edge between two
         partitions (capped at :data:`WINDOW_CAP`)."""
+        self._use(self.base_order)
+        self.partitioner = "order"
         N = self.net.N
         cum, cand = self._cut_costs()
         cuts = self._balanced(cum, cand, 0, N, max(1, min(int(threads), N)))
         return self._ranges(cuts)
 
-    def rank_partitions(self, ranks: int, threads: int, tolerance: float = RANK_TOLERANCE):
+    def rank_partitions(self, ranks: int, threads: int, tolerance: float = RANK_TOLERANCE, how: str = "order",
+                        agree=None):
         """``(lo, hi, window, owner)`` of a run on ``ranks`` MPI ranks of ``threads``
-        partitions each (``owner[p]``: the rank of partition ``p``): first the ranks' boundaries, each placed where the edges it cuts are slowest
-        (the rank window is the smallest delay of an edge between ranks, and a longer one
-        means fewer exchanges) among the positions whose work lies within ``tolerance`` of
-        the balanced share; then each rank's range cut into ``threads`` balanced
-        partitions. Ties go to the balanced position."""
+        partitions each (``owner[p]``: the rank of partition ``p``, non-decreasing).
+
+        The ranks' boundaries come from ``how`` (:mod:`._partition`): ``order`` places each
+        boundary of the pair order where the edges it cuts are slowest (the rank window is
+        the smallest delay of an edge between ranks, and a longer one means fewer
+        exchanges) among the positions whose work lies within ``tolerance`` of the balanced
+        share (ties go to the balanced position); ``metis`` takes METIS's ranks and makes
+        the processing order each rank's neurons in turn; ``auto`` takes METIS's when it
+        gives a longer rank window, or the same window and fewer edges between ranks. ``agree(value)``: rank 0's value on every rank. Each rank's
+        range is then cut into ``threads`` balanced partitions. Sets ``order`` (and
+        ``net.order``/``net.pos``) to the order used, and ``partitioner`` to the choice."""
+        self._use(self.base_order)
+        self.partitioner = "order"
+        bounds = self._order_bounds(ranks, tolerance)
+        if how != "order" and ranks > 1:
+            moved = self._metis_order(ranks, tolerance, bounds if how == "auto" else None)
+            if agree is not None:
+                moved = agree(moved)
+            if moved is not None:
+                order, bounds = moved
+                self._use(order)
+                self.partitioner = "metis"
+            elif how == "metis" and not metis_available():
+                raise AsyncPCError("ASYNCPC_PARTITIONER=metis: pymetis is not installed (pip install -e \".[mpi]\")")
+        cum, cand = self._cut_costs()
+        edges = [0, *bounds, self.net.N]
+        cuts = []
+        for a, b in zip(edges[:-1], edges[1:]):
+            cuts += self._balanced(cum, cand, a, b, threads) + [b]
+        lo, hi, window = self._ranges(cuts[:-1])
+        return lo, hi, window, np.searchsorted(np.asarray(bounds, np.int64), lo, side="right")
+
+    def _order_bounds(self, ranks: int, tolerance: float) -> list:
+        """The ranks' boundaries along the pair order, each where the edges it cuts are
+        slowest within ``tolerance`` of the balanced share."""
         N = self.net.N
         cum, cand = self._cut_costs()
         slow = self._cut_delays()
@@ -211,12 +246,39 @@ class EngineLayout:
             best = near[slow[near] == slow[near].max()]
             prev = int(best[np.argmin(np.abs(cum[best] - target))])
             bounds.append(prev)
-        edges = [0, *bounds, N]
-        cuts = []
-        for a, b in zip(edges[:-1], edges[1:]):
-            cuts += self._balanced(cum, cand, a, b, threads) + [b]
-        lo, hi, window = self._ranges(cuts[:-1])
-        return lo, hi, window, np.searchsorted(np.asarray(bounds, np.int64), lo, side="right")
+        return bounds
+
+    def _metis_order(self, ranks: int, tolerance: float, against: list | None):
+        """``(order, bounds)``: each METIS rank's units in turn (in pair order within a
+        rank), and where the ranks start; None without pymetis, when METIS leaves a rank
+        empty, or when ``against`` (the order's boundaries) cuts no more weight."""
+        c, N = self.c, self.net.N
+        cum, cand = self._cut_costs()
+        starts = np.concatenate([[0], cand])
+        unit_at = np.zeros(N, np.int64)  # the unit of each position of the pair order
+        unit_at[cand] = 1
+        unit_at = np.cumsum(unit_at)
+        unit = unit_at[self.net.pos]
+        work = np.diff(cum[np.concatenate([starts, [N]])])
+        rank_of = metis_ranks(unit, work, c.src, c.dst, c.delay, ranks, WINDOW_CAP, tolerance)
+        if rank_of is None or len(np.unique(rank_of)) < ranks:
+            return None
+        if against is not None:
+            at = np.searchsorted(np.asarray(against, np.int64), np.arange(N), side="right")
+            if cut_score(c.src, c.dst, c.delay, rank_of[unit], WINDOW_CAP) >= \
+                    cut_score(c.src, c.dst, c.delay, at[self.net.pos], WINDOW_CAP):
+                return None
+        moved = np.argsort(rank_of[unit_at], kind="stable")
+        return self.base_order[moved], np.cumsum(np.bincount(rank_of[unit_at], minlength=ranks))[:-1].tolist()
+
+    def _use(self, order: np.ndarray) -> None:
+        """Make ``order`` the processing order (``net.order`` and ``net.pos`` with it)."""
+        if order is self.order:
+            return
+        pos = np.empty(len(order), np.int64)
+        pos[order] = np.arange(len(order))
+        self.order = order
+        self.net = self.net._replace(order=order, pos=pos)
 
     def _cut_costs(self):
         """Cumulative work along ``order`` (in-degree + a per-neuron constant for the tick)

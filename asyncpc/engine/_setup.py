@@ -18,6 +18,7 @@ from ._drive import Probes
 from ._env import env_messages
 from ._exchange import Cut, plan_cut
 from ._layout import EngineLayout
+from ._partition import partitioner
 from ._observe import Recorder
 from ._pack import F_LSENT, F_LSIG, F_OUT2, I_SYNCED, narrow, pack, static_rows
 from ._push import build_wheel, dummy_wheel, load_in_flight, mark_dirty, restored_counts, wheel_slots
@@ -143,7 +144,8 @@ def _rank_cut(req: Request, threads: int) -> tuple:
     (laid out for the fewest threads any rank can run), and this rank's cut."""
     ranks, lay = req.ranks, req.lay
     threads = int(ranks.gather_cat(np.array([threads], np.int64), "the thread count").min())
-    lo, hi, window, owner = lay.rank_partitions(ranks.size, threads)
+    lo, hi, window, owner = lay.rank_partitions(ranks.size, threads, how=partitioner(),
+                                                agree=lambda v: ranks.bcast(v, "the ranks' partition"))
     if len(np.unique(owner)) < ranks.size:
         raise SpecError(f"ranks: the network ({lay.net.N} neurons) splits into {len(lo)} partitions, fewer than "
                         f"the {ranks.size} MPI ranks; start fewer ranks")
