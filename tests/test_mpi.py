@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from test_resume import assert_same_run
@@ -94,8 +95,14 @@ def test_an_interrupted_run_on_two_ranks_resumes_on_two_or_in_one_process(tmp_pa
     assert code == 128 + signal.SIGTERM, err
     assert err.count("interrupted (SIGTERM)") == 1 and "Traceback" not in err
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted", "ended before the signal"
-    other = tmp_path / "copy"
+    with np.load(ck) as z:  # each rank wrote its rows; rank 0's file the rest and the parts' names
+        info = json.loads(str(z["info"]))
+        assert info["state"]["parts"] == 2 and "state.w" not in z.files and "state.s" not in z.files
+    assert sorted(p.name for p in ck.parent.glob("part-*.npz")) == [f"part-{info['chunk']:08d}-{r}.npz"
+                                                                   for r in range(2)]
+    other, third = tmp_path / "copy", tmp_path / "copy3"
     shutil.copytree(out, other)
+    shutil.copytree(out, third)
     p = mpiexec(2, *asyncpc("resume", str(out), "--quiet", "--threads", "1"))
     assert p.returncode == 0, p.stderr[-3000:]
     assert_same_run(ref, out)  # summary, metrics, epochs, final state, trace
@@ -107,6 +114,10 @@ def test_an_interrupted_run_on_two_ranks_resumes_on_two_or_in_one_process(tmp_pa
                        capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
     assert_same_run(ref, other)
+    p = mpiexec(3, *asyncpc("resume", str(third), "--quiet", "--threads", "1"))  # two parts read by three ranks
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert_same_run(ref, third)
+    assert len(list((third / "checkpoint").glob("part-*.npz"))) in (0, 3)  # the old parts gone
 
 
 def test_an_error_on_one_rank_stops_every_rank_with_one_line(tmp_path):

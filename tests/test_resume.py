@@ -157,6 +157,48 @@ def short_ref(tmp_path_factory):
     return d
 
 
+def test_a_checkpoint_in_rank_parts_resumes_as_the_whole_one(tmp_path, capsys, monkeypatch, short_ref):
+    """What MPI ranks write (tests/test_mpi.py runs it for real): each rank's rows in a part
+    of its own, rank 0's file the rest. Read back whole, it resumes the same run; a missing
+    or overlapping part is refused in one line; the old parts go when a new checkpoint is in place."""
+    from asyncpc.cli._checkpoint import read_checkpoint, write_checkpoint, write_part
+
+    d = tmp_path / "r"
+    with monkeypatch.context() as m:
+        crash_after_checkpoint(m)
+        with pytest.raises(Crash):
+            main(argv(XOR, d, SHORT, "--threads", "1", "--runtime", "engine"))
+    whole = read_checkpoint(d)
+    c = __import__("asyncpc.scenario", fromlist=["x"]).load_scenario(d / "scenario.toml").compile()
+    state = whole.runtime_state(c)
+    ids = [np.arange(c.n_neurons)[r::2] for r in range(2)]  # any split of the neurons, their in-edges with them
+    row = np.repeat(np.arange(c.n_neurons), np.diff(c.in_ptr))
+    chunk = int(whole.info["chunk"])
+    for r in range(2):
+        write_part(d, chunk, r, state, ids[r], np.flatnonzero(np.isin(row, ids[r])))
+    info = {k: v for k, v in whole.info.items() if k not in ("format", "state", "metrics")}
+    write_part(d, chunk - 1, 0, state, ids[0], np.zeros(0, np.int64))  # an older checkpoint's part
+    write_checkpoint(d, state=state, metrics=(whole.metrics, whole.info["metrics"]), info=info, parts=2)
+    ck = d / "checkpoint"
+    assert sorted(p.name for p in ck.glob("part-*")) == [f"part-{chunk:08d}-0.npz", f"part-{chunk:08d}-1.npz"]
+    with np.load(ck / "checkpoint.npz") as z:
+        assert "state.w" not in z.files and "state.s" not in z.files
+    again = read_checkpoint(d)
+    assert sorted(again.state) == sorted(whole.state)
+    for k, v in whole.state.items():
+        assert np.array_equal(again.state[k], v) and again.state[k].dtype == v.dtype, k
+    part1 = (ck / f"part-{chunk:08d}-1.npz").read_bytes()
+    (ck / f"part-{chunk:08d}-1.npz").unlink()
+    assert main(["resume", str(d), "--quiet"]) == 2
+    assert "part-" in capsys.readouterr().err
+    write_part(d, chunk, 1, state, ids[0], np.zeros(0, np.int64))  # rank 0's neurons twice, rank 1's never
+    assert main(["resume", str(d), "--quiet"]) == 2
+    assert "every neuron once" in capsys.readouterr().err
+    (ck / f"part-{chunk:08d}-1.npz").write_bytes(part1)
+    assert main(["resume", str(d), "--quiet", "--threads", "1"]) == 0
+    assert_same_run(short_ref, d)
+
+
 @pytest.mark.parametrize("first, then", [("engine", "actors"), ("actors", "engine")])
 def test_resume_on_the_other_runtime_gives_the_same_run(tmp_path, monkeypatch, short_ref, first, then):
     ref = short_ref

@@ -13,6 +13,13 @@ checkpoint or the new one, never half of one:
   counter; the trace is flushed first, so the trace on disk matches the checkpoint);
 - the chunk position, the scenario hash, wall time so far.
 
+Across MPI ranks each rank also writes its part: the per-neuron and per-synapse rows of
+the neurons it owns (``checkpoint/part-<chunk>-<rank>.npz``, with their ids), and rank 0's
+file holds the rest and names the parts (``info["parts"]``). The parts are written first,
+then (after every rank has written) rank 0 replaces checkpoint.npz and deletes the parts
+of older checkpoints: at any instant checkpoint.npz names parts that are complete on
+disk. A resume reads them back into whole arrays, so it runs on any number of ranks.
+
 Random draws are counter-based and the environment is a precomputed schedule, so
 nothing else (no RNG state, no data iterator) needs saving. The file is a numpy ``.npz``
 read with ``allow_pickle=False``: loading a checkpoint never runs code.
@@ -33,7 +40,7 @@ from ..state import NetState
 from ._rundir import atomic_replace
 
 __all__ = ["CHECKPOINT", "Checkpoint", "read_checkpoint", "state_arrays", "state_from_arrays",
-           "write_checkpoint"]
+           "write_checkpoint", "write_part"]
 
 #: Where a run's checkpoint lives, relative to the run directory.
 CHECKPOINT = Path("checkpoint") / "checkpoint.npz"
@@ -43,6 +50,14 @@ _NET_FIELDS = tuple(f.name for f in fields(NetState))
 _SCALARS = ("t", "sent", "delivered", "dropped", "applied", "rebased")
 _EDGE_COLS = ("t_send", "t_arrive", "edge", "value", "signal")
 _ENV_COLS = ("env_t_send", "env_t_arrive", "env_kind", "env_neuron", "env_value")
+#: the state's rows a rank writes in its part: per neuron and per synapse (incoming edge)
+_NEURON_ROWS = ("s", "bias", "clamped", "clamp_val", "gain", "last_tick", "next_tick", "ticks", "last_sent", "aux",
+                "lz_p", "lz_t", "lz_a", "lz_q", "lz_n", "last_send", "last_sig")
+_EDGE_ROWS = ("w", "inbox", "held", "syn_c", "inbox_sig", "held_sig")
+
+
+def _part_path(run_dir, chunk: int, rank: int) -> Path:
+    return Path(run_dir) / CHECKPOINT.parent / f"part-{chunk:08d}-{rank}.npz"
 
 
 # ----------------------------------------------------------------------------- runtime state
@@ -115,20 +130,75 @@ class Checkpoint:
         return state_from_arrays(c, self.state, self.info["state"])
 
 
-def write_checkpoint(run_dir, *, state, metrics, info: dict) -> Path:
+def write_part(run_dir, chunk: int, rank: int, state, ids: np.ndarray, edges: np.ndarray) -> Path:
+    """Write one MPI rank's part of the checkpoint of ``chunk`` atomically: the state's rows
+    of the neurons ``ids`` and of their incoming synapses ``edges``."""
+    payload = {"ids": np.asarray(ids, np.int64), "edges": np.asarray(edges, np.int64)}
+    for names, rows, n in ((_NEURON_ROWS, ids, len(state.s)), (_EDGE_ROWS, edges, len(state.w))):
+        for k in names:
+            a = np.asarray(getattr(state, k))
+            if len(a) == n and n:  # (an option's empty array stays in no part)
+                payload[f"state.{k}"] = a[rows]
+    path = _part_path(run_dir, chunk, rank)
+    atomic_replace(path, lambda f: np.savez(f, **payload))
+    return path
+
+
+def write_checkpoint(run_dir, *, state, metrics, info: dict, parts: int = 0) -> Path:
     """Write ``RUN/checkpoint/checkpoint.npz`` atomically (replacing the previous one).
 
     ``metrics`` is the accumulator's :meth:`Metrics.checkpoint` pair; ``info`` the
-    JSON-able position (chunk, metrics.csv, trace, wall time, scenario hash)."""
+    JSON-able position (chunk, metrics.csv, trace, wall time, scenario hash). ``parts``:
+    the number of MPI ranks whose :func:`write_part` files of this chunk hold the state's
+    rows (written before this is called); they are left out of this file, and the parts
+    of older checkpoints are deleted once it is in place."""
     s_arrays, s_info = state_arrays(state)
     m_arrays, m_info = metrics
+    if parts:
+        s_info["parts"] = int(parts)
+        n, e = len(state.s), len(state.w)
+        for names, size in ((_NEURON_ROWS, n), (_EDGE_ROWS, e)):
+            for k in names:
+                if f"state.{k}" in s_arrays and len(s_arrays[f"state.{k}"]) == size and size:
+                    s_info.setdefault("split", []).append(k)
+                    del s_arrays[f"state.{k}"]
     info = dict(info, format=FORMAT, state=s_info, metrics=m_info)
     payload = {"info": np.array(json.dumps(info))}
     payload.update(s_arrays)
     payload.update({f"metrics.{k}": np.asarray(v) for k, v in m_arrays.items()})
     path = Path(run_dir) / CHECKPOINT
     atomic_replace(path, lambda f: np.savez(f, **payload))
+    keep = {_part_path(run_dir, int(info["chunk"]), r).name for r in range(parts)}
+    for old in path.parent.glob("part-*.npz"):
+        if old.name not in keep:
+            old.unlink(missing_ok=True)
     return path
+
+
+def _join_parts(run_dir, info: dict, state: dict) -> None:
+    """Put the rows of the ranks' parts named by ``info`` back into whole arrays in ``state``."""
+    s_info = info["state"]
+    split = s_info.get("split", [])
+    got = []
+    for r in range(int(s_info["parts"])):
+        path = _part_path(run_dir, int(info["chunk"]), r)
+        if not path.exists():
+            raise ValueError(f"its part {path.name} (rank {r} of {s_info['parts']}) is missing")
+        with np.load(path, allow_pickle=False) as z:
+            got.append({k: z[k] for k in z.files})
+    n = sum(len(p["ids"]) for p in got)
+    e = sum(len(p["edges"]) for p in got)
+    for key, size in (("ids", n), ("edges", e)):
+        seen = np.bincount(np.concatenate([p[key] for p in got]), minlength=size) if size else np.zeros(0)
+        if len(seen) != size or (seen != 1).any():
+            raise ValueError(f"its parts do not hold every {'neuron' if key == 'ids' else 'synapse'} once")
+    for k in split:
+        rows = "ids" if k in _NEURON_ROWS else "edges"
+        first = got[0][f"state.{k}"]
+        whole = np.empty((n if rows == "ids" else e,) + first.shape[1:], first.dtype)
+        for p in got:
+            whole[p[rows]] = p[f"state.{k}"]
+        state[f"state.{k}"] = whole
 
 
 def read_checkpoint(run_dir) -> Checkpoint:
@@ -149,6 +219,8 @@ def read_checkpoint(run_dir) -> Checkpoint:
         for k in ("chunk", "t", "scenario_hash", "metrics_rows", "metrics_bytes"):
             if k not in info:
                 raise ValueError(f"'{k}' missing")
+        if info["state"].get("parts"):
+            _join_parts(path.parent.parent, info, state)
     except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError,
             SyntaxError, tokenize.TokenError) as exc:  # the last two: numpy parsing a damaged array header
         raise AsyncPCError(f"{path}: corrupt checkpoint ({type(exc).__name__}: {exc}); delete it and start the "

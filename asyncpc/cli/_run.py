@@ -87,6 +87,7 @@ class Job:
     plan: Plan
     governed: bool = False  # threads not given: fewer while other processes use the CPUs
     ranks: object = None  # the MPI ranks of `mpiexec -n K` (asyncpc._mpi.Ranks), None in one process
+    rank_rows: tuple | None = None  # this rank's (neuron ids, edges) in the last chunk: its checkpoint part
 
 
 def _engine_kwargs(job) -> dict:
@@ -284,8 +285,13 @@ def _resume(run_dir, *, runtime, threads, quiet, max_disk, max_memory, progress,
 
 # ----------------------------------------------------------------------------- the loop
 def _write_checkpoint(job, rd, metrics, tracer, state, chunk: int, wall: float, epochs=()) -> None:
-    from ._checkpoint import write_checkpoint
+    from ._checkpoint import write_checkpoint, write_part
 
+    parts = 0
+    if job.ranks is not None and job.rank_rows is not None:  # each rank writes its rows, then rank 0 the rest
+        write_part(rd.path, chunk, job.ranks.rank, state, *job.rank_rows)
+        job.ranks.barrier("the checkpoint's parts")
+        parts = job.ranks.size
     if not rd.writer:
         return
     pos = None
@@ -297,7 +303,7 @@ def _write_checkpoint(job, rd, metrics, tracer, state, chunk: int, wall: float, 
                 runtime=job.runtime, metrics_rows=rows, metrics_bytes=size, trace=pos,
                 presentations=int(metrics._done), wall_seconds=round(wall, 3), written=_now(),
                 asyncpc=__version__, epochs=list(epochs))
-    write_checkpoint(rd.path, state=state, metrics=metrics.checkpoint(), info=info)
+    write_checkpoint(rd.path, state=state, metrics=metrics.checkpoint(), info=info, parts=parts)
 
 
 def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before: float, progress="auto",
@@ -336,6 +342,7 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
                 res = _merge(results)
                 if job.ranks is not None:
                     tally_ranks(manifest, job, results)
+                    job.rank_rows = res.extra.get("rank_rows")
                 prev, state = state, res.state
                 if tracer is not None and until in plan.snaps:
                     tracer.add_state(until - 1, state.s)

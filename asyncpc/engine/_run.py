@@ -245,7 +245,7 @@ def _extra(req: Request, setup: Setup, xch: Exchange | None, hist: History) -> d
             if key in extra:
                 extra[key] = _gather_sorted(ranks, extra[key], order, f"the recorded {key}", root_only=True)
         extra.update(window=cut.window, ranks=ranks.size, cut_edges=cut.cut, balance=cut.balance,
-                     partitioner=req.lay.partitioner,
+                     partitioner=req.lay.partitioner, rank_rows=(cut.ids, cut.edges),
                      exchange=dict(windows=xch.windows, bytes=xch.bytes, seconds=xch.seconds, waiting=xch.waiting))
     return extra
 
