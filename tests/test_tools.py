@@ -129,6 +129,20 @@ def _slow_wires(r, out):
     assert [(x["delays.forward"], x["data.label_delay"]) for x in rows] == [("0.5", "1.0")]
 
 
+def _slow_wires_trace(r, out):
+    assert (r["D_ms"], r["switches"], r["epochs"]) == (3.0, 4, 1)
+    assert Path(r["figure"]) == out / "img" / "slow_wires_switch.png" and Path(r["figure"]).stat().st_size
+    late, prompt = r["timings"]["label_delay_6ms"], r["timings"]["label_with_image"]
+    for name, run in r["runs"].items():
+        assert Path(run) == out / name and (Path(run) / "trace" / "states").is_dir()
+    # the clamp reaches the label error neuron one step after it is applied (env delay 0.1 ms, partner 0.1 ms),
+    # or 2 D = 6 ms later; the new image's evidence after the two forward delays (>= 2 D) either way
+    assert prompt["clamp_seen"] < 1.0 and 6.0 <= late["clamp_seen"] < 7.0
+    assert 2 * r["D_ms"] <= prompt["evidence_seen"] < 8.0 and 2 * r["D_ms"] <= late["evidence_seen"] < 8.0
+    # while the evidence is on its way the prompt label's errors are large, the late label's small
+    assert prompt["label_0_2D"] > 3 * late["label_0_2D"] > 0
+
+
 def _learning_study(r, out):
     assert r["points"] == {"plain": 1}
     assert r["figures"] and all(Path(f).is_relative_to(out) and Path(f).stat().st_size for f in r["figures"])
@@ -156,6 +170,7 @@ CHECKS = {
     "delays_digits": (["--out", "{out}"], _delays_digits),
     "learning_study": (["--out", "{out}"], _learning_study),
     "slow_wires": (["--out", "{out}"], _slow_wires),
+    "slow_wires_trace": (["--out", "{out}"], _slow_wires_trace),
     "stream_diagnosis": ([], _stream_diagnosis),
 }
 
