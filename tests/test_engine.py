@@ -481,6 +481,8 @@ def test_metis_finds_the_clusters_the_order_cannot_and_keeps_pairs_together(monk
     assert d.rank_partitions(2, 1, how="auto")[2] == 20
     monkeypatch.setattr("asyncpc.engine._layout.metis_available", lambda: False)
     monkeypatch.setattr("asyncpc.engine._layout.metis_ranks", lambda *a: None)
+    assert ranks_of("auto")[2] == "metis"  # the choice is kept per layout (METIS runs once)
+    lay = EngineLayout(c)
     assert ranks_of("auto")[2] == "order"  # without pymetis: the order's cut
     with pytest.raises(AsyncPCError, match="pymetis is not installed"):
         ranks_of("metis")

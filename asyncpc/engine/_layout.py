@@ -94,6 +94,7 @@ class EngineLayout:
         pn = int((c.period + c.cjit)[noisy_in == 1].max()) if noisy_in.any() else 0
         self.L = L = dmax + pn + min(dmax, WINDOW_CAP) + 2
         self.base_order = self.order = self._pair_order()
+        self._metis_cache: dict = {}
         pos = np.empty(N, np.int64)
         pos[self.order] = np.arange(N)
         NC = 2 * N
@@ -200,16 +201,20 @@ class EngineLayout:
         exchanges) among the positions whose work lies within ``tolerance`` of the balanced
         share (ties go to the balanced position); ``metis`` takes METIS's ranks and makes
         the processing order each rank's neurons in turn; ``auto`` takes METIS's when it
-        gives a longer rank window, or the same window and fewer edges between ranks. ``agree(value)``: rank 0's value on every rank. Each rank's
-        range is then cut into ``threads`` balanced partitions. Sets ``order`` (and
-        ``net.order``/``net.pos``) to the order used, and ``partitioner`` to the choice."""
+        gives a longer rank window, or the same window and fewer edges between ranks.
+        ``agree(fn)``: rank 0's ``fn()`` on every rank (METIS runs once, on rank 0, and
+        once per layout: the choice is kept for later calls). Each rank's range is then cut
+        into ``threads`` balanced partitions. Sets ``order`` (and ``net.order``/``net.pos``)
+        to the order used, and ``partitioner`` to the choice."""
         self._use(self.base_order)
         self.partitioner = "order"
         bounds = self._order_bounds(ranks, tolerance)
         if how != "order" and ranks > 1:
-            moved = self._metis_order(ranks, tolerance, bounds if how == "auto" else None)
-            if agree is not None:
-                moved = agree(moved)
+            key = (int(ranks), float(tolerance), how)
+            if key not in self._metis_cache:
+                plan = lambda: self._metis_order(ranks, tolerance, bounds if how == "auto" else None)  # noqa: E731
+                self._metis_cache[key] = plan() if agree is None else agree(plan)
+            moved = self._metis_cache[key]
             if moved is not None:
                 order, bounds = moved
                 self._use(order)
@@ -251,7 +256,8 @@ class EngineLayout:
     def _metis_order(self, ranks: int, tolerance: float, against: list | None):
         """``(order, bounds)``: each METIS rank's units in turn (in pair order within a
         rank), and where the ranks start; None without pymetis, when METIS leaves a rank
-        empty, or when ``against`` (the order's boundaries) cuts no more weight."""
+        empty, or when its cut is no better (:func:`._partition.cut_score`) than
+        ``against``'s (the order's boundaries)."""
         c, N = self.c, self.net.N
         cum, cand = self._cut_costs()
         starts = np.concatenate([[0], cand])

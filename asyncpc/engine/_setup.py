@@ -145,7 +145,8 @@ def _rank_cut(req: Request, threads: int) -> tuple:
     ranks, lay = req.ranks, req.lay
     threads = int(ranks.gather_cat(np.array([threads], np.int64), "the thread count").min())
     lo, hi, window, owner = lay.rank_partitions(ranks.size, threads, how=partitioner(),
-                                                agree=lambda v: ranks.bcast(v, "the ranks' partition"))
+                                                agree=lambda fn: ranks.bcast(fn() if ranks.root else None,
+                                                                             "the ranks' partition"))
     if len(np.unique(owner)) < ranks.size:
         raise SpecError(f"ranks: the network ({lay.net.N} neurons) splits into {len(lo)} partitions, fewer than "
                         f"the {ranks.size} MPI ranks; start fewer ranks")
