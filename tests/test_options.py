@@ -94,7 +94,7 @@ def _replay(c, n, events):
         dt = (t - last) * c.h
         p_in = inbox[lo] if sl > lo else 0.0
         if c.kind[n] == KIND_VALUE:
-            s, aux, a, post = P.value_tick(prm, s, aux, dt, p_in, total, 1.0, False, 0.0, True)
+            s, aux, a, post, _ = P.value_tick(prm, s, aux, dt, p_in, total, 1.0, False, 0.0, True)
         else:
             s, bias, aux, a, post, _ = P.error_tick(prm, s, aux, dt, p_in, total, bias, 1.0)
         if a != 0.0 and hi > sl:

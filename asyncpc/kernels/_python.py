@@ -33,7 +33,7 @@ def dact(code, x):
 TAU, ACT, ETA_B, P_TAU, P_SPEEDUP, SPEEDUP, LAG, FB_GAIN, GATE, GATE_TAU, P_WINDOW, PRECISION = (column(k) for k in (
     "tau", "act", "eta_b", "p_tau", "p_speedup", "speedup", "self_lag", "feedback_gain", "gate", "gate_tau",
     "prospective_window", "precision"))
-PLASTICITY_LAG = column("plasticity_lag")
+PLASTICITY_LAG, LEAD = column("plasticity_lag"), column("lead")
 
 
 def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic):
@@ -56,7 +56,10 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
         if prm[GATE] > 0.0 and prm[GATE_TAU] == 0.0:
             q = (xn - x) / prm[GATE]
             a = a / (1.0 + q * q)  # not q ** 2: libm's pow can differ from q * q by an ulp
-    return xn, aux_new, a, post
+    x_sent = xn
+    if prm[LEAD] > 0.0 and not clamped and dt > 0.0:
+        x_sent = xn + prm[LEAD] * (xn - x) / dt
+    return xn, aux_new, a, post, act(int(prm[ACT]), x_sent)
 
 
 def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):

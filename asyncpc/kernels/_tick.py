@@ -21,9 +21,9 @@ from ._params import ACT, DECAY, ETA_B, P_SPEEDUP, P_TAU, ROW, TAU, column
 from ._synapses import lazy_advance
 
 # the dynamics options' columns (asyncpc.neurons.OPTIONS)
-SPEEDUP, SELF_LAG, FEEDBACK_GAIN, GATE, GATE_TAU, PROSPECTIVE_WINDOW, PRECISION, PLASTICITY_LAG = (
+SPEEDUP, SELF_LAG, FEEDBACK_GAIN, GATE, GATE_TAU, PROSPECTIVE_WINDOW, PRECISION, PLASTICITY_LAG, LEAD = (
     column(k) for k in ("speedup", "self_lag", "feedback_gain", "gate", "gate_tau", "prospective_window",
-                        "precision", "plasticity_lag"))
+                        "precision", "plasticity_lag", "lead"))
 
 
 @jit(inline="always")
@@ -32,10 +32,12 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
 
     ``p_in`` is the error partner's held input (0 without a partner), ``drive`` the
     feedback drive ``sum_k V_ik eps_k`` over its held inputs. Returns ``(x, aux, a,
-    post)``: the new state and option variable, the learning factor of this tick
-    (``dt * gain``, damped by the neuron's own gate; 0 when it does not learn) and the
+    post, rate)``: the new state and option variable, the learning factor of this tick
+    (``dt * gain``, damped by the neuron's own gate; 0 when it does not learn), the
     postsynaptic term ``f(x)`` (start-of-tick x) of its V synapses -- with
-    ``plasticity_lag > 0``, ``f`` of its x low-passed over that many ms (in ``aux``).
+    ``plasticity_lag > 0``, ``f`` of its x low-passed over that many ms (in ``aux``) --
+    and the rate it sends on its predict edges, ``f`` of the new x -- with ``lead > 0``
+    (prospective messages) of the new x extrapolated ``lead`` ms along this tick's slope.
 
     Options (docs/learning.md), each off at its neutral value: ``self_lag > 0`` rebuilds the
     self term from the neuron's own past (``aux``: its x low-passed over ``self_lag`` ms);
@@ -73,7 +75,10 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
         if g > 0.0 and prm[GATE_TAU] == 0.0:
             q = (xn - x) / g
             a = a / (1.0 + q * q)
-    return xn, auxn, a, post
+    ld = prm[LEAD]
+    if ld > 0.0 and not clamped and dt > 0.0:
+        return xn, auxn, a, post, act(code, xn + ld * (xn - x) / dt)
+    return xn, auxn, a, post, act(code, xn)
 
 
 @jit(inline="always")
@@ -135,14 +140,14 @@ def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
     return en, bn, auxn, a, post, signal
 
 
-assert ROW == 16, "param_row lists the columns one by one"
+assert ROW == 17, "param_row lists the columns one by one"
 
 
 @jit(inline="always")
 def param_row(prm, n):
     """Neuron ``n``'s parameters as a tuple of ROW floats (:data:`._params.PARAMS` order)."""
     return (prm[n, 0], prm[n, 1], prm[n, 2], prm[n, 3], prm[n, 4], prm[n, 5], prm[n, 6], prm[n, 7], prm[n, 8],
-            prm[n, 9], prm[n, 10], prm[n, 11], prm[n, 12], prm[n, 13], prm[n, 14], prm[n, 15])
+            prm[n, 9], prm[n, 10], prm[n, 11], prm[n, 12], prm[n, 13], prm[n, 14], prm[n, 15], prm[n, 16])
 
 
 @jit(inline="always")
@@ -157,9 +162,8 @@ def tick(row, is_value, has_syn, dt, gain, clamped, clamp_value, plastic, p_in, 
     ``f(x)`` it sends on predict edges (value neuron) or its learning signal (error neuron).
     """
     if is_value:
-        xn, an, a, post = value_tick(row, s, aux, dt, p_in, total, gain, clamped, clamp_value, plastic)
+        xn, an, a, post, out2 = value_tick(row, s, aux, dt, p_in, total, gain, clamped, clamp_value, plastic)
         bn = bias
-        out2 = act(int(row[ACT]), xn)
     else:
         xn, bn, an, a, post, out2 = error_tick(row, s, aux, dt, p_in, total, bias, gain)
     if a != 0.0 and has_syn:

@@ -73,6 +73,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("plasticity_lag", ("value",), "ms", 0.0, 0.5,
            "V learns from f of its x low-passed over plasticity_lag ms (the error arriving now was computed "
            "from an older x); 0 = its present f(x)", excludes=("self_lag",)),
+    Option("lead", ("value",), "ms", 0.0, 0.5,
+           "prospective messages: the rate it sends is f(x + lead dx/dt), dx/dt the slope of its last tick "
+           "(a clamped neuron sends f(x)); 0 = f(x)"),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
