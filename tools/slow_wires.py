@@ -85,6 +85,16 @@ def bp(r):
     return float(r["backprop_test_accuracy"]) if r["backprop_test_accuracy"] else None
 
 
+def backprop() -> list:
+    """Online backprop's test accuracy per seed (delay-free: the same in every point of a seed)."""
+    by_seed = {}
+    for part in PARTS:
+        for r in finished(OUT / part):
+            if bp(r) is not None:
+                by_seed.setdefault(int(r["seed"]), bp(r))
+    return [by_seed[s] for s in sorted(by_seed)]
+
+
 def grouped(part: str, x_of, key) -> dict:
     """{x: [values over seeds]} for one part; ``key(row)`` picks the value (None skips)."""
     out: dict = {}
@@ -116,10 +126,9 @@ def report() -> None:
             ang = g.get((d, lab), [])
             print(f"  delay {d:g} ms, label_delay {lab:g} ms: {fmt(v)}"
                   + (f"; angle {np.mean(ang):.0f} deg" if ang else ""))
-    b = sum((grouped(p, by_delay_and_label, bp).get(k, []) for p in PARTS
-             for k in grouped(p, by_delay_and_label, bp)), [])
+    b = backprop()
     if b:
-        print(f"\nonline backprop (the same network, split and epochs; no delays): {fmt(b)}")
+        print(f"\nonline backprop (the same network, split and epochs; no delays), seeds 0-{len(b) - 1}: {fmt(b)}")
 
 
 def plot(path) -> Path:
@@ -146,7 +155,7 @@ def plot(path) -> Path:
              label="main job, U(0.1, 0.5) (mean 0.3)")
         ax.set_xlabel("one-way delay D on every predict and feedback edge (ms = tau_x)")
         ax.grid(alpha=0.3)
-    b = sum((v for p in PARTS for v in grouped(p, by_delay_and_label, bp).values()), [])
+    b = backprop()
     if b:
         axes[0].axhline(np.mean(b), color="k", ls="--", lw=0.8, label="online backprop, no delays")
     axes[0].set(ylabel="test accuracy after 20 epochs", title="digits 64-128-10: accuracy against delay")
