@@ -161,7 +161,11 @@ def test_a_checkpoint_in_rank_parts_resumes_as_the_whole_one(tmp_path, capsys, m
     """What MPI ranks write (tests/test_mpi.py runs it for real): each rank's rows in a part
     of its own, rank 0's file the rest. Read back whole, it resumes the same run; a missing
     or overlapping part is refused in one line; the old parts go when a new checkpoint is in place."""
+    from asyncpc.cli import _checkpoint as ckm
     from asyncpc.cli._checkpoint import read_checkpoint, write_checkpoint, write_part
+
+    # every array of the state is a neuron's or a synapse's row: a new one must say which
+    assert set(ckm._NEURON_ROWS + ckm._EDGE_ROWS) == {f for f in ckm._NET_FIELDS if f not in ckm._SCALARS}
 
     d = tmp_path / "r"
     with monkeypatch.context() as m:
