@@ -115,17 +115,30 @@ def by_delay_and_label(r):
     return delay_of(r), label_of(r)
 
 
+def _cell(acc_v: list, ang_v: list) -> str:
+    if not acc_v:
+        return "- | -"
+    seeds = " / ".join(f"{100 * x:.1f}" for x in acc_v)
+    ang = f"{np.mean(ang_v):.0f}°" if ang_v else "-"
+    return f"**{100 * np.mean(acc_v):.1f} ± {100 * np.std(acc_v):.1f}%** ({seeds}) | {ang}"
+
+
 def report() -> None:
-    print("test accuracy after 20 epochs (mean +- sd over seeds, then each seed), W/V angle " + PROJ)
-    for part in PARTS:
-        a, g = grouped(part, by_delay_and_label, acc), grouped(part, by_delay_and_label, angle)
-        if not a:
-            continue
-        print(f"\n{part}")
-        for (d, lab), v in a.items():
-            ang = g.get((d, lab), [])
-            print(f"  delay {d:g} ms, label_delay {lab:g} ms: {fmt(v)}"
-                  + (f"; angle {np.mean(ang):.0f} deg" if ang else ""))
+    """The study's tables, in Markdown (docs/delays.md quotes them)."""
+    acc_of = {p: grouped(p, by_delay_and_label, acc) for p in PARTS}
+    ang_of = {p: grouped(p, by_delay_and_label, angle) for p in PARTS}
+    print("test accuracy after 20 epochs, mean ± sd over seeds (each seed), W/V^T angle " + PROJ)
+    print("\n| one-way delay D | label with the image | angle | label_delay = 2 D | angle |\n|---|---|---|---|---|")
+    for d in sorted({k[0] for p in ("plain", "label") for k in acc_of[p]}):
+        plain = next(((acc_of["plain"][k], ang_of["plain"].get(k, [])) for k in acc_of["plain"] if k[0] == d), ([], []))
+        late = next(((acc_of["label"][k], ang_of["label"].get(k, [])) for k in acc_of["label"] if k[0] == d), ([], []))
+        print(f"| {d:g} τx | {_cell(*plain)} | {_cell(*late)} |")
+    for part, what in (("shipped", "the main job, delays U(0.1, 0.5) ms"), ("random", "delays U(0.1, 2 D - 0.1)"),
+                       ("loss", "10% message loss, D = 1 τx")):
+        if acc_of[part]:
+            print(f"\n{part}: {what}")
+            for (d, lab), v in acc_of[part].items():
+                print(f"  mean delay {d:g} ms, label_delay {lab:g} ms: {_cell(v, ang_of[part].get((d, lab), []))}")
     b = backprop()
     if b:
         print(f"\nonline backprop (the same network, split and epochs; no delays), seeds 0-{len(b) - 1}: {fmt(b)}")
