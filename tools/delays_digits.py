@@ -13,7 +13,8 @@ Sweeps (``scenarios/digits_plain.toml`` with the per-tick gate 0.01 of ``PIN``, 
 - ``distance``: distance-based delays, 0.1 ms synaptic + distance at 2 m/s, each area a
   0.5 mm patch, input, hidden1 and label centres 0-1 mm apart in a row, 4 epochs;
 - ``loss``: ``messages.loss`` 0-0.5 on the scenario's delays, one epoch
-  (``data.epochs=1 data.train_eval=0``: lossy edges make the engine several times slower);
+  (``data.epochs=1 data.train_eval=0``, as first measured, when lossy edges made the engine
+  several times slower);
   ``loss_nogate``: the same with the plain equations (``neurons.gate=0``).
 
 ``--out`` and ``--img`` move the sweeps and the figure; ``--smoke`` runs the first sweep (or
