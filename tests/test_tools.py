@@ -130,7 +130,7 @@ def _slow_wires(r, out):
 
 
 def _slow_wires_trace(r, out):
-    assert (r["D_ms"], r["switches"], r["epochs"]) == (3.0, 4, 1)
+    assert (r["D_ms"], r["switches"], r["epochs"]) == (3.0, 1, 1)
     assert Path(r["figure"]) == out / "img" / "slow_wires_switch.png" and Path(r["figure"]).stat().st_size
     late, prompt = r["timings"]["label_delay_6ms"], r["timings"]["label_with_image"]
     for name, run in r["runs"].items():

@@ -25,7 +25,7 @@ synapses learning), and the arrival times.
 
 ``--out`` (default runs/slow_wires_trace) holds the two runs; ``--img`` the figure (default
 docs/img; with ``--smoke`` <out>/img). ``--smoke`` runs both timings on ``_sweeps.SMOKE_SETS``
-(a 64-16-10 network, 20 + 10 samples, one epoch), 4 switches, all in a temporary folder. The
+(a 64-16-10 network, 20 + 10 samples, one epoch), 1 switch, all in a temporary folder. The
 last line is one JSON object: the figure, the runs, the switches and the key numbers.
 """
 
@@ -349,10 +349,10 @@ def main(argv=None) -> int:
                                   "temporary folder, removed)")
     ap.add_argument("--img", help="folder of the figure (default docs/img; with --smoke <out>/img)")
     ap.add_argument("--smoke", action="store_true", help="seconds: both timings on " + " ".join(SMOKE_SETS)
-                    + ", 4 switches; nothing written into the repository")
+                    + ", 1 switch; nothing written into the repository")
     a = ap.parse_args(argv)
     if a.smoke:
-        a.epochs, a.switches = 1, 4
+        a.epochs, a.switches = 1, 1
     res, runs = {}, {}
     with study_dirs(a, ROOT / "runs" / "slow_wires_trace") as (out, img):
         for name, (label_delay, _) in TIMINGS.items():
