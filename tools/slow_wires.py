@@ -60,11 +60,16 @@ PARTS = {
 PROJ = "hidden1->label"
 
 
+#: the main job's mean one-way delay (ms): U(0.1, 0.5)
+MAIN_JOB_DELAY = 0.3
+
+
 def delay_of(r) -> float:
-    """The mean one-way delay (ms) of a point: the constant, or the uniform's mean."""
+    """The mean one-way delay (ms) of a point: the constant, the uniform's mean, or the main
+    job's (a point that does not set it)."""
     d = r.get("delays.forward")
     if d is None:
-        return float("nan")
+        return MAIN_JOB_DELAY
     m = re.findall(r"(low|high)\s*=\s*([0-9.eE+-]+)", d)
     return float(np.mean([float(v) for _, v in m])) if m else float(d)
 
