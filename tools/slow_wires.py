@@ -171,6 +171,8 @@ def plot(path) -> Path:
         band(ax, "loss", key, lambda x: x[1] > 0, marker="^", ls="none", label="10% loss, label_delay = 2 D")
         band(ax, "shipped", key, lambda x: x[1] == 0, marker="*", ls="none", ms=10,
              label="main job, U(0.1, 0.5) (mean 0.3)")
+        band(ax, "shipped", key, lambda x: x[1] > 0, marker="P", ls="none", ms=8,
+             label="main job, label_delay 1 ms")
         ax.set_xlabel("one-way delay D on every predict and feedback edge (ms = tau_x)")
         ax.grid(alpha=0.3)
     b = backprop()
