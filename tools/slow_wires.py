@@ -65,11 +65,12 @@ MAIN_JOB_DELAY = 0.3
 
 
 def delay_of(r) -> float:
-    """The mean one-way delay (ms) of a point: the constant, the uniform's mean, or the main
-    job's (a point that does not set it)."""
+    """The mean one-way delay (ms) of a point: the constant, the uniform's mean, or its
+    part's (a part that sets it with --set, or the main job's)."""
     d = r.get("delays.forward")
     if d is None:
-        return MAIN_JOB_DELAY
+        fixed = [s for s in PARTS[r["_part"]][1] if s.startswith("delays.forward=")]
+        return float(fixed[0].split("=", 1)[1]) if fixed else MAIN_JOB_DELAY
     m = re.findall(r"(low|high)\s*=\s*([0-9.eE+-]+)", d)
     return float(np.mean([float(v) for _, v in m])) if m else float(d)
 
@@ -95,6 +96,7 @@ def backprop() -> list:
     by_seed = {}
     for part in PARTS:
         for r in finished(OUT / part):
+            r["_part"] = part
             if bp(r) is not None:
                 by_seed.setdefault(int(r["seed"]), bp(r))
     return [by_seed[s] for s in sorted(by_seed)]
@@ -104,6 +106,7 @@ def grouped(part: str, x_of, key) -> dict:
     """{x: [values over seeds]} for one part; ``key(row)`` picks the value (None skips)."""
     out: dict = {}
     for r in finished(OUT / part):
+        r["_part"] = part
         v = key(r)
         if v is not None:
             out.setdefault(x_of(r), []).append(float(v))
