@@ -130,15 +130,20 @@ class Checkpoint:
         return state_from_arrays(c, self.state, self.info["state"])
 
 
+def _split_fields(state) -> list[tuple[str, bool]]:
+    """The state's arrays that ranks write in parts, each with whether it is per neuron
+    (else per synapse); an option's empty array stays in rank 0's file."""
+    n, e = len(state.s), len(state.w)
+    return [(k, per_neuron) for names, per_neuron, size in ((_NEURON_ROWS, True, n), (_EDGE_ROWS, False, e))
+            for k in names if size and len(getattr(state, k)) == size]
+
+
 def write_part(run_dir, chunk: int, rank: int, state, ids: np.ndarray, edges: np.ndarray) -> Path:
     """Write one MPI rank's part of the checkpoint of ``chunk`` atomically: the state's rows
     of the neurons ``ids`` and of their incoming synapses ``edges``."""
     payload = {"ids": np.asarray(ids, np.int64), "edges": np.asarray(edges, np.int64)}
-    for names, rows, n in ((_NEURON_ROWS, ids, len(state.s)), (_EDGE_ROWS, edges, len(state.w))):
-        for k in names:
-            a = np.asarray(getattr(state, k))
-            if len(a) == n and n:  # (an option's empty array stays in no part)
-                payload[f"state.{k}"] = a[rows]
+    for k, per_neuron in _split_fields(state):
+        payload[f"state.{k}"] = np.asarray(getattr(state, k))[ids if per_neuron else edges]
     path = _part_path(run_dir, chunk, rank)
     atomic_replace(path, lambda f: np.savez(f, **payload))
     return path
@@ -155,13 +160,9 @@ def write_checkpoint(run_dir, *, state, metrics, info: dict, parts: int = 0) -> 
     s_arrays, s_info = state_arrays(state)
     m_arrays, m_info = metrics
     if parts:
-        s_info["parts"] = int(parts)
-        n, e = len(state.s), len(state.w)
-        for names, size in ((_NEURON_ROWS, n), (_EDGE_ROWS, e)):
-            for k in names:
-                if f"state.{k}" in s_arrays and len(s_arrays[f"state.{k}"]) == size and size:
-                    s_info.setdefault("split", []).append(k)
-                    del s_arrays[f"state.{k}"]
+        s_info.update(parts=int(parts), split=[k for k, _ in _split_fields(state)])
+        for k in s_info["split"]:
+            del s_arrays[f"state.{k}"]
     info = dict(info, format=FORMAT, state=s_info, metrics=m_info)
     payload = {"info": np.array(json.dumps(info))}
     payload.update(s_arrays)

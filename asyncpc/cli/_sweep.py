@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AsyncPCError
+from ._rundir import atomic_write
 
 __all__ = ["parse_grid", "parse_zip", "sweep"]
 
@@ -173,9 +174,7 @@ def _same_sweep(out: Path, scenario: str, sets: list[str]) -> None:
                 raise AsyncPCError(f"--out {out}: holds a sweep with {what} {before.get(k)!r}, not {mine[k]!r}; "
                                    "give another --out (its points would mix two settings)")
         return
-    tmp = out / ".sweep.json.tmp"
-    tmp.write_text(json.dumps(mine, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(mine, indent=1))
 
 
 def _todo(out: Path, points: list, seeds: int) -> tuple[list, dict]:
