@@ -337,5 +337,8 @@ def test_sweep_zip_links_keys_and_a_folder_holds_one_sweep(tmp_path, capsys):
     for extra, why in bad.items():
         assert main(["sweep", str(SC / "xor.toml"), *extra, "--out", str(tmp_path / "b")]) == 2
         assert why in capsys.readouterr().err
-    assert main(["sweep", str(SC / "xor.toml"), "--out", str(tmp_path / "b")]) == 2
-    assert "at least one --grid" in capsys.readouterr().err
+    # no --grid, no --zip: the scenario itself, once per seed
+    assert main(["sweep", str(SC / "xor.toml"), "--seeds", "2", "--jobs", "1", "--out", str(tmp_path / "s"),
+                 "--set", "data.epochs=1", "--set", "output.plots=false", "--quiet"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "s" / "results.csv")))
+    assert sorted(r["seed"] for r in rows) == ["0", "1"] and all(r["status"] == "completed" for r in rows)

@@ -62,9 +62,10 @@ def _net(dynamics):
     return c, Schedule.from_events(ev, probe_t=[], readout=c.neurons_of("label"), end=300)
 
 
-def _replay(c, n, events):
-    """Neuron ``n`` alone, from its initial state and the messages it received, with the
-    plain-Python twins of the kernels (the event-driven synapses of docs/model.md)."""
+def _replay(c, n, events, clamps=()):
+    """Neuron ``n`` alone, from its initial state and the messages it received (and the
+    environment's clamps ``(arrival step, value)`` it received), with the plain-Python twins
+    of the kernels (the event-driven synapses of docs/model.md)."""
     st = NetState.initial(c)
     lo, hi = int(c.in_ptr[n]), int(c.in_ptr[n + 1])
     sl = lo + int(c.has_partner[n])
@@ -76,9 +77,13 @@ def _replay(c, n, events):
     inbox_l, held_l = (list(st.inbox_sig), list(st.held_sig)) if sig else (inbox, held)
     Pp, T, A, Q, count = 1.0, 0.0, float(st.lz_a[n]), float(st.lz_q[n]), 0
     s, aux, bias, last = float(st.s[n]), float(st.aux[n]), float(st.bias[n]), int(st.last_tick[n])
-    ticks = 0
+    ticks, clamped, clamp_value = 0, False, 0.0
+    events = [*events, *((t, 0, None, v, None) for t, v in clamps)]
     # deliveries of a step come before its ticks (the timing contract)
     for t, is_tick, key, value, signal in sorted(events, key=lambda e: (e[0], e[1])):
+        if key is None:  # the environment's clamp
+            clamped, clamp_value = True, value
+            continue
         if not is_tick:
             inbox[key] = value
             inbox_l[key] = signal  # the same list as inbox without signals (signal == value)
@@ -94,7 +99,7 @@ def _replay(c, n, events):
         dt = (t - last) * c.h
         p_in = inbox[lo] if sl > lo else 0.0
         if c.kind[n] == KIND_VALUE:
-            s, aux, a, post, _ = P.value_tick(prm, s, aux, dt, p_in, total, 1.0, False, 0.0, True)
+            s, aux, a, post, _ = P.value_tick(prm, s, aux, dt, p_in, total, 1.0, clamped, clamp_value, True)
         else:
             s, bias, aux, a, post, _ = P.error_tick(prm, s, aux, dt, p_in, total, bias, 1.0)
         if a != 0.0 and hi > sl:
@@ -105,13 +110,18 @@ def _replay(c, n, events):
 
 
 @pytest.mark.parametrize("option", sorted(OPTIONS))
-@pytest.mark.parametrize("kind", ["value", "error"])
+@pytest.mark.parametrize("kind", ["value", "error", "label"])
 def test_a_tick_reads_only_its_neuron_and_inbox(option, kind):
+    """``label``: a clamped value neuron with an error partner (what ``clamp_echo`` acts on)."""
     c, sch = _net(OPTIONS[option])
-    n = int(c.neurons_of("hidden1", 0 if kind == "value" else 1)[2])
+    area, code = ("label", 0) if kind == "label" else ("hidden1", 0 if kind == "value" else 1)
+    n = int(c.neurons_of(area, code)[1 if kind == "label" else 2])
+    t_ev, _, neuron, value = sch.events(0, sch.end)
+    clamps = [(int(t) + sch.env_delay, float(v)) for t, m, v in zip(t_ev, neuron, value) if m == n]
+    assert len(clamps) == (3 if kind == "label" else 0)
     rec = Record(n)
     res = engine.run(c, sch, seed=1, observers=[rec])
-    ticks, w = _replay(c, n, rec.events)
+    ticks, w = _replay(c, n, rec.events, clamps)
     assert ticks > 50
     lo, hi = c.in_ptr[n] + c.has_partner[n], c.in_ptr[n + 1]
     assert w == res.state.w[lo:hi].tolist()  # its synapses too
@@ -166,3 +176,35 @@ def test_matched_gate_gates_v_and_w_by_the_same_factor():
     assert np.any(tab["signal"][fb] != tab["value"][fb])
     other = ~fb
     assert np.array_equal(tab["signal"][other], tab["value"][other])
+
+
+def test_clamp_echo_holds_the_label_until_its_prediction_moves():
+    """A label neuron whose clamp value changes keeps its value until the error its partner
+    sent has moved by more than clamp_echo from the one it held before (docs/model.md),
+    then takes the new value; a clamp_echo too large to be reached never takes it."""
+    held = released = 0
+    for ce in (0.05, 1e6):
+        c, sch = _net(Dynamics(clamp_echo=ce))
+        t_ev, _, neuron, value = sch.events(0, sch.end)
+        st0 = NetState.initial(c)
+        for n in (int(m) for m in c.neurons_of("label", 0)):
+            clamps = [(int(t) + sch.env_delay, 0, None, float(v), None) for t, m, v in zip(t_ev, neuron, value)
+                      if m == n]
+            rec = Record(n)
+            engine.run(c, sch, seed=1, observers=[rec])
+            p_in, ref, cv, x = float(st0.inbox[c.in_ptr[n]]), float(st0.aux[n]), None, float(st0.s[n])
+            for t, is_tick, edge, v, _ in sorted(rec.events + clamps, key=lambda e: (e[0], e[1])):
+                if not is_tick:
+                    if edge is None:
+                        cv = v
+                    elif edge == c.in_ptr[n]:  # the partner edge
+                        p_in = v
+                    continue
+                hold = x != cv and abs(p_in - ref) <= ce
+                assert v == (x if hold else cv), (ce, n, t)
+                if ce > 1.0:
+                    assert v == st0.s[n]  # never released
+                elif x != cv:
+                    held, released = held + hold, released + (not hold)
+                ref, x = (ref if hold else p_in), v
+    assert held > 10 and released == 6  # 2 label neurons x 3 samples: each clamp taken once, after holding

@@ -15,9 +15,13 @@ a constant delay D on every predict and feedback edge, label_delay 2 D):
 - ``shipped``: the main job (``scenarios/digits.toml``, delays U(0.1, 0.5) ms) with label_delay
   0 and 1 ms (twice the longest delay): what the compensation costs where it is not needed;
 - ``random``: per-edge delays U(0.1, 2 D - 0.1) (mean D) for D = 1 and 3 tau_x, label_delay 2 D;
-- ``loss``: 10% message loss at D = 1 tau_x, with and without the label delay.
+- ``loss``: 10% message loss at D = 1 tau_x, with and without the label delay;
+- ``echo``: D = 0.5 ... 5 tau_x with the label clamped with the image but waiting for its echo
+  (``neurons.clamp_echo``, neuron-local: no label_delay);
+- ``echo_shipped``: the main job with ``neurons.clamp_echo``: what it costs at short delays.
 
-``--out`` and ``--img`` move the sweeps and the figure; ``--smoke`` runs the first part (or
+``--out`` and ``--img`` move the sweeps and the figure (``slow_wires.png`` when every part
+runs or with --plot-only, else ``slow_wires_<parts>.png``); ``--smoke`` runs the first part (or
 ``--only``'s) at its first point, one seed, on a 64-16-10 network with 20 + 10 samples for one
 epoch (``_sweeps.SMOKE_SETS``), then the table and the figure, all in a temporary folder. The
 last line is one JSON object: completed points per part, the figure.
@@ -41,6 +45,8 @@ OUT = ROOT / "runs" / "slow_wires"
 SLOW = ROOT / "scenarios" / "digits_slow_wires.toml"
 DELAYS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
 RANDOM = (1.0, 3.0)
+#: neurons.clamp_echo of the echo parts (docs/delays.md §4: the 4-epoch pilots that chose it)
+ECHO = 0.07
 
 
 def _values(xs) -> str:
@@ -56,6 +62,8 @@ PARTS = {
                                                              for d in RANDOM),
                               f"data.label_delay={_values(2 * d for d in RANDOM)}"]),
     "loss": (SLOW, ["delays.forward=1.0"], ["messages.loss=0.1", "data.label_delay=0.0,2.0"], []),
+    "echo": (SLOW, ["data.label_delay=0.0", f"neurons.clamp_echo={ECHO}"], [f"delays.forward={_values(DELAYS)}"], []),
+    "echo_shipped": (DIGITS, [], [f"neurons.clamp_echo={ECHO}"], []),
 }
 PROJ = "hidden1->label"
 
@@ -141,8 +149,13 @@ def report() -> None:
         plain = next(((acc_of["plain"][k], ang_of["plain"].get(k, [])) for k in acc_of["plain"] if k[0] == d), ([], []))
         late = next(((acc_of["label"][k], ang_of["label"].get(k, [])) for k in acc_of["label"] if k[0] == d), ([], []))
         print(f"| {d:g} τx | {_cell(*plain)} | {_cell(*late)} |")
+    if acc_of["echo"]:
+        print(f"\n| one-way delay D | label waiting for its echo (clamp_echo {ECHO:g}) | angle |\n|---|---|---|")
+        for (d, _), v in acc_of["echo"].items():
+            print(f"| {d:g} τx | {_cell(v, ang_of['echo'].get((d, 0.0), []))} |")
     for part, what in (("shipped", "the main job, delays U(0.1, 0.5) ms"), ("random", "delays U(0.1, 2 D - 0.1)"),
-                       ("loss", "10% message loss, D = 1 τx")):
+                       ("loss", "10% message loss, D = 1 τx"),
+                       ("echo_shipped", f"the main job with clamp_echo {ECHO:g}")):
         if acc_of[part]:
             print(f"\n{part}: {what}")
             for (d, lab), v in acc_of[part].items():
@@ -176,6 +189,9 @@ def plot(path) -> Path:
              label="main job, U(0.1, 0.5) (mean 0.3)")
         band(ax, "shipped", key, lambda x: x[1] > 0, marker="P", ls="none", ms=8,
              label="main job, label_delay 1 ms")
+        band(ax, "echo", key, lambda x: True, marker="x", label=f"label waits for its echo (clamp_echo {ECHO:g})")
+        band(ax, "echo_shipped", key, lambda x: True, marker="X", ls="none", ms=8,
+             label=f"main job, clamp_echo {ECHO:g}")
         ax.set_xlabel("one-way delay D on every predict and feedback edge (ms = tau_x)")
         ax.grid(alpha=0.3)
     b = backprop()
@@ -204,7 +220,8 @@ def main(argv=None) -> int:
                 run_sweep(OUT / name, sets, grid, zipped=zipped, seeds=a.seeds, jobs=a.jobs, scenario=scenario,
                           smoke=a.smoke)
         report()
-        fig = plot(img / "slow_wires.png")
+        every = a.plot_only or set(a.only) == set(PARTS)
+        fig = plot(img / ("slow_wires.png" if every else f"slow_wires_{'_'.join(a.only)}.png"))
         print(json.dumps({"points": {name: len(finished(OUT / name)) for name in PARTS}, "figure": str(fig)}))
     return 0
 

@@ -116,11 +116,12 @@ def _add_scenarios(sub) -> None:
 
 
 def _add_sweep(sub) -> None:
-    """``asyncpc sweep SCENARIO --grid ... [--zip ...] --out DIR``."""
+    """``asyncpc sweep SCENARIO [--grid ...] [--zip ...] --out DIR``."""
     w = sub.add_parser("sweep", help="run a grid of overrides x seeds in parallel (resumable)")
     w.add_argument("scenario")
     w.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
-                   help="a key and its values; the points are every combination of the --grid keys' values")
+                   help="a key and its values; the points are every combination of the --grid keys' values "
+                        "(with no --grid and no --zip: the scenario itself, once per seed)")
     w.add_argument("--zip", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="keys whose values go together (the i-th of each in one point; as many values "
                         "per key), e.g. a delay and a label delay matched to it; crossed with --grid")

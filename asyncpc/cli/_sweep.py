@@ -68,13 +68,12 @@ def parse_zip(items: list[str]) -> dict[str, list[str]]:
 
 def grid_points(grid: dict[str, list[str]], linked: dict[str, list[str]] | None = None) -> list[dict]:
     """Every point of a sweep: the product of the ``grid`` keys' values, times the rows of
-    ``linked`` (the ``--zip`` keys, which vary together)."""
+    ``linked`` (the ``--zip`` keys, which vary together); with neither, the one point of the
+    scenario as it is (run once per seed)."""
     linked = linked or {}
     both = sorted(set(grid) & set(linked))
     if both:
         raise AsyncPCError(f"sweep: {both[0]} is given to both --grid and --zip")
-    if not grid and not linked:
-        raise AsyncPCError("sweep: give at least one --grid key=v1,v2 (or --zip)")
     rows = [dict(zip(linked, vals)) for vals in zip(*linked.values())] if linked else [{}]
     return [{**dict(zip(grid, combo)), **row} for combo in itertools.product(*grid.values()) for row in rows]
 

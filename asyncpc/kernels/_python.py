@@ -33,7 +33,8 @@ def dact(code, x):
 TAU, ACT, ETA_B, P_TAU, P_SPEEDUP, SPEEDUP, LAG, FB_GAIN, GATE, GATE_TAU, P_WINDOW, PRECISION = (column(k) for k in (
     "tau", "act", "eta_b", "p_tau", "p_speedup", "speedup", "self_lag", "feedback_gain", "gate", "gate_tau",
     "prospective_window", "precision"))
-PLASTICITY_LAG, LEAD = column("plasticity_lag"), column("lead")
+PLASTICITY_LAG, LEAD, CLAMP_ECHO, HAS_PARTNER = (column(k) for k in ("plasticity_lag", "lead", "clamp_echo",
+                                                                     "has_partner"))
 
 
 def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic):
@@ -49,7 +50,14 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
     rate = dt / prm[TAU]
     if prm[SPEEDUP] > 0.0:
         rate = min(1.0, rate * (1.0 + abs(e_self) / prm[SPEEDUP]))
-    xn = clamp_value if clamped else x + rate * (-e_self + prm[FB_GAIN] * dfx * drive)
+    held = False
+    if prm[CLAMP_ECHO] > 0.0 and prm[HAS_PARTNER] != 0.0:
+        held = clamped and x != clamp_value and abs(p_in - aux) <= prm[CLAMP_ECHO]
+        aux_new = aux if held else p_in
+    if clamped:
+        xn = x if held else clamp_value
+    else:
+        xn = x + rate * (-e_self + prm[FB_GAIN] * dfx * drive)
     a = 0.0
     if plastic and gain != 0.0:
         a = dt * gain

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from ._activations import act, dact
 from ._options import jit
-from ._params import ACT, DECAY, ETA_B, P_SPEEDUP, P_TAU, ROW, TAU, column
+from ._params import ACT, DECAY, ETA_B, HAS_PARTNER, P_SPEEDUP, P_TAU, ROW, TAU, column
 from ._synapses import lazy_advance
 
 # the dynamics options' columns (asyncpc.neurons.OPTIONS)
 SPEEDUP, SELF_LAG, FEEDBACK_GAIN, GATE, GATE_TAU, PROSPECTIVE_WINDOW, PRECISION, PLASTICITY_LAG, LEAD = (
     column(k) for k in ("speedup", "self_lag", "feedback_gain", "gate", "gate_tau", "prospective_window",
                         "precision", "plasticity_lag", "lead"))
+CLAMP_ECHO = column("clamp_echo")
 
 
 @jit(inline="always")
@@ -44,7 +45,10 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
     ``speedup > 0`` speeds settling up while the neuron's error is large; ``feedback_gain``
     scales the feedback drive; ``gate > 0`` damps plasticity while x moves fast -- unless
     ``gate_tau > 0`` (the matched trace gate), where each V synapse is gated by its
-    sender instead (the learning signal it sends, :func:`error_tick`).
+    sender instead (the learning signal it sends, :func:`error_tick`); ``clamp_echo > 0``
+    (a neuron with an error partner) holds its previous x when its clamp value changes,
+    until the partner's error ``p_in`` has moved by more than ``clamp_echo`` from ``aux``
+    (the error it held before the change; tracked in ``aux`` while it does not hold).
     """
     code = int(prm[ACT])
     fx = act(code, x)
@@ -60,8 +64,16 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
     if pl > 0.0:
         auxn = aux + min(1.0, dt / pl) * (x - aux)
         post = act(code, auxn)
+    hold = False
+    ce = prm[CLAMP_ECHO]
+    if ce > 0.0 and prm[HAS_PARTNER] != 0.0:
+        if clamped and x != clamp_value and abs(p_in - aux) <= ce:
+            hold = True  # the new value waits for its echo: the prediction has not moved yet
+            auxn = aux
+        else:
+            auxn = p_in
     if clamped:
-        xn = clamp_value
+        xn = x if hold else clamp_value
     else:
         r = dt / prm[TAU]
         sp = prm[SPEEDUP]
@@ -140,14 +152,15 @@ def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
     return en, bn, auxn, a, post, signal
 
 
-assert ROW == 17, "param_row lists the columns one by one"
+assert ROW == 18, "param_row lists the columns one by one"
 
 
 @jit(inline="always")
 def param_row(prm, n):
     """Neuron ``n``'s parameters as a tuple of ROW floats (:data:`._params.PARAMS` order)."""
     return (prm[n, 0], prm[n, 1], prm[n, 2], prm[n, 3], prm[n, 4], prm[n, 5], prm[n, 6], prm[n, 7], prm[n, 8],
-            prm[n, 9], prm[n, 10], prm[n, 11], prm[n, 12], prm[n, 13], prm[n, 14], prm[n, 15], prm[n, 16])
+            prm[n, 9], prm[n, 10], prm[n, 11], prm[n, 12], prm[n, 13], prm[n, 14], prm[n, 15], prm[n, 16],
+            prm[n, 17])
 
 
 @jit(inline="always")

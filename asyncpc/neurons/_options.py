@@ -76,6 +76,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("lead", ("value",), "ms", 0.0, 0.5,
            "prospective messages: the rate it sends is f(x + lead dx/dt), dx/dt the slope of its last tick "
            "(a clamped neuron sends f(x)); 0 = f(x)"),
+    Option("clamp_echo", ("value",), "-", 0.0, 0.05,
+           "a clamped value neuron with an error partner whose clamp value changes keeps its previous value "
+           "until the error its partner sends has moved by more than clamp_echo since the change (the echo "
+           "of the new input reaching its prediction), then takes the new value; 0 = at once",
+           excludes=("self_lag", "plasticity_lag")),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
