@@ -18,7 +18,9 @@ a constant delay D on every predict and feedback edge, label_delay 2 D):
 - ``loss``: 10% message loss at D = 1 tau_x, with and without the label delay;
 - ``echo``: D = 0.5 ... 5 tau_x with the label clamped with the image but waiting for its echo
   (``neurons.clamp_echo``, neuron-local: no label_delay);
-- ``echo_shipped``: the main job with ``neurons.clamp_echo``: what it costs at short delays.
+- ``echo_shipped``: the main job with ``neurons.clamp_echo``: what it costs at short delays;
+- ``echo_random``, ``echo_loss``: ``random`` and ``loss`` with the label waiting for its echo
+  instead of ``label_delay``.
 
 ``--out`` and ``--img`` move the sweeps and the figure (``slow_wires.png`` when every part
 runs or with --plot-only, else ``slow_wires_<parts>.png``); ``--smoke`` runs the first part (or
@@ -64,6 +66,11 @@ PARTS = {
     "loss": (SLOW, ["delays.forward=1.0"], ["messages.loss=0.1", "data.label_delay=0.0,2.0"], []),
     "echo": (SLOW, ["data.label_delay=0.0", f"neurons.clamp_echo={ECHO}"], [f"delays.forward={_values(DELAYS)}"], []),
     "echo_shipped": (DIGITS, [], [f"neurons.clamp_echo={ECHO}"], []),
+    "echo_random": (SLOW, ["data.label_delay=0.0", f"neurons.clamp_echo={ECHO}"],
+                    ["delays.forward=" + ",".join(f'{{dist="uniform",low=0.1,high={2 * d - 0.1:g}}}' for d in RANDOM)],
+                    []),
+    "echo_loss": (SLOW, ["delays.forward=1.0", "data.label_delay=0.0", f"neurons.clamp_echo={ECHO}"],
+                  ["messages.loss=0.1"], []),
 }
 PROJ = "hidden1->label"
 
@@ -155,7 +162,9 @@ def report() -> None:
             print(f"| {d:g} τx | {_cell(v, ang_of['echo'].get((d, 0.0), []))} |")
     for part, what in (("shipped", "the main job, delays U(0.1, 0.5) ms"), ("random", "delays U(0.1, 2 D - 0.1)"),
                        ("loss", "10% message loss, D = 1 τx"),
-                       ("echo_shipped", f"the main job with clamp_echo {ECHO:g}")):
+                       ("echo_shipped", f"the main job with clamp_echo {ECHO:g}"),
+                       ("echo_random", f"delays U(0.1, 2 D - 0.1), clamp_echo {ECHO:g}"),
+                       ("echo_loss", f"10% message loss, D = 1 τx, clamp_echo {ECHO:g}")):
         if acc_of[part]:
             print(f"\n{part}: {what}")
             for (d, lab), v in acc_of[part].items():
@@ -192,6 +201,8 @@ def plot(path) -> Path:
         band(ax, "echo", key, lambda x: True, marker="x", label=f"label waits for its echo (clamp_echo {ECHO:g})")
         band(ax, "echo_shipped", key, lambda x: True, marker="X", ls="none", ms=8,
              label=f"main job, clamp_echo {ECHO:g}")
+        band(ax, "echo_random", key, lambda x: True, marker="d", ls="none", label="U(0.1, 2D - 0.1), clamp_echo")
+        band(ax, "echo_loss", key, lambda x: True, marker="<", ls="none", label="10% loss, clamp_echo")
         ax.set_xlabel("one-way delay D on every predict and feedback edge (ms = tau_x)")
         ax.grid(alpha=0.3)
     b = backprop()
