@@ -46,7 +46,10 @@ class NetState:
     the running sums ``lz_a``, ``lz_q`` and the inputs applied since the last rebase
     ``lz_n``. ``aux`` is the one extra variable a neuron's dynamics options keep
     (docs/learning.md): a value neuron's low-passed x (``self_lag``), an error neuron's
-    partner x at its previous tick, or its error's speed (``gate_tau``). ``last_send`` is
+    partner x at its previous tick, or its error's speed (``gate_tau``); with ``clamp_echo``
+    a label neuron's partner error before its clamp changed. ``bias`` is an error neuron's
+    bias; a value neuron has none, and with ``clamp_echo_max`` its slot holds how long the
+    neuron has held its clamp (ms). ``last_send`` is
     the step of a neuron's last send (``-1`` before its first). Counters: messages
     ``sent``, ``delivered``, ``dropped``; synaptic work -- inputs ``applied`` to running
     sums, synapses ``rebased``.

@@ -20,7 +20,7 @@ def tick(c, prm, i, s, bias, inbox, w, dt, gain=1.0, clamped=False, clamp_value=
     p_in = inbox[lo] if sl > lo else 0.0
     b = bias[i]
     if c.kind[i] == KIND_VALUE:
-        x, _, a, post, _ = P.value_tick(prm[i], s[i], 0.0, dt, p_in, total, gain, clamped, clamp_value, True)
+        x, _, _, a, post, _ = P.value_tick(prm[i], s[i], 0.0, 0.0, dt, p_in, total, gain, clamped, clamp_value, True)
     else:
         x, b, _, a, post, _ = P.error_tick(prm[i], s[i], 0.0, dt, p_in, total, b, gain)
     eta, decay = float(c.eta[i]), float(c.decay[i])

@@ -125,8 +125,8 @@ _finite = st.floats(-3, 3, allow_nan=False)
 @pytest.mark.parametrize("name", NAMES)
 @settings(max_examples=60, deadline=None)
 @given(x=_finite, aux=_finite, p_in=_finite, drive=_finite, gain=st.sampled_from([0.0, 0.5, 1.0]),
-       dt=st.sampled_from([0.1, 0.2, 0.3]))
-def test_the_kernel_equals_its_twin(name, x, aux, p_in, drive, gain, dt):
+       dt=st.sampled_from([0.1, 0.2, 0.3]), held=st.sampled_from([0.0, 0.4, 3.0]))
+def test_the_kernel_equals_its_twin(name, x, aux, p_in, drive, gain, dt, held):
     c, _ = _net(Dynamics(**turned_on(name)))
     prm = param_rows(c)
     for code, kind in ((KIND_VALUE, "value"), (KIND_ERROR, "error")):
@@ -134,7 +134,7 @@ def test_the_kernel_equals_its_twin(name, x, aux, p_in, drive, gain, dt):
         row = tuple(float(v) for v in prm[n])
         if kind == "value":
             for clamped in (False, True):
-                args = (row, x, aux, dt, p_in, drive, gain, clamped, 0.3, True)
+                args = (row, x, aux, held, dt, p_in, drive, gain, clamped, 0.3, True)
                 assert K.value_tick(*args) == P.value_tick(*args), kind
         else:
             args = (row, x, aux, dt, p_in, drive, 0.1, gain)

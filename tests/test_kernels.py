@@ -54,7 +54,7 @@ def _row(code=1, tau=1.3, speedup=0.0, lag=0.0, fb_gain=1.0, gate=0.0, gate_tau=
 def test_value_tick_matches_twin(code, x, aux, p_in, drive, clamped, plastic, gain, speedup, lag, fb_gain, gate,
                                  gate_tau):
     row = _row(code, speedup=speedup, lag=lag, fb_gain=fb_gain, gate=gate, gate_tau=gate_tau)
-    args = (x, aux, 0.1, p_in, drive, gain, clamped, 0.7, plastic)
+    args = (x, aux, 0.0, 0.1, p_in, drive, gain, clamped, 0.7, plastic)
     assert K.value_tick(row, *args) == P.value_tick(row, *args)
 
 

@@ -99,7 +99,7 @@ def _replay(c, n, events, clamps=()):
         dt = (t - last) * c.h
         p_in = inbox[lo] if sl > lo else 0.0
         if c.kind[n] == KIND_VALUE:
-            s, aux, a, post, _ = P.value_tick(prm, s, aux, dt, p_in, total, 1.0, clamped, clamp_value, True)
+            s, aux, bias, a, post, _ = P.value_tick(prm, s, aux, bias, dt, p_in, total, 1.0, clamped, clamp_value, True)
         else:
             s, bias, aux, a, post, _ = P.error_tick(prm, s, aux, dt, p_in, total, bias, 1.0)
         if a != 0.0 and hi > sl:
@@ -208,3 +208,22 @@ def test_clamp_echo_holds_the_label_until_its_prediction_moves():
                     held, released = held + hold, released + (not hold)
                 ref, x = (ref if hold else p_in), v
     assert held > 10 and released == 6  # 2 label neurons x 3 samples: each clamp taken once, after holding
+
+
+def test_clamp_echo_max_bounds_the_hold():
+    """An echo that never comes (clamp_echo far above any move of the error) holds a new
+    clamp value for at most clamp_echo_max ms of the neuron's own ticks, then takes it."""
+    c, sch = _net(Dynamics(clamp_echo=1e6, clamp_echo_max=0.5))
+    t_ev, _, neuron, value = sch.events(0, sch.end)
+    period = int(np.max(c.period))  # steps
+    taken = 0
+    for n in (int(m) for m in c.neurons_of("label", 0)):
+        rec = Record(n)
+        engine.run(c, sch, seed=1, observers=[rec])
+        ticks = [(t, s) for t, is_tick, _, s, _ in rec.events if is_tick]
+        for t0, v in ((int(t) + sch.env_delay, float(v)) for t, m, v in zip(t_ev, neuron, value) if m == n):
+            first = next(t for t, s in ticks if t >= t0 and s == v)
+            assert first - t0 <= round(0.5 / c.h) + 2 * period  # held <= 0.5 ms, counted from its first tick
+            assert first - t0 > round(0.5 / c.h) - 2 * period  # and it did hold (the echo never came)
+            taken += 1
+    assert taken == 6

@@ -20,7 +20,7 @@ TAU, ACT, HAS_PARTNER, ETA, ETA_B, DECAY, P_TAU, P_SPEEDUP = range(len(BASE))
 PARAMS = BASE + option_names(kernel=True)
 N_PARAMS = len(PARAMS)
 #: Width of a parameter row: what the kernels read (``param_row``); unused columns are 0.
-ROW = 18
+ROW = 19
 assert N_PARAMS <= ROW, f"{N_PARAMS} parameter columns: widen ROW (and param_row) to hold them"
 
 

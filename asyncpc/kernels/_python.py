@@ -33,11 +33,11 @@ def dact(code, x):
 TAU, ACT, ETA_B, P_TAU, P_SPEEDUP, SPEEDUP, LAG, FB_GAIN, GATE, GATE_TAU, P_WINDOW, PRECISION = (column(k) for k in (
     "tau", "act", "eta_b", "p_tau", "p_speedup", "speedup", "self_lag", "feedback_gain", "gate", "gate_tau",
     "prospective_window", "precision"))
-PLASTICITY_LAG, LEAD, CLAMP_ECHO, HAS_PARTNER = (column(k) for k in ("plasticity_lag", "lead", "clamp_echo",
-                                                                     "has_partner"))
+PLASTICITY_LAG, LEAD, CLAMP_ECHO, CLAMP_ECHO_MAX, HAS_PARTNER = (
+    column(k) for k in ("plasticity_lag", "lead", "clamp_echo", "clamp_echo_max", "has_partner"))
 
 
-def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic):
+def value_tick(prm, x, aux, held_t, dt, p_in, drive, gain, clamped, clamp_value, plastic):
     fx, dfx = act(int(prm[ACT]), x), dact(int(prm[ACT]), x)
     e_self, aux_new = p_in, x
     if prm[LAG] > 0.0:
@@ -50,10 +50,12 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
     rate = dt / prm[TAU]
     if prm[SPEEDUP] > 0.0:
         rate = min(1.0, rate * (1.0 + abs(e_self) / prm[SPEEDUP]))
-    held = False
+    held, held_new = False, held_t
     if prm[CLAMP_ECHO] > 0.0 and prm[HAS_PARTNER] != 0.0:
-        held = clamped and x != clamp_value and abs(p_in - aux) <= prm[CLAMP_ECHO]
+        mx = prm[CLAMP_ECHO_MAX]
+        held = clamped and x != clamp_value and abs(p_in - aux) <= prm[CLAMP_ECHO] and (mx == 0.0 or held_t < mx)
         aux_new = aux if held else p_in
+        held_new = held_t + dt if held else 0.0
     if clamped:
         xn = x if held else clamp_value
     else:
@@ -67,7 +69,7 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
     x_sent = xn
     if prm[LEAD] > 0.0 and not clamped and dt > 0.0:
         x_sent = xn + prm[LEAD] * (xn - x) / dt
-    return xn, aux_new, a, post, act(int(prm[ACT]), x_sent)
+    return xn, aux_new, held_new, a, post, act(int(prm[ACT]), x_sent)
 
 
 def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):

@@ -24,16 +24,16 @@ from ._synapses import lazy_advance
 SPEEDUP, SELF_LAG, FEEDBACK_GAIN, GATE, GATE_TAU, PROSPECTIVE_WINDOW, PRECISION, PLASTICITY_LAG, LEAD = (
     column(k) for k in ("speedup", "self_lag", "feedback_gain", "gate", "gate_tau", "prospective_window",
                         "precision", "plasticity_lag", "lead"))
-CLAMP_ECHO = column("clamp_echo")
+CLAMP_ECHO, CLAMP_ECHO_MAX = column("clamp_echo"), column("clamp_echo_max")
 
 
 @jit(inline="always")
-def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic):
+def value_tick(prm, x, aux, held, dt, p_in, drive, gain, clamped, clamp_value, plastic):
     """One tick of a value neuron (parameters ``prm``, a row of the parameter array).
 
     ``p_in`` is the error partner's held input (0 without a partner), ``drive`` the
-    feedback drive ``sum_k V_ik eps_k`` over its held inputs. Returns ``(x, aux, a,
-    post, rate)``: the new state and option variable, the learning factor of this tick
+    feedback drive ``sum_k V_ik eps_k`` over its held inputs. Returns ``(x, aux, held, a,
+    post, rate)``: the new state, option variable and hold time, the learning factor of this tick
     (``dt * gain``, damped by the neuron's own gate; 0 when it does not learn), the
     postsynaptic term ``f(x)`` (start-of-tick x) of its V synapses -- with
     ``plasticity_lag > 0``, ``f`` of its x low-passed over that many ms (in ``aux``) --
@@ -48,7 +48,9 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
     sender instead (the learning signal it sends, :func:`error_tick`); ``clamp_echo > 0``
     (a neuron with an error partner) holds its previous x when its clamp value changes,
     until the partner's error ``p_in`` has moved by more than ``clamp_echo`` from ``aux``
-    (the error it held before the change; tracked in ``aux`` while it does not hold).
+    (the error it held before the change; tracked in ``aux`` while it does not hold) --
+    and, with ``clamp_echo_max > 0``, for at most that many ms (``held``: the time it has
+    held, the sum of its ticks' dt; 0 while it does not hold).
     """
     code = int(prm[ACT])
     fx = act(code, x)
@@ -65,13 +67,17 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
         auxn = aux + min(1.0, dt / pl) * (x - aux)
         post = act(code, auxn)
     hold = False
+    heldn = held
     ce = prm[CLAMP_ECHO]
     if ce > 0.0 and prm[HAS_PARTNER] != 0.0:
-        if clamped and x != clamp_value and abs(p_in - aux) <= ce:
+        mx = prm[CLAMP_ECHO_MAX]
+        if clamped and x != clamp_value and abs(p_in - aux) <= ce and (mx == 0.0 or held < mx):
             hold = True  # the new value waits for its echo: the prediction has not moved yet
             auxn = aux
+            heldn = held + dt
         else:
             auxn = p_in
+            heldn = 0.0
     if clamped:
         xn = x if hold else clamp_value
     else:
@@ -89,8 +95,8 @@ def value_tick(prm, x, aux, dt, p_in, drive, gain, clamped, clamp_value, plastic
             a = a / (1.0 + q * q)
     ld = prm[LEAD]
     if ld > 0.0 and not clamped and dt > 0.0:
-        return xn, auxn, a, post, act(code, xn + ld * (xn - x) / dt)
-    return xn, auxn, a, post, act(code, xn)
+        return xn, auxn, heldn, a, post, act(code, xn + ld * (xn - x) / dt)
+    return xn, auxn, heldn, a, post, act(code, xn)
 
 
 @jit(inline="always")
@@ -152,7 +158,7 @@ def error_tick(prm, eps, aux, dt, p_in, pred, bias, gain):
     return en, bn, auxn, a, post, signal
 
 
-assert ROW == 18, "param_row lists the columns one by one"
+assert ROW == 19, "param_row lists the columns one by one"
 
 
 @jit(inline="always")
@@ -160,7 +166,7 @@ def param_row(prm, n):
     """Neuron ``n``'s parameters as a tuple of ROW floats (:data:`._params.PARAMS` order)."""
     return (prm[n, 0], prm[n, 1], prm[n, 2], prm[n, 3], prm[n, 4], prm[n, 5], prm[n, 6], prm[n, 7], prm[n, 8],
             prm[n, 9], prm[n, 10], prm[n, 11], prm[n, 12], prm[n, 13], prm[n, 14], prm[n, 15], prm[n, 16],
-            prm[n, 17])
+            prm[n, 17], prm[n, 18])
 
 
 @jit(inline="always")
@@ -175,8 +181,9 @@ def tick(row, is_value, has_syn, dt, gain, clamped, clamp_value, plastic, p_in, 
     ``f(x)`` it sends on predict edges (value neuron) or its learning signal (error neuron).
     """
     if is_value:
-        xn, an, a, post, out2 = value_tick(row, s, aux, dt, p_in, total, gain, clamped, clamp_value, plastic)
-        bn = bias
+        # a value neuron has no bias: the slot holds its clamp_echo hold time
+        xn, an, bn, a, post, out2 = value_tick(row, s, aux, bias, dt, p_in, total, gain, clamped, clamp_value,
+                                               plastic)
     else:
         xn, bn, an, a, post, out2 = error_tick(row, s, aux, dt, p_in, total, bias, gain)
     if a != 0.0 and has_syn:

@@ -81,6 +81,10 @@ OPTIONS: tuple[Option, ...] = (
            "until the error its partner sends has moved by more than clamp_echo since the change (the echo "
            "of the new input reaching its prediction), then takes the new value; 0 = at once",
            excludes=("self_lag", "plasticity_lag")),
+    Option("clamp_echo_max", ("value",), "ms", 0.0, 1.0,
+           "clamp_echo: the longest a new clamp value waits for its echo, in ms of the neuron's own ticks "
+           "(then it is taken: a prediction that barely moves cannot keep the old value for ever); 0 = no bound",
+           requires="clamp_echo"),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
