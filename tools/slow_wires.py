@@ -47,8 +47,10 @@ OUT = ROOT / "runs" / "slow_wires"
 SLOW = ROOT / "scenarios" / "digits_slow_wires.toml"
 DELAYS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0)
 RANDOM = (1.0, 3.0)
-#: neurons.clamp_echo of the echo parts (docs/delays.md §4: the 4-epoch pilots that chose it)
-ECHO = 0.07
+#: neurons.clamp_echo and clamp_echo_max (ms) of the echo parts (docs/delays.md §4: the pilots that chose them)
+ECHO, ECHO_MAX = 0.1, 10.0
+ECHO_SETS = [f"neurons.clamp_echo={ECHO}", f"neurons.clamp_echo_max={ECHO_MAX}"]
+ECHO_NAME = f"clamp_echo {ECHO:g}, at most {ECHO_MAX:g} ms"
 
 
 def _values(xs) -> str:
@@ -64,12 +66,12 @@ PARTS = {
                                                              for d in RANDOM),
                               f"data.label_delay={_values(2 * d for d in RANDOM)}"]),
     "loss": (SLOW, ["delays.forward=1.0"], ["messages.loss=0.1", "data.label_delay=0.0,2.0"], []),
-    "echo": (SLOW, ["data.label_delay=0.0", f"neurons.clamp_echo={ECHO}"], [f"delays.forward={_values(DELAYS)}"], []),
-    "echo_shipped": (DIGITS, [], [f"neurons.clamp_echo={ECHO}"], []),
-    "echo_random": (SLOW, ["data.label_delay=0.0", f"neurons.clamp_echo={ECHO}"],
+    "echo": (SLOW, ["data.label_delay=0.0", *ECHO_SETS], [f"delays.forward={_values(DELAYS)}"], []),
+    "echo_shipped": (DIGITS, ECHO_SETS, [], []),
+    "echo_random": (SLOW, ["data.label_delay=0.0", *ECHO_SETS],
                     ["delays.forward=" + ",".join(f'{{dist="uniform",low=0.1,high={2 * d - 0.1:g}}}' for d in RANDOM)],
                     []),
-    "echo_loss": (SLOW, ["delays.forward=1.0", "data.label_delay=0.0", f"neurons.clamp_echo={ECHO}"],
+    "echo_loss": (SLOW, ["delays.forward=1.0", "data.label_delay=0.0", *ECHO_SETS],
                   ["messages.loss=0.1"], []),
 }
 PROJ = "hidden1->label"
@@ -157,14 +159,14 @@ def report() -> None:
         late = next(((acc_of["label"][k], ang_of["label"].get(k, [])) for k in acc_of["label"] if k[0] == d), ([], []))
         print(f"| {d:g} τx | {_cell(*plain)} | {_cell(*late)} |")
     if acc_of["echo"]:
-        print(f"\n| one-way delay D | label waiting for its echo (clamp_echo {ECHO:g}) | angle |\n|---|---|---|")
+        print(f"\n| one-way delay D | label waiting for its echo ({ECHO_NAME}) | angle |\n|---|---|---|")
         for (d, _), v in acc_of["echo"].items():
             print(f"| {d:g} τx | {_cell(v, ang_of['echo'].get((d, 0.0), []))} |")
     for part, what in (("shipped", "the main job, delays U(0.1, 0.5) ms"), ("random", "delays U(0.1, 2 D - 0.1)"),
                        ("loss", "10% message loss, D = 1 τx"),
-                       ("echo_shipped", f"the main job with clamp_echo {ECHO:g}"),
-                       ("echo_random", f"delays U(0.1, 2 D - 0.1), clamp_echo {ECHO:g}"),
-                       ("echo_loss", f"10% message loss, D = 1 τx, clamp_echo {ECHO:g}")):
+                       ("echo_shipped", f"the main job with {ECHO_NAME}"),
+                       ("echo_random", f"delays U(0.1, 2 D - 0.1), {ECHO_NAME}"),
+                       ("echo_loss", f"10% message loss, D = 1 τx, {ECHO_NAME}")):
         if acc_of[part]:
             print(f"\n{part}: {what}")
             for (d, lab), v in acc_of[part].items():
@@ -198,9 +200,9 @@ def plot(path) -> Path:
              label="main job, U(0.1, 0.5) (mean 0.3)")
         band(ax, "shipped", key, lambda x: x[1] > 0, marker="P", ls="none", ms=8,
              label="main job, label_delay 1 ms")
-        band(ax, "echo", key, lambda x: True, marker="x", label=f"label waits for its echo (clamp_echo {ECHO:g})")
+        band(ax, "echo", key, lambda x: True, marker="x", label=f"label waits for its echo ({ECHO_NAME})")
         band(ax, "echo_shipped", key, lambda x: True, marker="X", ls="none", ms=8,
-             label=f"main job, clamp_echo {ECHO:g}")
+             label=f"main job, {ECHO_NAME}")
         band(ax, "echo_random", key, lambda x: True, marker="d", ls="none", label="U(0.1, 2D - 0.1), clamp_echo")
         band(ax, "echo_loss", key, lambda x: True, marker="<", ls="none", label="10% loss, clamp_echo")
         ax.set_xlabel("one-way delay D on every predict and feedback edge (ms = tau_x)")

@@ -3,7 +3,8 @@ the evidence", and "Neuron-local: the label waits for its echo"): ``scenarios/di
 (one-way delay D = 3 ms = 3 tau_x on every predict and feedback edge) trained three times, the
 label clamped with the image (``data.label_delay = 0``), as late as the evidence
 (``label_delay = 2 D = 6 ms``, the scenario's), and clamped with the image but waiting for its
-echo (``label_delay = 0``, ``neurons.clamp_echo = ECHO``, tools/slow_wires.py's), each with a
+echo (``label_delay = 0``, tools/slow_wires.py's ``ECHO_SETS``: ``neurons.clamp_echo``,
+``clamp_echo_max``), each with a
 message-level trace (``[trace]``) of the label area and hidden1 around the last sample switches
 of training.
 
@@ -48,22 +49,22 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _sweeps import ROOT, SMOKE_SETS, study_dirs  # noqa: E402
-from slow_wires import ECHO  # noqa: E402  (neurons.clamp_echo of the study's echo parts)
+from slow_wires import ECHO, ECHO_NAME, ECHO_SETS  # noqa: E402  (the study's echo parts' settings)
 
 SLOW = ROOT / "scenarios" / "digits_slow_wires.toml"
 D = 3.0  # ms, the scenario's one-way delay (delays.forward; feedback defaults to it)
 #: run name -> (label_delay ms, neurons.clamp_echo, the figure's column title)
 TIMINGS = {"label_with_image": (0.0, 0.0, "label clamped with the image (label_delay 0)"),
            "label_delay_6ms": (2 * D, 0.0, "label clamped 2D later (label_delay 6 ms)"),
-           "clamp_echo": (0.0, ECHO, f"label clamped with the image, waiting for its echo (clamp_echo {ECHO:g})")}
+           "clamp_echo": (0.0, ECHO, f"label clamped with the image, waiting for its echo ({ECHO_NAME})")}
 PRE = 3.0  # ms shown before each switch
 
 
 def run_sets(label_delay: float, echo: float, epochs: int, smoke: bool) -> list[str]:
     """The scenario's overrides for one timing (without the trace window); ``echo`` > 0 sets
-    ``neurons.clamp_echo``."""
+    ``neurons.clamp_echo`` and ``clamp_echo_max`` (``ECHO_SETS``)."""
     sets = ["run.threads=1", f"delays.forward={D}", f"data.label_delay={label_delay}", f"data.epochs={epochs}",
-            "output.plots=false", *([f"neurons.clamp_echo={echo}"] if echo > 0 else [])]
+            "output.plots=false", *(ECHO_SETS if echo > 0 else [])]
     return [*sets, *SMOKE_SETS] if smoke else sets
 
 
@@ -290,8 +291,8 @@ def report(res: dict) -> dict:
               f"{span(w['new_value_after_evidence_mean'], w['new_value_after_evidence_range']):>21} | "
               f"{w['released']:>4} of {n:<2} | {w['released_before_evidence']:>15}")
     print(f"(x takes new value: the first state snapshot from which the unit's x is its clamp value to the end of the "
-          f"presentation; clamp_echo {ECHO:g} holds it at the old value until the error its partner sends has moved "
-          f"by more than {ECHO:g}; released: switches where it took it within the presentation; before evidence: of "
+          f"presentation; {ECHO_NAME} holds it at the old value until the error its partner sends has moved "
+          f"by more than {ECHO:g} (or for that long); released: switches where it took it within the presentation; before evidence: of "
           f"those, released before the first post-image predict message had arrived)")
     return out
 
