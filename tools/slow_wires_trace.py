@@ -2,7 +2,7 @@
 the evidence", and "Neuron-local: the label waits for its echo"): ``scenarios/digits_slow_wires.toml``
 (one-way delay D = 3 ms = 3 tau_x on every predict and feedback edge) trained three times, the
 label clamped with the image (``data.label_delay = 0``), as late as the evidence
-(``label_delay = 2 D = 6 ms``, the scenario's), and clamped with the image but waiting for its
+(``label_delay = 2 D = 6 ms``), and clamped with the image but waiting for its
 echo (``label_delay = 0``, tools/slow_wires.py's ``ECHO_SETS``: ``neurons.clamp_echo``,
 ``clamp_echo_max``), each with a
 message-level trace (``[trace]``) of the label area and hidden1 around the last sample switches
@@ -49,7 +49,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _sweeps import ROOT, SMOKE_SETS, study_dirs  # noqa: E402
-from slow_wires import ECHO, ECHO_NAME, ECHO_SETS  # noqa: E402  (the study's echo parts' settings)
+from slow_wires import ECHO, ECHO_NAME, ECHO_SETS, NO_ECHO  # noqa: E402  (the study's echo parts' settings)
 
 SLOW = ROOT / "scenarios" / "digits_slow_wires.toml"
 D = 3.0  # ms, the scenario's one-way delay (delays.forward; feedback defaults to it)
@@ -64,7 +64,7 @@ def run_sets(label_delay: float, echo: float, epochs: int, smoke: bool) -> list[
     """The scenario's overrides for one timing (without the trace window); ``echo`` > 0 sets
     ``neurons.clamp_echo`` and ``clamp_echo_max`` (``ECHO_SETS``)."""
     sets = ["run.threads=1", f"delays.forward={D}", f"data.label_delay={label_delay}", f"data.epochs={epochs}",
-            "output.plots=false", *(ECHO_SETS if echo > 0 else [])]
+            "output.plots=false", *(ECHO_SETS if echo > 0 else NO_ECHO)]
     return [*sets, *SMOKE_SETS] if smoke else sets
 
 
