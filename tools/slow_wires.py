@@ -23,8 +23,9 @@ turned off (``NO_ECHO``) in the parts that time the label with ``label_delay``):
 - ``echo_random``, ``echo_loss``: ``random`` and ``loss`` with the label waiting for its echo
   instead of ``label_delay``.
 
-``--out`` and ``--img`` move the sweeps and the figure (``slow_wires.png`` when every part
-runs or with --plot-only, else ``slow_wires_<parts>.png``); ``--smoke`` runs the first part (or
+``--out`` and ``--img`` move the sweeps and the figure (``slow_wires.png`` for every part,
+else ``slow_wires_<parts>.png``, the parts named by their first word: ``--only echo
+echo_shipped ...`` makes ``slow_wires_echo.png``; --plot-only too); ``--smoke`` runs the first part (or
 ``--only``'s) at its first point, one seed, on a 64-16-10 network with 20 + 10 samples for one
 epoch (``_sweeps.SMOKE_SETS``), then the table and the figure, all in a temporary folder. The
 last line is one JSON object: completed points per part, the figure.
@@ -157,8 +158,10 @@ def report() -> None:
     acc_of = {p: grouped(p, by_delay_and_label, acc) for p in PARTS}
     ang_of = {p: grouped(p, by_delay_and_label, angle) for p in PARTS}
     print("test accuracy after 20 epochs, mean ± sd over seeds (each seed), W/V^T angle " + PROJ)
-    print("\n| one-way delay D | label with the image | angle | label_delay = 2 D | angle |\n|---|---|---|---|---|")
-    for d in sorted({k[0] for p in ("plain", "label") for k in acc_of[p]}):
+    delays = sorted({k[0] for p in ("plain", "label") for k in acc_of[p]})
+    if delays:
+        print("\n| one-way delay D | label with the image | angle | label_delay = 2 D | angle |\n|---|---|---|---|---|")
+    for d in delays:
         plain = next(((acc_of["plain"][k], ang_of["plain"].get(k, [])) for k in acc_of["plain"] if k[0] == d), ([], []))
         late = next(((acc_of["label"][k], ang_of["label"].get(k, [])) for k in acc_of["label"] if k[0] == d), ([], []))
         print(f"| {d:g} τx | {_cell(*plain)} | {_cell(*late)} |")
@@ -237,8 +240,9 @@ def main(argv=None) -> int:
                 run_sweep(OUT / name, sets, grid, zipped=zipped, seeds=a.seeds, jobs=a.jobs, scenario=scenario,
                           smoke=a.smoke)
         report()
-        every = a.plot_only or set(a.only) == set(PARTS)
-        fig = plot(img / ("slow_wires.png" if every else f"slow_wires_{'_'.join(a.only)}.png"))
+        every = set(a.only) == set(PARTS)
+        groups = "_".join(sorted({name.split("_")[0] for name in a.only}))  # echo_shipped, echo... -> echo
+        fig = plot(img / ("slow_wires.png" if every else f"slow_wires_{groups}.png"))
         print(json.dumps({"points": {name: len(finished(OUT / name)) for name in PARTS}, "figure": str(fig)}))
     return 0
 
