@@ -131,6 +131,38 @@ def test_sigterm_checkpoints_and_resumes_bit_identical(tmp_path, reference, sig)
     assert_same_run(reference, d)
 
 
+def test_a_signal_that_numba_wraps_still_stops_the_run_cleanly(tmp_path, monkeypatch, short_ref):
+    """A signal arriving while Numba loads a cached function at its first call reaches the
+    run as a SystemError whose cause is the signal's exception (seen once in CI): it still
+    stops the run with a checkpoint and the signal's exit status, and the run resumes."""
+    import asyncpc.engine as eng
+    from asyncpc.cli._signals import Interrupted
+
+    real, calls = eng.run, []
+
+    def run(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            try:
+                raise Interrupted(signal.SIGTERM)
+            except Interrupted as exc:
+                raise SystemError("CPUDispatcher(<function f>) returned a result with an exception set") from exc
+        return real(*a, **k)
+
+    d = tmp_path / "w"
+    with monkeypatch.context() as m:
+        m.setattr(eng, "run", run)
+        assert main(argv(XOR, d, SHORT, "--threads", "1", "--runtime", "engine")) == 128 + signal.SIGTERM
+    man = json.loads((d / "manifest.json").read_text())
+    assert man["status"] == "interrupted" and man["interrupted_by"] == "SIGTERM"
+    assert main(["resume", str(d), "--quiet", "--threads", "1"]) == 0
+    assert_same_run(short_ref, d)
+    with monkeypatch.context() as m:  # a SystemError that is not a signal is a bug: it propagates
+        m.setattr(eng, "run", lambda *a, **k: (_ for _ in ()).throw(SystemError("a bug")))
+        with pytest.raises(SystemError, match="a bug"):
+            main(argv(XOR, tmp_path / "b", SHORT, "--threads", "1", "--runtime", "engine"))
+
+
 class Crash(BaseException):
     """A crash right after a checkpoint (as if the machine went down)."""
 

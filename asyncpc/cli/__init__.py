@@ -269,12 +269,15 @@ def main(argv: list[str] | None = None) -> int:
         if not mute or (isinstance(exc, RankError) and not exc.quiet):  # a rank that timed out says so itself
             print(f"asyncpc: error: {exc}", file=sys.stderr)
         return _leave(exc, EXIT_BAD_INPUT)
-    except KeyboardInterrupt as exc:
-        from ._signals import signal_name
+    except (KeyboardInterrupt, SystemError) as exc:  # SystemError: a signal raised inside Numba (interrupt_in)
+        from ._signals import interrupt_in, signal_name
 
         _tell_ranks(exc)
-        say(f"asyncpc: interrupted ({signal_name(exc)}); everything written so far is kept")
-        return exit_code(exc)
+        ki = interrupt_in(exc)
+        if ki is None:
+            raise
+        say(f"asyncpc: interrupted ({signal_name(ki)}); everything written so far is kept")
+        return exit_code(ki)
     except BrokenPipeError:  # `asyncpc trace show RUN | head`: the reader has what it wanted
         import os
 

@@ -13,7 +13,8 @@ import signal
 import threading
 from contextlib import contextmanager
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_DIVERGED", "Interrupted", "agreed_stop", "exit_code", "stop_on_signals"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_DIVERGED", "Interrupted", "agreed_stop", "exit_code", "interrupt_in",
+           "stop_on_signals"]
 
 #: Exit status of bad input, refused resources and refused runs or resumes.
 EXIT_BAD_INPUT = 2
@@ -35,6 +36,20 @@ def exit_code(exc: BaseException) -> int:
     """128 + the signal's number (the shell's convention): 130 for Ctrl-C, 143 for SIGTERM,
     138 for SIGUSR1 (on Linux)."""
     return 128 + int(getattr(exc, "signum", signal.SIGINT))
+
+
+def interrupt_in(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (Ctrl-C, or :class:`Interrupted`) in ``exc``'s chain of causes,
+    or None. A signal that arrives while Numba runs a Python callback (loading a cached
+    function at its first call) raises its exception there, and it reaches the run wrapped
+    in a ``SystemError``: it is still the signal, not a bug."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def signal_name(exc: BaseException) -> str:
