@@ -310,7 +310,7 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
            table: bool = True, epochs=(), sinks=()) -> dict:
     from ._epochs import EpochTable
     from ._progress import Progress, fan_out
-    from ._signals import interrupt_in, signal_name
+    from ._signals import noted_interrupt
 
     c, schedule, plan = job.c, job.schedule, job.plan
     run_fn = pick_runtime(job.runtime)
@@ -362,13 +362,9 @@ def _drive(job, rd, manifest, metrics, tracer, *, state, start: int, wall_before
                     last_ck = done
                 stop_asked()
         status = "completed"
-    except (KeyboardInterrupt, SystemError) as exc:  # Ctrl-C, SIGTERM, SIGUSR1 (maybe wrapped: interrupt_in)
-        interrupt = interrupt_in(exc)
-        if interrupt is None:
-            status = "failed"
-            raise
-        status = "interrupted"
-        manifest["interrupted_by"] = signal_name(interrupt)
+    except (KeyboardInterrupt, SystemError) as exc:  # Ctrl-C, SIGTERM, SIGUSR1 (maybe wrapped by Numba)
+        status = "failed"
+        interrupt, status = noted_interrupt(exc, manifest), "interrupted"
         if settled and done > last_ck and state is not None:
             try:  # keep the last finished chunk: `asyncpc resume` continues from it
                 _write_checkpoint(job, rd, metrics, tracer, state, done, wall(), table_of_epochs.rows)

@@ -14,7 +14,7 @@ import threading
 from contextlib import contextmanager
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_DIVERGED", "Interrupted", "agreed_stop", "exit_code", "interrupt_in",
-           "stop_on_signals"]
+           "noted_interrupt", "stop_on_signals"]
 
 #: Exit status of bad input, refused resources and refused runs or resumes.
 EXIT_BAD_INPUT = 2
@@ -50,6 +50,16 @@ def interrupt_in(exc: BaseException) -> KeyboardInterrupt | None:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def noted_interrupt(exc: BaseException, manifest: dict) -> KeyboardInterrupt:
+    """The signal's exception behind ``exc`` (:func:`interrupt_in`), noted in a run's
+    manifest; without one, ``exc`` is raised again (a bug)."""
+    ki = interrupt_in(exc)
+    if ki is None:
+        raise exc
+    manifest["interrupted_by"] = signal_name(ki)
+    return ki
 
 
 def signal_name(exc: BaseException) -> str:
