@@ -62,6 +62,12 @@ def _net(dynamics):
     return c, Schedule.from_events(ev, probe_t=[], readout=c.neurons_of("label"), end=300)
 
 
+def _clamps(sch, n):
+    """The environment's clamps neuron ``n`` receives: ``(arrival step, value)``."""
+    t_ev, _, neuron, value = sch.events(0, sch.end)
+    return [(int(t) + sch.env_delay, float(v)) for t, m, v in zip(t_ev, neuron, value) if m == n]
+
+
 def _replay(c, n, events, clamps=()):
     """Neuron ``n`` alone, from its initial state and the messages it received (and the
     environment's clamps ``(arrival step, value)`` it received), with the plain-Python twins
@@ -116,8 +122,7 @@ def test_a_tick_reads_only_its_neuron_and_inbox(option, kind):
     c, sch = _net(OPTIONS[option])
     area, code = ("label", 0) if kind == "label" else ("hidden1", 0 if kind == "value" else 1)
     n = int(c.neurons_of(area, code)[1 if kind == "label" else 2])
-    t_ev, _, neuron, value = sch.events(0, sch.end)
-    clamps = [(int(t) + sch.env_delay, float(v)) for t, m, v in zip(t_ev, neuron, value) if m == n]
+    clamps = _clamps(sch, n)
     assert len(clamps) == (3 if kind == "label" else 0)
     rec = Record(n)
     res = engine.run(c, sch, seed=1, observers=[rec])
@@ -185,11 +190,9 @@ def test_clamp_echo_holds_the_label_until_its_prediction_moves():
     held = released = 0
     for ce in (0.05, 1e6):
         c, sch = _net(Dynamics(clamp_echo=ce))
-        t_ev, _, neuron, value = sch.events(0, sch.end)
         st0 = NetState.initial(c)
         for n in (int(m) for m in c.neurons_of("label", 0)):
-            clamps = [(int(t) + sch.env_delay, 0, None, float(v), None) for t, m, v in zip(t_ev, neuron, value)
-                      if m == n]
+            clamps = [(t, 0, None, v, None) for t, v in _clamps(sch, n)]
             rec = Record(n)
             engine.run(c, sch, seed=1, observers=[rec])
             p_in, ref, cv, x = float(st0.inbox[c.in_ptr[n]]), float(st0.aux[n]), None, float(st0.s[n])
@@ -214,14 +217,13 @@ def test_clamp_echo_max_bounds_the_hold():
     """An echo that never comes (clamp_echo far above any move of the error) holds a new
     clamp value for at most clamp_echo_max ms of the neuron's own ticks, then takes it."""
     c, sch = _net(Dynamics(clamp_echo=1e6, clamp_echo_max=0.5))
-    t_ev, _, neuron, value = sch.events(0, sch.end)
     period = int(np.max(c.period))  # steps
     taken = 0
     for n in (int(m) for m in c.neurons_of("label", 0)):
         rec = Record(n)
         engine.run(c, sch, seed=1, observers=[rec])
         ticks = [(t, s) for t, is_tick, _, s, _ in rec.events if is_tick]
-        for t0, v in ((int(t) + sch.env_delay, float(v)) for t, m, v in zip(t_ev, neuron, value) if m == n):
+        for t0, v in _clamps(sch, n):
             first = next(t for t, s in ticks if t >= t0 and s == v)
             assert first - t0 <= round(0.5 / c.h) + 2 * period  # held <= 0.5 ms, counted from its first tick
             assert first - t0 > round(0.5 / c.h) - 2 * period  # and it did hold (the echo never came)

@@ -59,6 +59,10 @@ def _values(xs) -> str:
     return ",".join(str(float(x)) for x in xs)
 
 
+#: delays.forward's values for the random parts: U(0.1, 2 D - 0.1) ms, mean D, for D in RANDOM
+RANDOM_DELAYS = "delays.forward=" + ",".join(f'{{dist="uniform",low=0.1,high={2 * d - 0.1:g}}}' for d in RANDOM)
+
+
 #: the slow-wires scenario's own compensation (the label waiting for its echo) turned off
 NO_ECHO = ["neurons.clamp_echo=0.0", "neurons.clamp_echo_max=0.0"]
 #: part -> (scenario, --set, --grid, --zip)
@@ -67,17 +71,12 @@ PARTS = {
                                   f"data.label_delay={_values(2 * d for d in DELAYS)}"]),
     "plain": (SLOW, NO_ECHO, [f"delays.forward={_values((0.1, *DELAYS))}", "data.label_delay=0.0"], []),
     "shipped": (DIGITS, [], ["data.label_delay=0.0,1.0"], []),
-    "random": (SLOW, NO_ECHO, [], ["delays.forward=" + ",".join(f'{{dist="uniform",low=0.1,high={2 * d - 0.1:g}}}'
-                                                                  for d in RANDOM),
-                                   f"data.label_delay={_values(2 * d for d in RANDOM)}"]),
+    "random": (SLOW, NO_ECHO, [], [RANDOM_DELAYS, f"data.label_delay={_values(2 * d for d in RANDOM)}"]),
     "loss": (SLOW, ["delays.forward=1.0", *NO_ECHO], ["messages.loss=0.1", "data.label_delay=0.0,2.0"], []),
     "echo": (SLOW, ["data.label_delay=0.0", *ECHO_SETS], [f"delays.forward={_values(DELAYS)}"], []),
     "echo_shipped": (DIGITS, ECHO_SETS, [], []),
-    "echo_random": (SLOW, ["data.label_delay=0.0", *ECHO_SETS],
-                    ["delays.forward=" + ",".join(f'{{dist="uniform",low=0.1,high={2 * d - 0.1:g}}}' for d in RANDOM)],
-                    []),
-    "echo_loss": (SLOW, ["delays.forward=1.0", "data.label_delay=0.0", *ECHO_SETS],
-                  ["messages.loss=0.1"], []),
+    "echo_random": (SLOW, ["data.label_delay=0.0", *ECHO_SETS], [RANDOM_DELAYS], []),
+    "echo_loss": (SLOW, ["delays.forward=1.0", "data.label_delay=0.0", *ECHO_SETS], ["messages.loss=0.1"], []),
 }
 PROJ = "hidden1->label"
 
